@@ -1,0 +1,527 @@
+"""A small, honest POP3 server for tests, the demo and benchmarks.
+
+RFC 1939 (USER/PASS, APOP, STAT, LIST, RETR, DELE, NOOP, RSET, TOP, UIDL,
+QUIT) plus CAPA and PIPELINING (RFC 2449) and STLS (RFC 2595), over an
+in-memory or maildir mailbox. A session locks the maildrop from login to
+the end (a second login gets ``-ERR [IN-USE]``) and works on a snapshot:
+message numbers stay fixed, DELE only marks, QUIT applies the marks; a
+session that ends any other way deletes nothing (RFC 1939 §6).
+
+:class:`Faults` injects failures for tests: stalls, a connection dropped
+after N bytes, bare LF line ends, missing capabilities or commands, -ERR
+replies with response codes, over-long or garbage status lines.
+
+Run it: ``python -m traymail.devserver --port 1110 --sample 20``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .pop3._lines import dot_stuff
+
+__all__ = ["Message", "MemoryMailbox", "MaildirMailbox", "Faults", "DevServer", "main"]
+
+MAX_LINE = 4096
+
+
+@dataclass(frozen=True)
+class Message:
+    uid: str
+    data: bytes  # the message as the server holds it: CRLF line ends
+
+
+def _crlf(data: bytes) -> bytes:
+    if data.count(b"\n") != data.count(b"\r\n"):
+        data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return data
+
+
+class MemoryMailbox:
+    """A maildrop held in memory; thread-safe."""
+
+    def __init__(self, messages: Iterable[bytes] = ()) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[Message] = []
+        self._ids = itertools.count(1)
+        for data in messages:
+            self.add(data)
+
+    def add(self, data: bytes, uid: str | None = None) -> str:
+        with self._lock:
+            uid = uid or f"mem-{next(self._ids):06d}"
+            self._messages.append(Message(uid, _crlf(data)))
+            return uid
+
+    def snapshot(self) -> list[Message]:
+        with self._lock:
+            return list(self._messages)
+
+    def delete(self, uids: Iterable[str]) -> None:
+        gone = set(uids)
+        with self._lock:
+            self._messages = [m for m in self._messages if m.uid not in gone]
+
+    def uids(self) -> list[str]:
+        return [m.uid for m in self.snapshot()]
+
+    def renumber(self) -> None:
+        """Reverse the order of messages (tests: 'mailbox changed meanwhile')."""
+        with self._lock:
+            self._messages.reverse()
+
+    def reuse_uid(self, old_uid: str, data: bytes) -> None:
+        """Replace a message, keeping its UID (a broken server's behaviour)."""
+        with self._lock:
+            self._messages = [
+                Message(m.uid, _crlf(data)) if m.uid == old_uid else m for m in self._messages
+            ]
+
+
+class MaildirMailbox:
+    """A maildrop in a maildir (``cur`` and ``new``); UID = the unique file name."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        for sub in ("cur", "new", "tmp"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    def _files(self) -> list[Path]:
+        files = [p for sub in ("cur", "new") for p in (self.path / sub).iterdir() if p.is_file()]
+        return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+    def add(self, data: bytes, uid: str | None = None) -> str:
+        with self._lock:
+            uid = uid or f"{time.time_ns()}.dev{os.getpid()}"
+            tmp = self.path / "tmp" / uid
+            tmp.write_bytes(data)
+            os.replace(tmp, self.path / "new" / uid)
+            return uid
+
+    def snapshot(self) -> list[Message]:
+        with self._lock:
+            return [Message(p.name.split(":")[0], _crlf(p.read_bytes())) for p in self._files()]
+
+    def delete(self, uids: Iterable[str]) -> None:
+        gone = set(uids)
+        with self._lock:
+            for p in self._files():
+                if p.name.split(":")[0] in gone:
+                    p.unlink(missing_ok=True)
+
+    def uids(self) -> list[str]:
+        with self._lock:
+            return [p.name.split(":")[0] for p in self._files()]
+
+
+Mailbox = MemoryMailbox | MaildirMailbox
+
+
+@dataclass
+class Faults:
+    """Failures to inject. Keys name commands (``"GREETING"`` for the banner)."""
+
+    #: seconds to wait before answering these commands
+    stall: dict[str, float] = field(default_factory=dict)
+    #: close the connection after this many bytes were sent in a session
+    drop_after_bytes: int | None = None
+    #: send bare LF instead of CRLF
+    bare_lf: bool = False
+    #: capabilities/commands the server does not have: CAPA, UIDL, TOP, PIPELINING, STLS
+    omit: frozenset[str] = frozenset()
+    #: full status lines sent instead of the real reply, e.g. "-ERR [IN-USE] locked"
+    errors: dict[str, str] = field(default_factory=dict)
+    #: raw bytes sent instead of the real reply (garbage, over-long lines)
+    raw: dict[str, bytes] = field(default_factory=dict)
+    #: announce LOGIN-DELAY n in CAPA
+    login_delay: int | None = None
+
+
+class _Dropped(Exception):
+    pass
+
+
+class _Session:
+    """One client connection, served in its own thread."""
+
+    def __init__(self, server: DevServer, sock: socket.socket) -> None:
+        self.server = server
+        self.sock: socket.socket = sock
+        self.buf = bytearray()
+        self.sent = 0
+        self.user: str | None = None
+        self.authed = False
+        self.tls = server.ssl_context is not None
+        self.messages: list[Message] = []
+        self.deleted: set[int] = set()
+        self.stamp = f"<{os.getpid()}.{time.time_ns()}@traymail-devserver>"
+
+    # -- I/O -----------------------------------------------------------------
+    def readline(self) -> bytes | None:
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self.buf[:i]).rstrip(b"\r")
+                del self.buf[: i + 1]
+                return line
+            if len(self.buf) > MAX_LINE:
+                return None
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+
+    def send(self, data: bytes) -> None:
+        faults = self.server.faults
+        if faults.bare_lf:
+            data = data.replace(b"\r\n", b"\n")
+        limit = faults.drop_after_bytes
+        if limit is not None and self.sent + len(data) >= limit:
+            self.sock.sendall(data[: max(0, limit - self.sent)])
+            raise _Dropped()
+        self.sock.sendall(data)
+        self.sent += len(data)
+
+    def reply(self, command: str, ok: str) -> None:
+        """Send a status line, or the fault configured for ``command``."""
+        faults = self.server.faults
+        if command in faults.stall:
+            time.sleep(faults.stall[command])
+        if command in faults.raw:
+            self.send(faults.raw[command])
+            return
+        line = faults.errors.get(command, ok)
+        self.send(line.encode("utf-8") + b"\r\n")
+
+    def faulted(self, command: str) -> bool:
+        """True when a fault replaced the real reply (no data must follow)."""
+        f = self.server.faults
+        return command in f.errors or command in f.raw
+
+    # -- the session ---------------------------------------------------------
+    def run(self) -> None:
+        try:
+            if self.tls:
+                ctx = self.server.ssl_context
+                assert ctx is not None
+                self.sock = ctx.wrap_socket(self.sock, server_side=True)
+            self.reply("GREETING", f"+OK traymail devserver ready {self.stamp}")
+            if self.server.faults.errors.get("GREETING", "+").startswith("-"):
+                return
+            while True:
+                line = self.readline()
+                if line is None:
+                    return
+                text = line.decode("utf-8", "replace")
+                verb, _, arg = text.partition(" ")
+                verb = verb.upper()
+                self.server.log_command(verb if verb in ("PASS", "APOP") else text)
+                if verb in self.server.faults.omit and verb != "PIPELINING":
+                    self.send(b"-ERR unknown command\r\n")
+                    continue
+                handler = getattr(self, "cmd_" + verb, None)
+                if handler is None:
+                    self.send(b"-ERR unknown command\r\n")
+                    continue
+                if handler(arg) is False:
+                    return
+        except (_Dropped, OSError, ssl.SSLError):
+            pass
+        finally:
+            if self.authed:
+                self.server._release()
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def _need_auth(self, command: str) -> bool:
+        if not self.authed:
+            self.send(f"-ERR {command} only in the TRANSACTION state\r\n".encode())
+            return True
+        return False
+
+    def _message(self, command: str, arg: str) -> tuple[int, Message] | None:
+        word = arg.split(" ")[0]
+        if not word.isdigit() or not 1 <= int(word) <= len(self.messages):
+            self.send(b"-ERR no such message\r\n")
+            return None
+        n = int(word)
+        if n in self.deleted:
+            self.send(b"-ERR message already deleted\r\n")
+            return None
+        return n, self.messages[n - 1]
+
+    def _login(self, command: str) -> None:
+        if not self.server._acquire():
+            self.send(b"-ERR [IN-USE] maildrop is locked by another session\r\n")
+            return
+        self.authed = True
+        self.messages = self.server.mailbox.snapshot()
+        self.reply(command, f"+OK {len(self.messages)} messages")
+        if self.faulted(command):
+            self.authed = False
+            self.server._release()
+
+    def cmd_CAPA(self, arg: str) -> None:
+        if self.faulted("CAPA"):
+            self.reply("CAPA", "")
+            return
+        omit = self.server.faults.omit
+        caps = ["USER", "RESP-CODES", "AUTH-RESP-CODE"]
+        caps += [c for c in ("TOP", "UIDL", "PIPELINING") if c not in omit]
+        if self.server.stls_context is not None and not self.tls and not self.authed:
+            if "STLS" not in omit:
+                caps.append("STLS")
+        if self.server.faults.login_delay is not None:
+            caps.append(f"LOGIN-DELAY {self.server.faults.login_delay}")
+        caps.append("IMPLEMENTATION traymail-devserver")
+        self.send(("+OK capabilities follow\r\n" + "".join(c + "\r\n" for c in caps) + ".\r\n")
+                  .encode())
+
+    def cmd_STLS(self, arg: str) -> None:
+        ctx = self.server.stls_context
+        if ctx is None or self.tls or self.authed:
+            self.send(b"-ERR STLS not available\r\n")
+            return
+        self.reply("STLS", "+OK begin TLS negotiation")
+        if self.faulted("STLS"):
+            return
+        self.buf.clear()  # RFC 2595 §4: drop anything pipelined before the handshake
+        self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        self.tls = True
+
+    def cmd_USER(self, arg: str) -> None:
+        if self.authed:
+            self.send(b"-ERR already authenticated\r\n")
+            return
+        self.user = arg
+        self.reply("USER", "+OK send PASS")
+
+    def cmd_PASS(self, arg: str) -> None:
+        if self.authed or self.user is None:
+            self.send(b"-ERR USER first\r\n")
+            return
+        user, self.user = self.user, None
+        if self.server.users.get(user) != arg:
+            self.send(b"-ERR [AUTH] invalid user name or password\r\n")
+            return
+        self._login("PASS")
+
+    def cmd_APOP(self, arg: str) -> None:
+        user, _, digest = arg.partition(" ")
+        secret = self.server.users.get(user)
+        good = secret is not None and (
+            hashlib.md5((self.stamp + secret).encode()).hexdigest() == digest.lower()
+        )
+        if self.authed or not good:
+            self.send(b"-ERR [AUTH] authentication failed\r\n")
+            return
+        self._login("APOP")
+
+    def cmd_STAT(self, arg: str) -> None:
+        if self._need_auth("STAT"):
+            return
+        live = [m for i, m in enumerate(self.messages, 1) if i not in self.deleted]
+        self.reply("STAT", f"+OK {len(live)} {sum(len(m.data) for m in live)}")
+
+    def _listing(self, command: str, arg: str, value: str) -> None:
+        if self._need_auth(command):
+            return
+        if arg:
+            found = self._message(command, arg)
+            if found:
+                n, m = found
+                self.reply(command, f"+OK {n} {m.uid if value == 'uid' else len(m.data)}")
+            return
+        self.reply(command, "+OK listing follows")
+        if self.faulted(command):
+            return
+        out = [
+            f"{n} {m.uid if value == 'uid' else len(m.data)}\r\n"
+            for n, m in enumerate(self.messages, 1)
+            if n not in self.deleted
+        ]
+        self.send(("".join(out) + ".\r\n").encode())
+
+    def cmd_LIST(self, arg: str) -> None:
+        self._listing("LIST", arg, "size")
+
+    def cmd_UIDL(self, arg: str) -> None:
+        self._listing("UIDL", arg, "uid")
+
+    def cmd_RETR(self, arg: str) -> None:
+        if self._need_auth("RETR"):
+            return
+        found = self._message("RETR", arg)
+        if found:
+            self.reply("RETR", f"+OK {len(found[1].data)} octets")
+            if not self.faulted("RETR"):
+                self.send(dot_stuff(found[1].data))
+
+    def cmd_TOP(self, arg: str) -> None:
+        if self._need_auth("TOP"):
+            return
+        parts = arg.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            self.send(b"-ERR usage: TOP msg n\r\n")
+            return
+        found = self._message("TOP", parts[0])
+        if found:
+            data = found[1].data
+            head, sep, body = data.partition(b"\r\n\r\n")
+            lines = body.split(b"\r\n")[: int(parts[1])] if sep else []
+            text = head + sep + b"".join(line + b"\r\n" for line in lines)
+            self.reply("TOP", "+OK top of message follows")
+            if not self.faulted("TOP"):
+                self.send(dot_stuff(text))
+
+    def cmd_DELE(self, arg: str) -> None:
+        if self._need_auth("DELE"):
+            return
+        found = self._message("DELE", arg)
+        if found:
+            self.deleted.add(found[0])
+            self.reply("DELE", f"+OK message {found[0]} deleted")
+
+    def cmd_NOOP(self, arg: str) -> None:
+        if not self._need_auth("NOOP"):
+            self.reply("NOOP", "+OK")
+
+    def cmd_RSET(self, arg: str) -> None:
+        if not self._need_auth("RSET"):
+            self.deleted.clear()
+            self.reply("RSET", f"+OK {len(self.messages)} messages")
+
+    def cmd_QUIT(self, arg: str) -> bool:
+        if self.authed and not self.server.faults.errors.get("QUIT", "+").startswith("-"):
+            self.server.mailbox.delete(self.messages[n - 1].uid for n in self.deleted)
+            self.server.deleted_total += len(self.deleted)
+        self.reply("QUIT", "+OK bye")
+        return False
+
+
+class DevServer:
+    """A threaded POP3 server on loopback. Use as a context manager."""
+
+    def __init__(
+        self,
+        mailbox: Mailbox | None = None,
+        users: dict[str, str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        stls_context: ssl.SSLContext | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        self.mailbox: Mailbox = mailbox if mailbox is not None else MemoryMailbox()
+        self.users = users if users is not None else {"user": "pass"}
+        self.ssl_context = ssl_context
+        self.stls_context = stls_context
+        self.faults = faults or Faults()
+        self.commands: list[str] = []
+        self.connections = 0
+        self.deleted_total = 0
+        self._locked = False
+        self._lock = threading.Lock()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((host, port))
+        self._listener.listen(16)
+        self.host = host
+        self.port: int = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._accepter: threading.Thread | None = None
+        self._stopping = False
+
+    def log_command(self, text: str) -> None:
+        with self._lock:
+            self.commands.append(text)
+
+    def _acquire(self) -> bool:
+        with self._lock:
+            if self._locked:
+                return False
+            self._locked = True
+            return True
+
+    def _release(self) -> None:
+        with self._lock:
+            self._locked = False
+
+    def start(self) -> DevServer:
+        self._accepter = threading.Thread(target=self._accept, name="devserver", daemon=True)
+        self._accepter.start()
+        return self
+
+    def _accept(self) -> None:
+        while not self._stopping:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            session = _Session(self, sock)
+            t = threading.Thread(target=session.run, name="devserver-session", daemon=True)
+            self._threads = [x for x in self._threads if x.is_alive()] + [t]
+            t.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        try:
+            self._listener.close()
+        except OSError:
+            pass
+        if self._accepter is not None:
+            self._accepter.join(5)
+        for t in self._threads:
+            t.join(5)
+
+    def __enter__(self) -> DevServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .samples import sample_messages
+
+    p = argparse.ArgumentParser(prog="python -m traymail.devserver", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=1110)
+    p.add_argument("--user", default="demo")
+    p.add_argument("--password", default="demo")
+    p.add_argument("--maildir", help="serve this maildir instead of memory")
+    p.add_argument("--sample", type=int, default=12, help="sample messages in memory")
+    args = p.parse_args(argv)
+    box: Mailbox
+    if args.maildir:
+        box = MaildirMailbox(args.maildir)
+    else:
+        box = MemoryMailbox(sample_messages(args.sample))
+    with DevServer(box, {args.user: args.password}, host=args.host, port=args.port) as srv:
+        print(f"POP3 on {srv.host}:{srv.port}, user {args.user!r}; Ctrl+C stops", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

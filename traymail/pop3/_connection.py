@@ -1,0 +1,335 @@
+"""The sans-IO POP3 client state machine.
+
+Theory of operation
+-------------------
+A :class:`Connection` owns no socket. The caller turns a command into bytes
+with :meth:`Connection.send_command`, writes them, feeds whatever it reads to
+:meth:`Connection.receive_data` (``b""`` for EOF), and pulls events with
+:meth:`Connection.next_event` until it gets :data:`NEED_DATA`.
+
+Every command sent pushes an *expectation* (which command, what reply shape)
+onto a FIFO; replies are matched to commands purely by order, which is what
+makes pipelining (RFC 2449 §6.6) a matter of sending several commands before
+reading. A reply is one status line (:class:`Status`), then for multi-line
+commands that got ``+OK`` either :class:`DataLine` events (CAPA, LIST, UIDL)
+or :class:`DataChunk` events (RETR, TOP), then :class:`EndOfData`.
+
+The session state follows RFC 1939 §3: GREETING -> AUTHORIZATION ->
+TRANSACTION -> UPDATE -> CLOSED. State changes when the *reply* arrives, so
+commands that change it (USER/PASS/APOP/AUTH, STLS, QUIT) are never pipelined:
+they may only be sent with nothing in flight, and nothing may be sent behind
+them. After ``+OK`` to STLS the state is TLS_PENDING until the caller reports
+the handshake done; any byte already received then is a protocol error
+(plaintext injection, RFC 2595 §4 / CVE-2011-0411 class).
+
+Any RemoteProtocolError moves the connection to ERROR for good; every later
+call raises LocalProtocolError. A ``-ERR`` is an ordinary reply, not an error
+of the connection.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._lines import BodyReader, ReceiveBuffer
+from ._replies import Reply, parse_status_line
+
+__all__ = [
+    "State",
+    "Shape",
+    "Connection",
+    "Status",
+    "DataLine",
+    "DataChunk",
+    "EndOfData",
+    "ConnectionClosed",
+    "NEED_DATA",
+    "NeedData",
+    "Event",
+    "MAX_STATUS_LINE",
+    "MAX_COMMAND",
+]
+
+
+class State(enum.Enum):
+    GREETING = "greeting"
+    AUTHORIZATION = "authorization"
+    TLS_PENDING = "tls-pending"
+    TRANSACTION = "transaction"
+    UPDATE = "update"
+    CLOSED = "closed"
+    ERROR = "error"
+
+
+class Shape(enum.Enum):
+    """What follows a +OK status line."""
+
+    SINGLE = "single"   # nothing
+    LINES = "lines"     # short lines (CAPA, LIST, UIDL) -> DataLine
+    BODY = "body"       # a message (RETR, TOP) -> DataChunk
+
+
+#: RFC 2449 §4 limits responses to 512 octets; we allow far more, but not
+#: unbounded (mpop uses 8 KiB).
+MAX_STATUS_LINE: Final = 8192
+#: RFC 2449 §4: a command line is at most 255 octets including CRLF.
+MAX_COMMAND: Final = 255
+
+# -- the rules as data -----------------------------------------------------
+#: commands allowed in each state (RFC 1939 §4-§7, RFC 2449 §5, RFC 2595 §4)
+ALLOWED: Final[dict[State, frozenset[str]]] = {
+    State.AUTHORIZATION: frozenset(
+        {"USER", "PASS", "APOP", "AUTH", "CAPA", "STLS", "QUIT"}
+    ),
+    State.TRANSACTION: frozenset(
+        {"STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL", "CAPA", "QUIT"}
+    ),
+}
+#: commands whose reply changes the state: never pipelined
+STATEFUL: Final = frozenset({"USER", "PASS", "APOP", "AUTH", "STLS", "QUIT"})
+#: reply shape per command; LIST/UIDL with an argument are single-line
+SHAPES: Final[dict[str, Shape]] = {
+    "CAPA": Shape.LINES,
+    "LIST": Shape.LINES,
+    "UIDL": Shape.LINES,
+    "RETR": Shape.BODY,
+    "TOP": Shape.BODY,
+}
+#: commands whose argument is secret in a transcript
+SECRET_ARGS: Final = frozenset({"PASS", "APOP", "AUTH"})
+
+
+# -- events ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The status line answering ``command`` (``"GREETING"`` for the banner)."""
+
+    command: str
+    reply: Reply
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DataLine:
+    """One line of a CAPA/LIST/UIDL listing, dot-stuffing removed."""
+
+    line: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DataChunk:
+    """A piece of a RETR/TOP body: CRLF line ends, dot-stuffing removed."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfData:
+    """The terminating ``.`` of a multi-line reply."""
+
+    command: str
+    lines: int
+    octets: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The server closed the connection with nothing outstanding."""
+
+
+class NeedData:
+    """Sentinel type: feed more bytes before asking again."""
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = NeedData()
+
+Event = Status | DataLine | DataChunk | EndOfData | ConnectionClosed
+
+
+@dataclass(slots=True)
+class _Expect:
+    command: str
+    shape: Shape
+
+
+class Connection:
+    """POP3 client protocol state, with no I/O."""
+
+    def __init__(self, *, max_status_line: int = MAX_STATUS_LINE) -> None:
+        self.state = State.GREETING
+        self.max_status_line = max_status_line
+        self._buffer = ReceiveBuffer()
+        self._eof = False
+        self._pending: deque[_Expect] = deque([_Expect("GREETING", Shape.SINGLE)])
+        self._in_data: _Expect | None = None
+        self._body: BodyReader | None = None
+        self._user_accepted = False
+        self._tls = False
+        self._lines_seen = 0
+        self._octets_seen = 0
+
+    # -- introspection -----------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Replies still expected (commands in flight, incl. one in data)."""
+        return len(self._pending) + (1 if self._in_data else 0)
+
+    @property
+    def tls_active(self) -> bool:
+        return self._tls
+
+    # -- sending -----------------------------------------------------------
+    def send_command(self, command: str, *args: str) -> bytes:
+        """Validate a command for the current state and return its wire form."""
+        self._check_usable()
+        verb = command.upper()
+        allowed = ALLOWED.get(self.state)
+        if allowed is None or verb not in allowed:
+            raise LocalProtocolError(f"{verb} is not allowed in state {self.state.value}")
+        if verb == "PASS" and not self._user_accepted:
+            raise LocalProtocolError("PASS must follow a USER that got +OK")
+        if verb == "STLS" and self._tls:
+            raise LocalProtocolError("TLS is already active")
+        if self.pending and verb in STATEFUL:
+            raise LocalProtocolError(f"{verb} cannot be pipelined behind {self.pending} replies")
+        if self._pending and self._pending[-1].command in STATEFUL:
+            raise LocalProtocolError("nothing may be pipelined behind a state-changing command")
+        for arg in args:
+            if not arg or any(c in arg for c in "\r\n\0"):
+                raise LocalProtocolError(f"{verb}: an argument is empty or contains CR, LF or NUL")
+        line = " ".join((verb, *args)).encode("utf-8") + b"\r\n"
+        if len(line) > MAX_COMMAND:
+            raise LocalProtocolError(f"{verb}: command longer than {MAX_COMMAND} octets")
+        shape = SHAPES.get(verb, Shape.SINGLE)
+        if verb in ("LIST", "UIDL") and args:
+            shape = Shape.SINGLE
+        if verb == "USER":
+            self._user_accepted = False
+        if verb == "QUIT" and self.state is State.TRANSACTION:
+            self.state = State.UPDATE  # RFC 1939 §6
+        self._pending.append(_Expect(verb, shape))
+        return line
+
+    def tls_started(self) -> None:
+        """Report that the TLS handshake after STLS completed."""
+        if self.state is not State.TLS_PENDING:
+            raise LocalProtocolError("no STLS handshake is pending")
+        self._tls = True
+        self.state = State.AUTHORIZATION
+
+    def mark_tls(self) -> None:
+        """Record that the connection is TLS from the start (POP3S)."""
+        self._tls = True
+
+    # -- receiving ---------------------------------------------------------
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the server; ``b""`` means EOF."""
+        if self.state is State.ERROR:
+            return
+        if not data:
+            self._eof = True
+            return
+        if self.state is State.TLS_PENDING:
+            self._fail("server sent data after +OK to STLS, before the TLS handshake")
+        self._buffer.feed(data)
+
+    def next_event(self) -> Event | NeedData:
+        """Return the next event, or NEED_DATA."""
+        self._check_usable()
+        try:
+            return self._next_event()
+        except RemoteProtocolError:
+            self.state = State.ERROR
+            raise
+
+    def _next_event(self) -> Event | NeedData:
+        if self._in_data is not None:
+            return self._next_data_event(self._in_data)
+        if not self._pending:
+            if len(self._buffer):
+                self._fail("server sent data nobody asked for")
+            if self._eof:
+                self.state = State.CLOSED
+                return ConnectionClosed()
+            return NEED_DATA
+        line = self._buffer.take_line(self.max_status_line)
+        if line is None:
+            if self._eof:
+                command = self._pending[0].command
+                self._fail(f"connection closed while waiting for the reply to {command}")
+            return NEED_DATA
+        expect = self._pending.popleft()
+        reply = parse_status_line(line)
+        self._transition(expect.command, reply)
+        if reply.ok and expect.shape is not Shape.SINGLE:
+            self._in_data = expect
+            self._body = BodyReader() if expect.shape is Shape.BODY else None
+            self._lines_seen = 0
+            self._octets_seen = 0
+        return Status(expect.command, reply, line)
+
+    def _next_data_event(self, expect: _Expect) -> Event | NeedData:
+        if self._body is not None:
+            body = self._body
+            chunk = body.read(self._buffer)
+            if chunk:
+                return DataChunk(chunk)
+            if body.done:
+                self._in_data = self._body = None
+                return EndOfData(expect.command, body.lines, body.octets)
+        else:
+            line = self._buffer.take_line(self.max_status_line)
+            if line is not None:
+                if line == b".":
+                    self._in_data = None
+                    return EndOfData(expect.command, self._lines_seen, self._octets_seen)
+                if line.startswith(b".."):
+                    line = line[1:]
+                self._lines_seen += 1
+                self._octets_seen += len(line) + 2
+                return DataLine(line)
+        if self._eof:
+            self._fail(f"connection closed in the middle of the reply to {expect.command}")
+        return NEED_DATA
+
+    def _transition(self, command: str, reply: Reply) -> None:
+        """Apply the state change a reply causes (RFC 1939 §3-§6, RFC 2595 §4)."""
+        if command == "GREETING":
+            self.state = State.AUTHORIZATION if reply.ok else State.CLOSED
+        elif not reply.ok:
+            if command == "QUIT":  # RFC 1939 §6: -ERR to QUIT in UPDATE; session over
+                self.state = State.CLOSED
+            elif command in ("PASS", "APOP"):  # RFC 1939 §7: back to a fresh start
+                self._user_accepted = False
+        elif command == "USER":
+            self._user_accepted = True
+        elif command in ("PASS", "APOP", "AUTH"):
+            self.state = State.TRANSACTION
+        elif command == "STLS":
+            self.state = State.TLS_PENDING
+            if len(self._buffer):
+                self._fail("server sent data after +OK to STLS, before the TLS handshake")
+        elif command == "QUIT":
+            self.state = State.CLOSED
+
+    # -- helpers -----------------------------------------------------------
+    def _check_usable(self) -> None:
+        if self.state is State.ERROR:
+            raise LocalProtocolError("the connection is broken after a protocol error")
+        if self.state is State.CLOSED:
+            raise LocalProtocolError("the connection is closed")
+
+    def _fail(self, message: str) -> None:
+        self.state = State.ERROR
+        raise RemoteProtocolError(message)
+
+    def leftover(self) -> int:
+        """Bytes received and not yet consumed (for STLS checks and tests)."""
+        return len(self._buffer)

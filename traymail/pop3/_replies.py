@@ -1,0 +1,159 @@
+"""Typed results and their parsers (RFC 1939 §5, RFC 2449 §5-§6).
+
+Parsers take the decoded text the server sent and raise
+RemoteProtocolError when it does not fit the grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ._errors import RemoteProtocolError
+
+__all__ = [
+    "Reply",
+    "Stat",
+    "ScanListing",
+    "UniqueId",
+    "Capabilities",
+    "parse_status_line",
+    "parse_stat",
+    "parse_scan_listing",
+    "parse_unique_id",
+    "parse_capabilities",
+    "apop_timestamp",
+]
+
+_CODE = re.compile(r"\[([^\]\s]{1,64})\]\s?")
+# RFC 1939 §7: the timestamp is a msg-id, "<process-ID.clock@hostname>".
+_TIMESTAMP = re.compile(r"<[^<>\s@]{1,200}@[^<>\s@]{1,200}>")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One status line: ``+OK``/``-ERR``, the response code and the text."""
+
+    ok: bool
+    text: str
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """STAT result (RFC 1939 §5): message count and maildrop size in octets."""
+
+    count: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanListing:
+    """One LIST entry (RFC 1939 §5): message number and size in octets."""
+
+    number: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueId:
+    """One UIDL entry (RFC 1939 §7): message number and unique id."""
+
+    number: int
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """CAPA result (RFC 2449 §5). ``supported`` is False when CAPA got -ERR."""
+
+    entries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    supported: bool = True
+
+    def has(self, name: str) -> bool:
+        return name.upper() in self.entries
+
+    def args(self, name: str) -> tuple[str, ...]:
+        return self.entries.get(name.upper(), ())
+
+    @property
+    def pipelining(self) -> bool:
+        return "PIPELINING" in self.entries
+
+    @property
+    def stls(self) -> bool:
+        return "STLS" in self.entries
+
+    @property
+    def sasl(self) -> tuple[str, ...]:
+        return tuple(m.upper() for m in self.args("SASL"))
+
+    @property
+    def login_delay(self) -> int | None:
+        """Minimum seconds between logins (RFC 2449 §6.5), if announced."""
+        for arg in self.args("LOGIN-DELAY"):
+            if arg.isdigit():
+                return int(arg)
+        return None
+
+
+def parse_status_line(line: bytes) -> Reply:
+    """Split ``+OK text`` / ``-ERR [CODE] text`` (RFC 2449 §8)."""
+    text = line.decode("utf-8", "replace")
+    if text.startswith("+OK"):
+        return Reply(True, text[3:].strip())
+    if text.startswith("-ERR"):
+        rest = text[4:].strip()
+        code: str | None = None
+        m = _CODE.match(rest)
+        if m:
+            code = m.group(1).upper()
+            rest = rest[m.end():]
+        return Reply(False, rest, code)
+    shown = text[:40].encode("unicode_escape").decode("ascii")
+    raise RemoteProtocolError(f"status line starts with neither +OK nor -ERR: {shown!r}")
+
+
+def _two_numbers(text: str, what: str) -> tuple[int, int]:
+    parts = text.split()
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+        raise RemoteProtocolError(f"malformed {what}: {text[:60]!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def parse_stat(text: str) -> Stat:
+    return Stat(*_two_numbers(text, "STAT reply"))
+
+
+def parse_scan_listing(text: str) -> ScanListing:
+    number, size = _two_numbers(text, "scan listing")
+    if number < 1:
+        raise RemoteProtocolError(f"message number out of range: {number}")
+    return ScanListing(number, size)
+
+
+def parse_unique_id(text: str) -> UniqueId:
+    """Parse ``n uid``. Lenient like mpop: extra spaces are tolerated and any
+    printable characters are kept; control characters are refused."""
+    parts = text.split(None, 1)
+    if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) < 1:
+        raise RemoteProtocolError(f"malformed unique-id listing: {text[:60]!r}")
+    uid = parts[1].strip()
+    if not uid or any(ord(c) < 0x20 or ord(c) == 0x7F for c in uid):
+        raise RemoteProtocolError("unique id is empty or has control characters")
+    return UniqueId(int(parts[0]), uid)
+
+
+def parse_capabilities(lines: list[str]) -> Capabilities:
+    entries: dict[str, tuple[str, ...]] = {}
+    for line in lines:
+        words = line.split()
+        if words:
+            entries[words[0].upper()] = tuple(words[1:])
+    return Capabilities(entries)
+
+
+def apop_timestamp(greeting: str) -> str | None:
+    """The APOP timestamp of a greeting (RFC 1939 §7), or None."""
+    m = _TIMESTAMP.search(greeting)
+    return m.group(0) if m else None

@@ -1,0 +1,493 @@
+"""Blocking POP3 clients over the sans-IO core: :class:`POP3` and :class:`POP3_SSL`.
+
+This layer only moves bytes: it connects, writes what the
+:class:`~traymail.pop3._connection.Connection` produces, reads at most 64 KiB
+at a time, maps socket/TLS failures to :class:`TransportError`, and reports
+every line to the transcript. Protocol rules live in the core.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import socket
+import ssl
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing
+from types import TracebackType
+from typing import IO, Final, overload
+
+from ._connection import (
+    Connection,
+    ConnectionClosed,
+    DataChunk,
+    DataLine,
+    EndOfData,
+    Event,
+    NeedData,
+    State,
+    Status,
+)
+from ._errors import (
+    CapabilityError,
+    LocalProtocolError,
+    POP3Error,
+    RemoteProtocolError,
+    ServerError,
+    TransportError,
+    TransportTimeout,
+    error_for_reply,
+)
+from ._replies import (
+    Capabilities,
+    ScanListing,
+    Stat,
+    UniqueId,
+    apop_timestamp,
+    parse_capabilities,
+    parse_scan_listing,
+    parse_stat,
+    parse_unique_id,
+)
+from ._transcript import Transcript, TranscriptHook
+
+__all__ = ["POP3", "POP3_SSL", "POP3_PORT", "POP3_SSL_PORT"]
+
+POP3_PORT: Final = 110
+POP3_SSL_PORT: Final = 995
+READ_SIZE: Final = 65536
+#: pipelining window, as mpop: up to 100 in flight, refill when 20 remain
+PIPELINE_MAX: Final = 100
+PIPELINE_MIN: Final = 20
+
+Sink = IO[bytes]
+
+
+class POP3:
+    """A POP3 session over plain TCP (RFC 1939). Connects in the constructor."""
+
+    default_port: int = POP3_PORT
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        timeout: float = 30.0,
+        transcript: TranscriptHook | None = None,
+    ) -> None:
+        if timeout is None or timeout <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        self.host = host.strip("[]")
+        self.port = self.default_port if port is None else port
+        self.timeout = timeout
+        self.transcript = Transcript(transcript)
+        self._conn = Connection()
+        self._caps: Capabilities | None = None
+        self._sock: socket.socket | None = None
+        self.greeting = ""
+        self._open()
+
+    # -- connection ------------------------------------------------------
+    def _open(self) -> None:
+        self.transcript.note(f"connecting to {self.host} port {self.port}")
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise _transport_error(exc, f"cannot connect to {self.host}:{self.port}") from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            peer = sock.getpeername()[0]
+            self._sock = self._wrap(sock)
+        except OSError as exc:
+            sock.close()
+            raise _transport_error(exc, "TLS handshake failed") from exc
+        self.transcript.note(f"connected to {peer}")
+        status = self._read_status()
+        self.greeting = status.reply.text
+        if not status.reply.ok:
+            self.close()
+            raise error_for_reply("GREETING", status.reply.text, status.reply.code)
+
+    def _wrap(self, sock: socket.socket) -> socket.socket:
+        return sock
+
+    def _note_tls(self, sock: ssl.SSLSocket) -> None:
+        cipher = sock.cipher()
+        self.transcript.note(
+            f"TLS established: {sock.version()}, {cipher[0] if cipher else '?'}"
+        )
+
+    @property
+    def state(self) -> State:
+        return self._conn.state
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """The last CAPA result still valid in this state, or None."""
+        return self._caps
+
+    def close(self) -> None:
+        """Close the socket without QUIT (the server deletes nothing, RFC 1939 §6)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+            self.transcript.note("connection closed")
+        if self._conn.state not in (State.CLOSED, State.ERROR):
+            self._conn.state = State.CLOSED
+
+    def __enter__(self) -> POP3:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._sock is None:
+            return
+        try:
+            if exc_type is None:
+                if self._conn.state in (State.AUTHORIZATION, State.TRANSACTION):
+                    self.quit()
+            elif self._conn.state is State.TRANSACTION and self._conn.pending == 0:
+                self.rset()  # a failure must never commit a DELE
+                self.quit()
+        except POP3Error:
+            pass
+        finally:
+            self.close()
+
+    # -- I/O ---------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if self._sock is None:
+            raise LocalProtocolError("the connection is closed")
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            self.close()
+            raise _transport_error(exc, "sending failed") from exc
+
+    def _send(self, verb: str, *args: str) -> None:
+        data = self._conn.send_command(verb, *args)
+        self.transcript.client(verb, args)
+        self._write(data)
+
+    def _event(self) -> Event:
+        conn = self._conn
+        while True:
+            try:
+                event = conn.next_event()
+            except RemoteProtocolError:
+                self.close()
+                raise
+            if not isinstance(event, NeedData):
+                return event
+            if self._sock is None:
+                raise LocalProtocolError("the connection is closed")
+            try:
+                data = self._sock.recv(READ_SIZE)
+            except OSError as exc:
+                self.close()
+                raise _transport_error(exc, "receiving failed") from exc
+            conn.receive_data(data)
+
+    def _read_status(self) -> Status:
+        event = self._event()
+        if not isinstance(event, Status):
+            raise RemoteProtocolError(f"expected a status line, got {type(event).__name__}")
+        self.transcript.server(event.raw)
+        return event
+
+    def _command(self, verb: str, *args: str) -> Status:
+        """Send one command and read its status line; -ERR raises."""
+        self._send(verb, *args)
+        return _checked(self._read_status())
+
+    def _read_lines(self) -> list[str]:
+        lines: list[str] = []
+        while True:
+            event = self._event()
+            if isinstance(event, DataLine):
+                lines.append(event.line.decode("utf-8", "replace"))
+            elif isinstance(event, EndOfData):
+                return lines
+            else:  # pragma: no cover - the core never interleaves
+                raise RemoteProtocolError("unexpected event in a listing")
+
+    def _read_body(self, write: Callable[[bytes], object]) -> int:
+        while True:
+            event = self._event()
+            if isinstance(event, DataChunk):
+                write(event.data)
+            elif isinstance(event, EndOfData):
+                self.transcript.note(
+                    f"[{event.command} body: {event.lines} lines, {event.octets} octets]"
+                )
+                return event.octets
+            else:  # pragma: no cover
+                raise RemoteProtocolError("unexpected event in a message body")
+
+    # -- authorization (RFC 1939 §7) ------------------------------------------
+    def user(self, name: str) -> str:
+        return self._command("USER", name).reply.text
+
+    def pass_(self, password: str) -> str:
+        self.transcript.add_secret(password)
+        text = self._command("PASS", password).reply.text
+        self._caps = None  # RFC 2449 §5: capabilities may change after login
+        return text
+
+    def apop(self, name: str, secret: str) -> str:
+        """Log in with APOP (RFC 1939 §7): MD5 of the greeting's timestamp + secret."""
+        stamp = apop_timestamp(self.greeting)
+        if stamp is None:
+            raise CapabilityError("the greeting has no APOP timestamp")
+        digest = hashlib.md5((stamp + secret).encode("utf-8")).hexdigest()
+        self.transcript.add_secret(secret)
+        self.transcript.add_secret(digest)
+        text = self._command("APOP", name, digest).reply.text
+        self._caps = None
+        return text
+
+    def capa(self) -> Capabilities:
+        """Ask for capabilities (RFC 2449 §5); -ERR gives ``supported=False``."""
+        self._send("CAPA")
+        status = self._read_status()
+        if status.reply.ok:
+            caps = parse_capabilities(self._read_lines())
+        else:
+            caps = Capabilities({}, supported=False)
+        self._caps = caps
+        self.transcript.note("capabilities: " + (" ".join(caps.entries) or "(none)"))
+        return caps
+
+    def _ensure_capabilities(self) -> Capabilities:
+        return self._caps if self._caps is not None else self.capa()
+
+    def stls(self, context: ssl.SSLContext | None = None) -> str:
+        """Upgrade to TLS (RFC 2595 §4); capabilities are forgotten afterwards."""
+        caps = self._caps
+        if caps is not None and caps.supported and not caps.stls:
+            raise CapabilityError("the server does not offer STLS")
+        text = self._command("STLS").reply.text
+        ctx = context or ssl.create_default_context()
+        assert self._sock is not None
+        try:
+            tls = ctx.wrap_socket(self._sock, server_hostname=self.host)
+        except OSError as exc:
+            self.close()
+            raise _transport_error(exc, "TLS handshake failed") from exc
+        self._sock = tls
+        self._conn.tls_started()
+        self._caps = None
+        self._note_tls(tls)
+        return text
+
+    # -- transaction (RFC 1939 §5) ---------------------------------------------
+    def stat(self) -> Stat:
+        return parse_stat(self._command("STAT").reply.text)
+
+    @overload
+    def list(self) -> builtins.list[ScanListing]: ...
+    @overload
+    def list(self, number: int) -> ScanListing: ...
+    def list(self, number: int | None = None) -> builtins.list[ScanListing] | ScanListing:
+        if number is not None:
+            return parse_scan_listing(self._command("LIST", _num(number)).reply.text)
+        self._command("LIST")
+        return [parse_scan_listing(line) for line in self._read_lines()]
+
+    @overload
+    def uidl(self) -> builtins.list[UniqueId]: ...
+    @overload
+    def uidl(self, number: int) -> UniqueId: ...
+    def uidl(self, number: int | None = None) -> builtins.list[UniqueId] | UniqueId:
+        if number is not None:
+            return parse_unique_id(self._command("UIDL", _num(number)).reply.text)
+        self._command("UIDL")
+        return [parse_unique_id(line) for line in self._read_lines()]
+
+    def top(self, number: int, lines: int) -> bytes:
+        """Headers plus ``lines`` body lines (RFC 1939 §7)."""
+        if lines < 0:
+            raise LocalProtocolError("TOP needs a non-negative line count")
+        self._command("TOP", _num(number), str(lines))
+        parts: builtins.list[bytes] = []
+        self._read_body(parts.append)
+        return b"".join(parts)
+
+    @overload
+    def retr(self, number: int) -> bytes: ...
+    @overload
+    def retr(self, number: int, sink: Sink) -> int: ...
+    def retr(self, number: int, sink: Sink | None = None) -> bytes | int:
+        """The whole message; with ``sink``, streamed into it (returns octets)."""
+        self._command("RETR", _num(number))
+        if sink is not None:
+            return self._read_body(sink.write)
+        parts: builtins.list[bytes] = []
+        self._read_body(parts.append)
+        return b"".join(parts)
+
+    def dele(self, number: int) -> str:
+        return self._command("DELE", _num(number)).reply.text
+
+    def noop(self) -> str:
+        return self._command("NOOP").reply.text
+
+    def rset(self) -> str:
+        return self._command("RSET").reply.text
+
+    def quit(self) -> str:
+        """End the session; in TRANSACTION the server now applies DELE (§6)."""
+        try:
+            return self._command("QUIT").reply.text
+        finally:
+            self.close()
+
+    # -- pipelined batches (RFC 2449 §6.6) -------------------------------------
+    def top_many(self, numbers: Iterable[int], lines: int = 0) -> Iterator[tuple[int, bytes]]:
+        """``TOP n lines`` for each number, pipelined; yields (number, bytes) in order."""
+        if lines < 0:
+            raise LocalProtocolError("TOP needs a non-negative line count")
+        nums = [int(n) for n in numbers]
+        with closing(self._pipeline("TOP", [(_num(n), str(lines)) for n in nums], nums)) as replies:
+            for number, _status in replies:
+                parts: builtins.list[bytes] = []
+                self._read_body(parts.append)
+                yield number, b"".join(parts)
+
+    def retr_many(
+        self, numbers: Iterable[int], sink_factory: Callable[[int], Sink]
+    ) -> Iterator[tuple[int, int]]:
+        """RETR each message into ``sink_factory(number)``; yields (number, octets)."""
+        nums = [int(n) for n in numbers]
+        with closing(self._pipeline("RETR", [(_num(n),) for n in nums], nums)) as replies:
+            for number, _status in replies:
+                sink = sink_factory(number)
+                yield number, self._read_body(sink.write)
+
+    def dele_many(self, numbers: Iterable[int]) -> builtins.list[int]:
+        """DELE each number, pipelined; returns the numbers marked deleted."""
+        nums = [int(n) for n in numbers]
+        return [n for n, _status in self._pipeline("DELE", [(_num(n),) for n in nums], nums)]
+
+    def _pipeline(
+        self, verb: str, arglist: Sequence[tuple[str, ...]], keys: Sequence[int]
+    ) -> Generator[tuple[int, Status], None, None]:
+        """Send ``verb`` for each argument tuple within a bounded window.
+
+        Yields (key, status) for each +OK; the consumer reads that reply's
+        data before the next step. A -ERR stops sending, the replies still in
+        flight are read and dropped, then the ServerError is raised.
+        """
+        if self._conn.state is not State.TRANSACTION:
+            raise LocalProtocolError(f"{verb} is not allowed in state {self._conn.state.value}")
+        pipelining = self._ensure_capabilities().pipelining
+        high, low = (PIPELINE_MAX, PIPELINE_MIN) if pipelining else (1, 0)
+        total = len(arglist)
+        if pipelining and total > 1:
+            self.transcript.note(f"pipelining {total} {verb} commands, window {high}")
+        sent = received = 0
+        error: ServerError | None = None
+        try:
+            while received < total:
+                if sent < total and sent - received <= low:
+                    stop = min(total, received + high)
+                    out: builtins.list[bytes] = []
+                    for i in range(sent, stop):
+                        out.append(self._conn.send_command(verb, *arglist[i]))
+                        self.transcript.client(verb, arglist[i])
+                    self._write(b"".join(out))
+                    sent = stop
+                status = self._read_status()
+                received += 1
+                if not status.reply.ok:
+                    error = error_for_reply(verb, status.reply.text, status.reply.code)
+                    total = sent  # send nothing more; drain what is in flight
+                    continue
+                if error is None:
+                    yield keys[received - 1], status
+                elif status.command in ("TOP", "RETR"):
+                    self._read_body(lambda _data: None)
+        finally:
+            if self._sock is not None and _usable(self._conn):
+                self._drain()
+        if error is not None:
+            raise error
+
+    def _drain(self) -> None:
+        """Read and drop every reply still in flight (after an early stop)."""
+        while self._conn.pending:
+            event = self._event()
+            if isinstance(event, Status):
+                self.transcript.server(event.raw)
+            elif isinstance(event, EndOfData):
+                self.transcript.note(f"[{event.command} body dropped: {event.octets} octets]")
+            elif isinstance(event, ConnectionClosed):  # pragma: no cover
+                break
+
+
+class POP3_SSL(POP3):
+    """A POP3 session over implicit TLS (RFC 8314 §3.3), port 995 by default.
+
+    The certificate is verified against the system store and the host name
+    unless ``context`` says otherwise (pass one built with ``cafile=`` for a
+    private CA).
+    """
+
+    default_port: int = POP3_SSL_PORT
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        timeout: float = 30.0,
+        context: ssl.SSLContext | None = None,
+        transcript: TranscriptHook | None = None,
+    ) -> None:
+        self.context = context or ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, transcript=transcript)
+
+    def _wrap(self, sock: socket.socket) -> socket.socket:
+        tls = self.context.wrap_socket(sock, server_hostname=self.host)
+        self._conn.mark_tls()
+        self._note_tls(tls)
+        return tls
+
+    def stls(self, context: ssl.SSLContext | None = None) -> str:
+        raise LocalProtocolError("STLS on a connection that is already TLS")
+
+
+def _num(number: int) -> str:
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise LocalProtocolError("message numbers are positive integers (RFC 1939 §5)")
+    return str(number)
+
+
+def _checked(status: Status) -> Status:
+    if not status.reply.ok:
+        raise error_for_reply(status.command, status.reply.text, status.reply.code)
+    return status
+
+
+def _transport_error(exc: OSError, what: str) -> TransportError:
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return TransportTimeout(f"{what}: timed out")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TransportError(f"{what}: certificate verification failed: {exc.verify_message}")
+    return TransportError(f"{what}: {exc.strerror or exc}")
+
+
+def _usable(conn: Connection) -> bool:
+    return conn.state not in (State.ERROR, State.CLOSED)
