@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from traymail.devserver import DevServer, Faults, MemoryMailbox
+from traymail.samples import sample_messages
+
+from .realservers import Certificate, Dovecot, DovecotAccount, make_certificate, start_dovecot
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    server = start_dovecot()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot_account(dovecot: Dovecot) -> DovecotAccount:
+    return dovecot.new_account()
+
+
+@pytest.fixture
+def mailbox() -> MemoryMailbox:
+    return MemoryMailbox(sample_messages(5))
+
+
+@pytest.fixture
+def devserver(mailbox: MemoryMailbox) -> Iterator[DevServer]:
+    with DevServer(mailbox, {"user": "pass"}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def make_devserver() -> Iterator[object]:
+    """Factory: make_devserver(mailbox=None, faults=None, **kw) -> running DevServer."""
+    servers: list[DevServer] = []
+
+    def make(mailbox: MemoryMailbox | None = None, faults: Faults | None = None,
+             **kw: object) -> DevServer:
+        srv = DevServer(mailbox or MemoryMailbox(sample_messages(5)),
+                        {"user": "pass"}, faults=faults, **kw)  # type: ignore[arg-type]
+        servers.append(srv.start())
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.stop()
+
+
