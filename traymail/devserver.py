@@ -197,7 +197,7 @@ class _Session:
         """Send a status line, or the fault configured for ``command``."""
         faults = self.server.faults
         if command in faults.stall:
-            time.sleep(faults.stall[command])
+            self.server.stopped.wait(faults.stall[command])
         if command in faults.raw:
             self.send(faults.raw[command])
             return
@@ -446,6 +446,8 @@ class DevServer:
         self._threads: list[threading.Thread] = []
         self._accepter: threading.Thread | None = None
         self._stopping = False
+        self.stopped = threading.Event()
+        self._sessions: list[_Session] = []
 
     def log_command(self, text: str) -> None:
         with self._lock:
@@ -474,17 +476,22 @@ class DevServer:
             except OSError:
                 return
             self.connections += 1
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             session = _Session(self, sock)
+            self._sessions.append(session)
             t = threading.Thread(target=session.run, name="devserver-session", daemon=True)
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
             t.start()
 
     def stop(self) -> None:
         self._stopping = True
-        try:
-            self._listener.close()
-        except OSError:
-            pass
+        self.stopped.set()
+        for sock in [self._listener, *(s.sock for s in self._sessions)]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._listener.close()
         if self._accepter is not None:
             self._accepter.join(5)
         for t in self._threads:

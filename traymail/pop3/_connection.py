@@ -197,6 +197,8 @@ class Connection:
             raise LocalProtocolError("PASS must follow a USER that got +OK")
         if verb == "STLS" and self._tls:
             raise LocalProtocolError("TLS is already active")
+        if not self.pending and len(self._buffer):
+            self._fail("server sent data nobody asked for")
         if self.pending and verb in STATEFUL:
             raise LocalProtocolError(f"{verb} cannot be pipelined behind {self.pending} replies")
         if self._pending and self._pending[-1].command in STATEFUL:
@@ -241,7 +243,9 @@ class Connection:
         self._buffer.feed(data)
 
     def next_event(self) -> Event | NeedData:
-        """Return the next event, or NEED_DATA."""
+        """Return the next event, or NEED_DATA; ConnectionClosed once closed."""
+        if self.state is State.CLOSED:
+            return ConnectionClosed()
         self._check_usable()
         try:
             return self._next_event()

@@ -176,10 +176,17 @@ class POP3:
             self.close()
             raise _transport_error(exc, "sending failed") from exc
 
-    def _send(self, verb: str, *args: str) -> None:
-        data = self._conn.send_command(verb, *args)
+    def _encode(self, verb: str, args: tuple[str, ...]) -> bytes:
+        try:
+            data = self._conn.send_command(verb, *args)
+        except RemoteProtocolError:
+            self.close()
+            raise
         self.transcript.client(verb, args)
-        self._write(data)
+        return data
+
+    def _send(self, verb: str, *args: str) -> None:
+        self._write(self._encode(verb, args))
 
     def _event(self) -> Event:
         conn = self._conn
@@ -403,11 +410,7 @@ class POP3:
             while received < total:
                 if sent < total and sent - received <= low:
                     stop = min(total, received + high)
-                    out: builtins.list[bytes] = []
-                    for i in range(sent, stop):
-                        out.append(self._conn.send_command(verb, *arglist[i]))
-                        self.transcript.client(verb, arglist[i])
-                    self._write(b"".join(out))
+                    self._write(b"".join(self._encode(verb, arglist[i]) for i in range(sent, stop)))
                     sent = stop
                 status = self._read_status()
                 received += 1
