@@ -100,7 +100,7 @@ def test_long_lines_and_dots_survive(make_devserver: MakeServer) -> None:
 
 
 def test_pipelining_window_is_bounded(make_devserver: MakeServer) -> None:
-    srv = make_devserver(MemoryMailbox(sample_messages(250)))
+    srv = make_devserver(MemoryMailbox(sample_messages(2500)))
     outstanding, peak = 1, 0  # the greeting is expected first
 
     def hook(ev: TranscriptEvent) -> None:
@@ -112,9 +112,9 @@ def test_pipelining_window_is_bounded(make_devserver: MakeServer) -> None:
             outstanding -= 1
 
     with login(srv, transcript=hook) as pop:
-        tops = list(pop.top_many(range(1, 251)))
-        assert [n for n, _ in tops] == list(range(1, 251))
-    assert 80 <= peak <= 100  # never more than 100 in flight
+        tops = list(pop.top_many(range(1, 2501)))
+        assert [n for n, _ in tops] == list(range(1, 2501))
+    assert 900 <= peak <= 1000  # many in flight, never more than the window
 
 
 def test_lockstep_without_pipelining(make_devserver: MakeServer) -> None:
@@ -381,13 +381,46 @@ def test_pop3_ssl_devserver(make_devserver: MakeServer, certificate: Certificate
         POP3_SSL("127.0.0.1", srv.port, timeout=5)
 
 
-def test_capabilities_forgotten_after_login(make_devserver: MakeServer) -> None:
+def test_capabilities_before_login_stay_valid(make_devserver: MakeServer) -> None:
     srv = make_devserver(faults=Faults(login_delay=300))
     with POP3("127.0.0.1", srv.port, timeout=5) as pop:
         assert pop.capa().login_delay == 300
+        pop.login("user", "pass")
+        assert len(list(pop.top_many([1, 2]))) == 2
+    # PIPELINING was announced before login (RFC 2449 §5: valid in both states)
+    assert srv.commands.count("CAPA") == 1
+
+
+def test_capa_reread_when_pipelining_appears_after_login(make_devserver: MakeServer) -> None:
+    srv = make_devserver(faults=Faults(after_login_only=frozenset({"PIPELINING", "TOP"})))
+    with POP3("127.0.0.1", srv.port, timeout=5) as pop:
+        assert not pop.capa().pipelining
         pop.user("user")
         pop.pass_("pass")
-        assert pop.capabilities is None  # RFC 2449 §5: re-read after login
-        list(pop.top_many([1]))
-        assert pop.capabilities is not None
-        assert srv.commands.count("CAPA") == 2
+        list(pop.top_many([1, 2, 3]))
+        caps = pop.capabilities
+        assert caps is not None and caps.pipelining and caps.has("TOP")
+    assert srv.commands.count("CAPA") == 2
+
+
+def test_login_pipelines_user_and_pass(make_devserver: MakeServer) -> None:
+    srv = make_devserver()
+    events: list[TranscriptEvent] = []
+    with POP3("127.0.0.1", srv.port, timeout=5, transcript=events.append) as pop:
+        pop.capa()
+        pop.login("user", "pass")
+        assert pop.stat().count == 5
+    lines = [str(e) for e in events if e.direction is not Direction.NOTE]
+    i = lines.index("C: USER user")
+    assert lines[i + 1] == f"C: PASS {MASK}"  # both written before any reply
+    with POP3("127.0.0.1", srv.port, timeout=5) as pop:
+        pop.capa()
+        with pytest.raises(AuthenticationError):
+            pop.login("user", "wrong")
+        with pytest.raises(ServerError):
+            pop.login("nobody", "pass")
+        pop.login("user", "pass")  # the session is still in sync
+        assert pop.stat().count == 5
+    with POP3("127.0.0.1", srv.port, timeout=5) as pop:  # without CAPA: lock-step
+        pop.login("user", "pass")
+        assert pop.state is State.TRANSACTION

@@ -244,3 +244,23 @@ def test_uidl_parsing_is_lenient_but_safe() -> None:
         parse_unique_id("1 a\x01b")
     with pytest.raises(RemoteProtocolError):
         parse_unique_id("x abc")
+
+
+def test_user_and_pass_pipelined_only_when_announced() -> None:
+    conn = Connection()
+    feed_events(conn, [b"+OK\r\n"])
+    conn.pipelining = True
+    conn.send_command("USER", "u")
+    conn.send_command("PASS", "p")  # RFC 2449 §6.6
+    with pytest.raises(LocalProtocolError):
+        conn.send_command("STAT")  # never behind authentication
+    evs = feed_events(conn, [b"+OK\r\n+OK in\r\n"])
+    assert [e.command for e in evs if isinstance(e, Status)] == ["USER", "PASS"]
+    assert conn.state is State.TRANSACTION
+    conn = Connection()
+    feed_events(conn, [b"+OK\r\n"])
+    conn.pipelining = True
+    conn.send_command("USER", "nobody")
+    conn.send_command("PASS", "p")
+    feed_events(conn, [b"-ERR no such user\r\n-ERR [AUTH] no\r\n"])
+    assert conn.state is State.AUTHORIZATION

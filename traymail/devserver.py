@@ -146,6 +146,8 @@ class Faults:
     raw: dict[str, bytes] = field(default_factory=dict)
     #: announce LOGIN-DELAY n in CAPA
     login_delay: int | None = None
+    #: capabilities announced only after login (as Gmail does with PIPELINING/TOP)
+    after_login_only: frozenset[str] = frozenset()
 
 
 class _Dropped(Exception):
@@ -281,6 +283,8 @@ class _Session:
         omit = self.server.faults.omit
         caps = ["USER", "RESP-CODES", "AUTH-RESP-CODE"]
         caps += [c for c in ("TOP", "UIDL", "PIPELINING") if c not in omit]
+        if not self.authed:
+            caps = [c for c in caps if c not in self.server.faults.after_login_only]
         if self.server.stls_context is not None and not self.tls and not self.authed:
             if "STLS" not in omit:
                 caps.append("STLS")

@@ -172,6 +172,8 @@ class Connection:
         self._body: BodyReader | None = None
         self._user_accepted = False
         self._tls = False
+        #: set by the caller once CAPA announced PIPELINING (RFC 2449 §6.6)
+        self.pipelining = False
         self._lines_seen = 0
         self._octets_seen = 0
 
@@ -193,16 +195,26 @@ class Connection:
         allowed = ALLOWED.get(self.state)
         if allowed is None or verb not in allowed:
             raise LocalProtocolError(f"{verb} is not allowed in state {self.state.value}")
-        if verb == "PASS" and not self._user_accepted:
+        # RFC 2449 §6.6 lets a client pipeline USER and PASS (mpop does); the
+        # reply to PASS then tells whether USER was accepted.
+        user_in_flight = (
+            self.pipelining and len(self._pending) == 1 and self._pending[0].command == "USER"
+        )
+        if verb == "PASS" and not (self._user_accepted or user_in_flight):
             raise LocalProtocolError("PASS must follow a USER that got +OK")
         if verb == "STLS" and self._tls:
             raise LocalProtocolError("TLS is already active")
         if not self.pending and len(self._buffer):
             self._fail("server sent data nobody asked for")
-        if self.pending and verb in STATEFUL:
-            raise LocalProtocolError(f"{verb} cannot be pipelined behind {self.pending} replies")
-        if self._pending and self._pending[-1].command in STATEFUL:
-            raise LocalProtocolError("nothing may be pipelined behind a state-changing command")
+        if self.pending and not (verb == "PASS" and user_in_flight):
+            if verb in STATEFUL:
+                raise LocalProtocolError(
+                    f"{verb} cannot be pipelined behind {self.pending} replies"
+                )
+            if self._pending and self._pending[-1].command in STATEFUL:
+                raise LocalProtocolError(
+                    "nothing may be pipelined behind a state-changing command"
+                )
         for arg in args:
             if not arg or any(c in arg for c in "\r\n\0"):
                 raise LocalProtocolError(f"{verb}: an argument is empty or contains CR, LF or NUL")

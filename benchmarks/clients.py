@@ -1,0 +1,224 @@
+"""The contenders, each run in its own process by benchmarks.run.
+
+    python -m benchmarks.clients NAME --port P --user U --password W [--out DIR] [--only N]
+
+prints one JSON line: seconds (connect to QUIT), cpu seconds, peak RSS (KiB),
+messages and octets handled. NAME is one of CLIENTS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import poplib
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from traymail.pop3 import POP3
+
+Result = tuple[int, int]  # messages, octets
+
+
+def _login(a: argparse.Namespace) -> POP3:
+    pop = POP3(a.host, a.port, timeout=120)
+    pop.capa()  # what a real client does first: STLS? PIPELINING? LOGIN-DELAY?
+    pop.login(a.user, a.password)
+    return pop
+
+
+def _numbers(a: argparse.Namespace, count: int) -> list[int]:
+    return [a.only] if a.only else list(range(1, count + 1))
+
+
+def traymail_top(a: argparse.Namespace) -> Result:
+    with _login(a) as pop:
+        nums = _numbers(a, pop.stat().count)
+        octets = sum(len(data) for _, data in pop.top_many(nums))
+    return len(nums), octets
+
+
+def traymail_retr(a: argparse.Namespace) -> Result:
+    """retr_many into one .eml file per message (what a download does)."""
+    out = Path(a.out)
+    total = 0
+    with _login(a) as pop:
+        nums = _numbers(a, pop.stat().count)
+        files: dict[int, object] = {}
+
+        def sink(n: int):  # type: ignore[no-untyped-def]
+            f = open(out / f"{n}.eml", "wb")  # noqa: SIM115
+            files[n] = f
+            return f
+
+        for n, octets in pop.retr_many(nums, sink):
+            files.pop(n).close()  # type: ignore[attr-defined]
+            total += octets
+    return len(nums), total
+
+
+def _poplib(a: argparse.Namespace) -> poplib.POP3:
+    poplib._MAXLINE = 1 << 20  # stock poplib refuses lines over 2,048 bytes
+    pop = poplib.POP3(a.host, a.port, timeout=120)
+    pop.user(a.user)
+    pop.pass_(a.password)
+    return pop
+
+
+def poplib_top(a: argparse.Namespace) -> Result:
+    pop = _poplib(a)
+    nums = _numbers(a, pop.stat()[0])
+    octets = 0
+    for n in nums:
+        _, lines, size = pop.top(n, 0)
+        octets += size
+    pop.quit()
+    return len(nums), octets
+
+
+def poplib_retr(a: argparse.Namespace) -> Result:
+    pop = _poplib(a)
+    nums = _numbers(a, pop.stat()[0])
+    octets = 0
+    for n in nums:
+        _, lines, size = pop.retr(n)
+        with open(Path(a.out) / f"{n}.eml", "wb") as f:
+            f.write(b"\r\n".join(lines) + b"\r\n")
+        octets += size
+    pop.quit()
+    return len(nums), octets
+
+
+def _raw(a: argparse.Namespace, verb: bytes) -> Result:
+    """The physical limit: every command in one write, replies only counted."""
+    s = socket.create_connection((a.host, a.port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = b""
+
+    def line() -> bytes:
+        nonlocal buf
+        while b"\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                raise SystemExit("raw: connection closed")
+            buf += d
+        first, buf = buf.split(b"\r\n", 1)
+        if not first.startswith(b"+OK"):
+            raise SystemExit(f"raw: server said {first!r}")
+        return first
+
+    line()
+    s.sendall(b"USER %s\r\n" % a.user.encode())
+    line()
+    s.sendall(b"PASS %s\r\n" % a.password.encode())
+    line()
+    s.sendall(b"STAT\r\n")
+    count = int(line().split()[1])
+    nums = _numbers(a, count)
+    batch = b"".join(verb % n for n in nums) + b"QUIT\r\n"
+    w = threading.Thread(target=s.sendall, args=(batch,))
+    w.start()
+    total, terms, tail = len(buf), buf.count(b"\r\n.\r\n"), buf[-4:]
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        total += len(d)
+        terms += (tail + d[:4]).count(b"\r\n.\r\n") + d.count(b"\r\n.\r\n")
+        tail = d[-4:]
+    w.join()
+    s.close()
+    if terms < len(nums):
+        raise SystemExit(f"raw: only {terms} of {len(nums)} replies")
+    return len(nums), total
+
+
+def raw_top(a: argparse.Namespace) -> Result:
+    return _raw(a, b"TOP %d 0\r\n")
+
+
+def raw_retr(a: argparse.Namespace) -> Result:
+    return _raw(a, b"RETR %d\r\n")
+
+
+def mpop(a: argparse.Namespace) -> Result:
+    """mpop (pipelining, C) delivering every message to a maildir, keeping them."""
+    exe = shutil.which("mpop")
+    if exe is None:
+        raise SystemExit("mpop is not installed (Debian package mpop)")
+    out = Path(a.out)
+    for sub in ("cur", "new", "tmp"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    conf = out / "mpoprc"
+    conf.write_text(
+        f"defaults\ntls off\nauth user\nkeep on\nonly_new off\n"
+        f"uidls_file {out}/uidls\n"
+        f"account bench\nhost {a.host}\nport {a.port}\nuser {a.user}\n"
+        f"password {a.password}\ndelivery maildir {out}\n"
+    )
+    conf.chmod(0o600)
+    subprocess.run([exe, "-q", "-C", str(conf), "bench"], check=True)
+    files = list((out / "new").iterdir()) + list((out / "cur").iterdir())
+    return len(files), sum(f.stat().st_size for f in files)
+
+
+CLIENTS: dict[str, Callable[[argparse.Namespace], Result]] = {
+    "traymail-top": traymail_top,
+    "poplib-top": poplib_top,
+    "raw-top": raw_top,
+    "traymail-retr": traymail_retr,
+    "poplib-retr": poplib_retr,
+    "raw-retr": raw_retr,
+    "mpop": mpop,
+}
+
+
+def _vm_hwm_kib() -> int:
+    """Peak RSS of this process (VmHWM; ru_maxrss can carry the parent's peak)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name", choices=sorted(CLIENTS))
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--user", required=True)
+    ap.add_argument("--password", required=True)
+    ap.add_argument("--only", type=int)
+    ap.add_argument("--out")
+    a = ap.parse_args(argv)
+    own = a.out is None
+    if own:
+        a.out = tempfile.mkdtemp(prefix="traymail-bench-out-")
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        messages, octets = CLIENTS[a.name](a)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        if own:
+            shutil.rmtree(a.out, ignore_errors=True)
+    peak = _vm_hwm_kib()
+    if a.name == "mpop":
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + \
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+    print(json.dumps({"client": a.name, "seconds": seconds, "cpu": cpu, "peak_rss_kib": peak,
+                      "messages": messages, "octets": octets, "pid": os.getpid()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

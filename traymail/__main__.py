@@ -1,0 +1,3 @@
+from traymail.cli import main
+
+raise SystemExit(main())

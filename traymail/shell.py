@@ -1,0 +1,259 @@
+"""``traymail shell``: speak POP3 command by command.
+
+Every command maps to one method of :class:`traymail.pop3.POP3`; server and
+network errors print one readable line, never a traceback. ``pass`` reads
+the password without echo (or one line from a non-terminal stdin), and the
+live transcript (``log on``) masks it like every other transcript.
+"""
+
+from __future__ import annotations
+
+import cmd
+import getpass
+import shlex
+import ssl
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from .pop3 import POP3, POP3_SSL, POP3Error, TranscriptEvent
+
+__all__ = ["Shell"]
+
+
+class Shell(cmd.Cmd):
+    intro = "traymail shell -- POP3 command by command. Type 'help' for the commands."
+    prompt = "pop3> "
+
+    def __init__(self, stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> None:
+        super().__init__(stdin=stdin, stdout=stdout)
+        self.use_rawinput = stdin is None and sys.stdin.isatty()
+        self.interactive = (stdin or sys.stdin).isatty()
+        if not self.interactive:
+            self.prompt = ""
+            self.intro = ""
+        self.pop: POP3 | None = None
+        self.live_log = False
+        self.failed = False
+
+    # -- plumbing -------------------------------------------------------------
+    def say(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def _transcript(self, event: TranscriptEvent) -> None:
+        if self.live_log:
+            self.say(f"  {event}")
+
+    def onecmd(self, line: str) -> bool:
+        try:
+            return super().onecmd(line)
+        except POP3Error as exc:
+            self.failed = True
+            self.say(f"error: {exc}")
+            if self.pop is not None and not self.pop.connected:
+                self.pop = None
+                self.say("(disconnected)")
+        except (ValueError, OSError) as exc:
+            self.failed = True
+            self.say(f"error: {exc}")
+        return False
+
+    def emptyline(self) -> bool:
+        return False
+
+    def default(self, line: str) -> None:
+        self.failed = True
+        self.say(f"error: unknown command {line.split()[0]!r}; type 'help'")
+
+    def _need(self) -> POP3:
+        if self.pop is None:
+            raise ValueError("not connected; use: connect HOST [PORT] [--ssl|--starttls]")
+        return self.pop
+
+    def _secret(self, prompt: str) -> str:
+        """Read a secret without echo; from a pipe, the next line of input."""
+        if self.interactive:
+            return getpass.getpass(prompt)
+        return self.stdin.readline().rstrip("\r\n")
+
+    def _int(self, arg: str, what: str = "message number") -> int:
+        try:
+            return int(arg)
+        except ValueError:
+            raise ValueError(f"{what} expected, got {arg!r}") from None
+
+    # -- commands -------------------------------------------------------------
+    def do_connect(self, arg: str) -> None:
+        """connect HOST [PORT] [--ssl | --starttls] [--cafile FILE] [--timeout S]"""
+        words = shlex.split(arg)
+        opts = {w for w in words if w in ("--ssl", "--starttls")}
+        cafile = timeout = None
+        rest: list[str] = []
+        it = iter(w for w in words if w not in opts)
+        for w in it:
+            if w == "--cafile":
+                cafile = next(it, None)
+            elif w == "--timeout":
+                timeout = next(it, None)
+            else:
+                rest.append(w)
+        if not rest:
+            raise ValueError("usage: connect HOST [PORT] [--ssl|--starttls] [--cafile FILE]")
+        host = rest[0]
+        port = self._int(rest[1], "port") if len(rest) > 1 else None
+        ctx = ssl.create_default_context(cafile=cafile) if cafile else None
+        if self.pop is not None:
+            self.pop.close()
+        t = float(timeout) if timeout else 30.0
+        self.pop = None
+        if "--ssl" in opts:
+            pop: POP3 = POP3_SSL(host, port, timeout=t, context=ctx, transcript=self._transcript)
+        else:
+            pop = POP3(host, port, timeout=t, transcript=self._transcript)
+        self.pop = pop
+        self.say(f"+OK {pop.greeting}")
+        if "--starttls" in opts:
+            self.say(f"+OK {pop.stls(ctx)} (TLS active)")
+
+    def do_capa(self, arg: str) -> None:
+        """capa -- list the server's capabilities"""
+        caps = self._need().capa()
+        if not caps.supported:
+            self.say("(the server does not support CAPA)")
+        for name, args in caps.entries.items():
+            self.say(" ".join((name, *args)))
+
+    def do_stls(self, arg: str) -> None:
+        """stls -- upgrade the connection to TLS"""
+        self.say("+OK " + self._need().stls())
+
+    def do_user(self, arg: str) -> None:
+        """user NAME"""
+        self.say("+OK " + self._need().user(arg.strip()))
+
+    def do_pass(self, arg: str) -> None:
+        """pass -- asks for the password (not echoed)"""
+        pop = self._need()
+        if arg:
+            self.say("note: typed passwords stay in your terminal's history; use 'pass' alone")
+            secret = arg
+        else:
+            secret = self._secret("Password: ")
+        self.say("+OK " + pop.pass_(secret))
+
+    def do_apop(self, arg: str) -> None:
+        """apop NAME -- asks for the secret (not echoed)"""
+        pop = self._need()
+        self.say("+OK " + pop.apop(arg.strip(), self._secret("Secret: ")))
+
+    def do_stat(self, arg: str) -> None:
+        """stat -- number of messages and total size"""
+        s = self._need().stat()
+        self.say(f"{s.count} messages, {s.size} octets")
+
+    def do_list(self, arg: str) -> None:
+        """list [N] -- message sizes"""
+        pop = self._need()
+        if arg.strip():
+            item = pop.list(self._int(arg.strip()))
+            self.say(f"{item.number} {item.size}")
+            return
+        for item in pop.list():
+            self.say(f"{item.number} {item.size}")
+
+    def do_uidl(self, arg: str) -> None:
+        """uidl [N] -- unique ids"""
+        pop = self._need()
+        if arg.strip():
+            u = pop.uidl(self._int(arg.strip()))
+            self.say(f"{u.number} {u.uid}")
+            return
+        for u in pop.uidl():
+            self.say(f"{u.number} {u.uid}")
+
+    def do_top(self, arg: str) -> None:
+        """top N [LINES] -- headers and the first LINES body lines (default 0)"""
+        words = arg.split()
+        if not words:
+            raise ValueError("usage: top N [LINES]")
+        lines = self._int(words[1], "line count") if len(words) > 1 else 0
+        data = self._need().top(self._int(words[0]), lines)
+        self.say(data.decode("utf-8", "replace").rstrip("\r\n").replace("\r\n", "\n"))
+
+    def do_retr(self, arg: str) -> None:
+        """retr N FILE -- download message N into FILE (streamed)"""
+        words = shlex.split(arg)
+        if len(words) != 2:
+            raise ValueError("usage: retr N FILE")
+        number, path = self._int(words[0]), Path(words[1])
+        pop = self._need()
+        tmp = path.with_name(path.name + ".part")
+        try:
+            with tmp.open("wb") as f:
+                octets = pop.retr(number, sink=f)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.say(f"{octets} octets written to {path}")
+
+    def do_dele(self, arg: str) -> None:
+        """dele N -- mark message N for deletion (applied at quit)"""
+        self.say("+OK " + self._need().dele(self._int(arg.strip())))
+
+    def do_rset(self, arg: str) -> None:
+        """rset -- unmark all messages"""
+        self.say("+OK " + self._need().rset())
+
+    def do_noop(self, arg: str) -> None:
+        """noop -- keep the session alive"""
+        self.say("+OK " + self._need().noop())
+
+    def do_quit(self, arg: str) -> bool:
+        """quit -- end the session (the server applies deletions) and leave"""
+        if self.pop is not None:
+            pop, self.pop = self.pop, None
+            self.say("+OK " + pop.quit())
+        return True
+
+    def do_close(self, arg: str) -> None:
+        """close -- drop the connection without QUIT: nothing is deleted"""
+        if self.pop is not None:
+            self.pop.close()
+            self.pop = None
+        self.say("closed; the server deleted nothing")
+
+    def do_log(self, arg: str) -> None:
+        """log on|off -- print the protocol transcript live (passwords masked)"""
+        if arg.strip() not in ("on", "off"):
+            raise ValueError("usage: log on|off")
+        self.live_log = arg.strip() == "on"
+        self.say(f"transcript {'on' if self.live_log else 'off'}")
+
+    def do_EOF(self, arg: str) -> bool:
+        if self.pop is not None:
+            self.pop.close()
+            self.pop = None
+        return True
+
+    do_exit = do_EOF
+
+
+def run_shell(
+    stdin: IO[str] | None = None,
+    stdout: IO[str] | None = None,
+    preamble: list[str] | None = None,
+    on_ready: Callable[[Shell], Any] | None = None,
+) -> int:
+    shell = Shell(stdin, stdout)
+    for line in preamble or []:
+        shell.onecmd(line)
+    if on_ready:
+        on_ready(shell)
+    try:
+        shell.cmdloop()
+    except KeyboardInterrupt:
+        shell.say("")
+        shell.do_EOF("")
+    return 1 if shell.failed and not shell.interactive else 0
