@@ -22,10 +22,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from traymail.pop3 import POP3
 
 Result = tuple[int, int]  # messages, octets
+_CHILD_PEAK = 0
 
 
 def _login(a: argparse.Namespace) -> POP3:
@@ -46,21 +48,42 @@ def traymail_top(a: argparse.Namespace) -> Result:
     return len(nums), octets
 
 
+class _Count:
+    """A sink that only counts (what the raw client does with the bytes)."""
+
+    octets = 0
+
+    def write(self, data: bytes) -> int:
+        self.octets += len(data)
+        return len(data)
+
+
 def traymail_retr(a: argparse.Namespace) -> Result:
-    """retr_many into one .eml file per message (what a download does)."""
+    """retr_many, pipelined, into a counting sink: the protocol cost alone."""
+    sink = _Count()
+    with _login(a) as pop:
+        nums = _numbers(a, pop.stat().count)
+        total = sum(octets for _, octets in pop.retr_many(nums, lambda n: sink))  # type: ignore
+    return len(nums), total
+
+
+def traymail_files(a: argparse.Namespace) -> Result:
+    """retr_many into one file per message, written to a temp name and renamed
+    (atomic, like a download): comparable to mpop delivering to a maildir."""
     out = Path(a.out)
     total = 0
     with _login(a) as pop:
         nums = _numbers(a, pop.stat().count)
-        files: dict[int, object] = {}
+        files: dict[int, IO[bytes]] = {}
 
-        def sink(n: int):  # type: ignore[no-untyped-def]
-            f = open(out / f"{n}.eml", "wb")  # noqa: SIM115
+        def sink(n: int) -> IO[bytes]:
+            f = open(out / f".{n}.part", "wb")
             files[n] = f
             return f
 
         for n, octets in pop.retr_many(nums, sink):
-            files.pop(n).close()  # type: ignore[attr-defined]
+            files.pop(n).close()
+            os.replace(out / f".{n}.part", out / f"{n}.eml")
             total += octets
     return len(nums), total
 
@@ -165,7 +188,20 @@ def mpop(a: argparse.Namespace) -> Result:
         f"password {a.password}\ndelivery maildir {out}\n"
     )
     conf.chmod(0o600)
-    subprocess.run([exe, "-q", "-C", str(conf), "bench"], check=True)
+    proc = subprocess.Popen([exe, "-q", "-C", str(conf), "bench"])
+    global _CHILD_PEAK
+    status = f"/proc/{proc.pid}/status"
+    while proc.poll() is None:  # VmHWM of the child itself (ru_maxrss would
+        try:                    # include this Python process, copied at fork)
+            with open(status) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        _CHILD_PEAK = max(_CHILD_PEAK, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.002)
+    if proc.returncode:
+        raise SystemExit(f"mpop failed with status {proc.returncode}")
     files = list((out / "new").iterdir()) + list((out / "cur").iterdir())
     return len(files), sum(f.stat().st_size for f in files)
 
@@ -175,6 +211,7 @@ CLIENTS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "poplib-top": poplib_top,
     "raw-top": raw_top,
     "traymail-retr": traymail_retr,
+    "traymail-files": traymail_files,
     "poplib-retr": poplib_retr,
     "raw-retr": raw_retr,
     "mpop": mpop,
@@ -212,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(a.out, ignore_errors=True)
     peak = _vm_hwm_kib()
     if a.name == "mpop":
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        peak = _CHILD_PEAK
         cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + \
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
     print(json.dumps({"client": a.name, "seconds": seconds, "cpu": cpu, "peak_rss_kib": peak,

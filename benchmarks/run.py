@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,8 +29,8 @@ from .mailbox import huge_message, synthetic_mailbox
 
 SUITES: dict[str, tuple[str, ...]] = {
     "headers": ("raw-top", "traymail-top", "poplib-top"),
-    "download": ("raw-retr", "traymail-retr", "mpop", "poplib-retr"),
-    "huge": ("raw-retr", "traymail-retr", "mpop", "poplib-retr"),
+    "download": ("raw-retr", "traymail-retr", "traymail-files", "mpop", "poplib-retr"),
+    "huge": ("raw-retr", "traymail-files", "mpop", "poplib-retr"),
 }
 ROOT = Path(__file__).resolve().parent
 
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--huge-mb", type=int, default=100)
     ap.add_argument("--json", help="result file (default benchmarks/results/<time>.json)")
     a = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop Dovecot
     suites = [s for s in a.suites.split(",") if s]
     rtts = [float(x) for x in a.rtt.split(",")]
 

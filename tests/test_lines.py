@@ -86,7 +86,8 @@ def test_one_megabyte_line_streams_without_buffering() -> None:
         total += len(piece or b"")
         assert len(buf) <= 2  # never holds more than a possible CR
     buf.feed(b"\r\n.\r\n")
-    total += len(reader.read(buf) or b"")
+    while (piece := reader.read(buf)) is not None:
+        total += len(piece)
     assert reader.done and total == len(line) + 2
 
 
@@ -222,3 +223,40 @@ def test_random_garbage_only_pop3_errors(data: bytes, step: int) -> None:
                 break
     except POP3Error:
         pass
+
+
+def reference_decode(wire: bytes) -> tuple[bytes, bytes]:
+    """A slow, obviously-correct line-by-line decoder (RFC 1939 §3)."""
+    out, pos = [], 0
+    while True:
+        nl = wire.index(b"\n", pos)
+        line = wire[pos:nl].removesuffix(b"\r")
+        pos = nl + 1
+        if line == b".":
+            return b"".join(out), wire[pos:]
+        if line.startswith(b".."):
+            line = line[1:]
+        out.append(line + b"\r\n")
+
+
+@settings(max_examples=400)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"", b".", b"..", b"...", b"a", b".a", b"a.", b"x" * 70, b". "]),
+            st.sampled_from([b"\r\n", b"\n"]),
+        ),
+        max_size=25,
+    ),
+    st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=20),
+)
+def test_fast_path_matches_reference(lines: list[tuple[bytes, bytes]], cuts: list[int]) -> None:
+    # wire form: stuff dots, any mix of CRLF and bare LF, terminator, next reply
+    wire = b"".join((b"." + t if t.startswith(b".") else t) + end for t, end in lines)
+    wire += b".\r\n+OK next\r\n"
+    chunks, i, k = [], 0, 0
+    while i < len(wire):
+        chunks.append(wire[i : i + cuts[k % len(cuts)]])
+        i += cuts[k % len(cuts)]
+        k += 1
+    assert decode_body(chunks) == reference_decode(wire)
