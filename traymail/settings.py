@@ -1,0 +1,294 @@
+"""Settings: ``settings.json`` with one or more accounts, validated and saved atomically.
+
+Where things live (first match wins):
+
+* ``--home DIR`` / ``TRAYMAIL_HOME=DIR`` -- portable mode: ``DIR/settings.json``,
+  ``DIR/state/``, ``DIR/logs/``, ``DIR/downloads/``;
+* otherwise the platform's user dirs (platformdirs), with the settings file
+  overridable by ``--config PATH`` / ``TRAYMAIL_CONFIG``.
+
+Passwords are never stored here (see :mod:`traymail.passwords`). A file that
+does not parse or validate is never overwritten: loading raises
+:class:`SettingsError` naming the field and the problem, and the file stays.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Security",
+    "Account",
+    "Settings",
+    "SettingsError",
+    "Paths",
+    "resolve_paths",
+    "load_settings",
+    "save_settings",
+]
+
+SCHEMA_VERSION = 1
+APP_NAME = "traymail"
+
+
+class SettingsError(Exception):
+    """The settings are invalid; ``field`` names the culprit."""
+
+    def __init__(self, field: str, problem: str, path: Path | None = None) -> None:
+        self.field = field
+        self.problem = problem
+        self.path = path
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{field}: {problem}")
+
+
+class Security(enum.StrEnum):
+    SSL = "ssl"            # implicit TLS, port 995 (RFC 8314)
+    STARTTLS = "starttls"  # STLS on port 110 (RFC 2595)
+    NONE = "none"          # plain text: needs allow_insecure
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    host: str
+    username: str
+    security: Security = Security.SSL
+    port: int | None = None
+    cafile: str | None = None
+    check_interval_minutes: float = 5
+    download_dir: str | None = None
+    enabled: bool = True
+    allow_insecure: bool = False
+    #: SHA-256 fingerprint of a pinned (e.g. self-signed) certificate
+    pinned_sha256: str | None = None
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 995 if self.security is Security.SSL else 110
+
+    @property
+    def keyring_user(self) -> str:
+        """The keyring entry: ``username@host:port``."""
+        return f"{self.username}@{self.host}:{self.effective_port}"
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """What a connection depends on (a change re-allows a failed login)."""
+        return (self.host, self.effective_port, self.security, self.username, self.cafile,
+                self.pinned_sha256)
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts: tuple[Account, ...] = ()
+    notifications: bool = True
+    start_with_system: bool = False
+
+    def account(self, name: str | None = None) -> Account:
+        """The named account, or the first one."""
+        if not self.accounts:
+            raise SettingsError("accounts", "no account is configured")
+        if name is None:
+            return self.accounts[0]
+        for acc in self.accounts:
+            if acc.name == name:
+                return acc
+        names = ", ".join(a.name for a in self.accounts)
+        raise SettingsError("account", f"no account named {name!r} (have: {names})")
+
+    def with_account(self, account: Account) -> Settings:
+        """A copy with ``account`` added, or replacing the one of that name."""
+        if any(a.name == account.name for a in self.accounts):
+            accounts = tuple(account if a.name == account.name else a for a in self.accounts)
+        else:
+            accounts = (*self.accounts, account)
+        return replace(self, accounts=accounts)
+
+
+# -- validation ------------------------------------------------------------------
+
+_ACCOUNT_FIELDS = {f for f in Account.__dataclass_fields__}
+_GLOBAL_FIELDS = {"schema_version", "accounts", "notifications", "start_with_system"}
+
+
+def _check_host(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(where, "must be a host name or IP address")
+    host = value.strip()
+    if any(c.isspace() for c in host) or "/" in host or len(host) > 253:
+        raise SettingsError(where, f"{host!r} is not a valid host name or IP address")
+    return host.strip("[]")
+
+
+def _account(data: object, i: int) -> Account:
+    where = f"accounts[{i}]"
+    if not isinstance(data, Mapping):
+        raise SettingsError(where, "must be an object")
+    unknown = set(data) - _ACCOUNT_FIELDS
+    if unknown:
+        raise SettingsError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+    for req in ("name", "host", "username"):
+        if req not in data:
+            raise SettingsError(f"{where}.{req}", "is required")
+    name, user = data["name"], data["username"]
+    if not isinstance(name, str) or not name.strip():
+        raise SettingsError(f"{where}.name", "must be a non-empty text")
+    if not isinstance(user, str) or not user or any(c in user for c in "\r\n\0"):
+        raise SettingsError(f"{where}.username", "must be a non-empty text without line breaks")
+    try:
+        security = Security(data.get("security", "ssl"))
+    except ValueError:
+        raise SettingsError(f"{where}.security", 'must be "ssl", "starttls" or "none"') from None
+    port = data.get("port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int)
+                             or not 1 <= port <= 65535):
+        raise SettingsError(f"{where}.port", "must be a whole number from 1 to 65535")
+    interval = data.get("check_interval_minutes", 5)
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 1:
+        raise SettingsError(f"{where}.check_interval_minutes", "must be a number >= 1")
+    for key in ("enabled", "allow_insecure"):
+        if key in data and not isinstance(data[key], bool):
+            raise SettingsError(f"{where}.{key}", "must be true or false")
+    for key in ("cafile", "download_dir", "pinned_sha256"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise SettingsError(f"{where}.{key}", "must be a text or null")
+    allow_insecure = bool(data.get("allow_insecure", False))
+    if security is Security.NONE and not allow_insecure:
+        raise SettingsError(f"{where}.security",
+                            '"none" sends the password in plain text; '
+                            'set "allow_insecure": true to accept that')
+    cafile = data.get("cafile")
+    if cafile and not Path(cafile).expanduser().is_file():
+        raise SettingsError(f"{where}.cafile", f"no such file: {cafile}")
+    return Account(
+        name=name.strip(), host=_check_host(data["host"], f"{where}.host"), username=user,
+        security=security, port=port, cafile=cafile,
+        check_interval_minutes=float(interval), download_dir=data.get("download_dir"),
+        enabled=bool(data.get("enabled", True)), allow_insecure=allow_insecure,
+        pinned_sha256=data.get("pinned_sha256"),
+    )
+
+
+def parse_settings(data: object) -> Settings:
+    """Validate a decoded settings document."""
+    if not isinstance(data, Mapping):
+        raise SettingsError("(top level)", "must be a JSON object")
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise SettingsError("schema_version",
+                            f"is {version!r}; this traymail reads version {SCHEMA_VERSION}")
+    unknown = set(data) - _GLOBAL_FIELDS
+    if unknown:
+        raise SettingsError(sorted(unknown)[0], "unknown field")
+    raw_accounts = data.get("accounts", [])
+    if not isinstance(raw_accounts, list):
+        raise SettingsError("accounts", "must be a list")
+    accounts = tuple(_account(a, i) for i, a in enumerate(raw_accounts))
+    names = [a.name for a in accounts]
+    for n in names:
+        if names.count(n) > 1:
+            raise SettingsError("accounts", f"two accounts are named {n!r}")
+    for key in ("notifications", "start_with_system"):
+        if key in data and not isinstance(data[key], bool):
+            raise SettingsError(key, "must be true or false")
+    return Settings(accounts, bool(data.get("notifications", True)),
+                    bool(data.get("start_with_system", False)))
+
+
+def settings_to_json(settings: Settings) -> dict[str, Any]:
+    accounts = []
+    for acc in settings.accounts:
+        d = asdict(acc)
+        d["security"] = acc.security.value
+        accounts.append({k: v for k, v in d.items() if v is not None})
+    return {"schema_version": SCHEMA_VERSION, "accounts": accounts,
+            "notifications": settings.notifications,
+            "start_with_system": settings.start_with_system}
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate; a missing file gives empty settings."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise SettingsError("(file)", f"cannot be read: {exc.strerror}", path) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError("(file)", f"is not valid JSON (line {exc.lineno}, column "
+                            f"{exc.colno}: {exc.msg}); it was left as it is", path) from None
+    try:
+        return parse_settings(data)
+    except SettingsError as exc:
+        raise SettingsError(exc.field, exc.problem, path) from None
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write atomically (temp file, fsync, rename): a crash leaves old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- paths -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Paths:
+    settings_file: Path
+    state_dir: Path
+    log_dir: Path
+    download_dir: Path
+    portable: bool = False
+
+    @property
+    def state_db(self) -> Path:
+        return self.state_dir / "state.sqlite3"
+
+    def download_dir_for(self, account: Account) -> Path:
+        if account.download_dir:
+            return Path(account.download_dir).expanduser()
+        return self.download_dir / _safe_name(account.name)
+
+
+def _safe_name(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_. " else "_" for c in name).strip(" .")
+    return keep or "account"
+
+
+def resolve_paths(home: str | os.PathLike[str] | None = None,
+                  config: str | os.PathLike[str] | None = None) -> Paths:
+    """Where settings, state, logs and downloads live (see the module doc)."""
+    home = home or os.environ.get("TRAYMAIL_HOME") or None
+    config = config or os.environ.get("TRAYMAIL_CONFIG") or None
+    if home:
+        root = Path(home).expanduser().resolve()
+        return Paths(Path(config).expanduser() if config else root / "settings.json",
+                     root / "state", root / "logs", root / "downloads", portable=True)
+    import platformdirs
+
+    dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+    settings_file = (Path(config).expanduser() if config
+                     else Path(dirs.user_config_dir) / "settings.json")
+    downloads = Path(platformdirs.user_downloads_dir()) / APP_NAME
+    return Paths(settings_file, Path(dirs.user_data_dir), Path(dirs.user_log_dir), downloads)

@@ -1,0 +1,231 @@
+"""Per-account state in sqlite (WAL): known UIDs, announcements, header
+cache, downloads and deletion marks. Survives restarts.
+
+A database that cannot be opened or fails its integrity check is moved aside
+(``state.sqlite3.corrupt-<time>``), never silently dropped; ``recovered_from``
+then names it so the user can be told.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Store", "StoredHeader", "StoreError", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    account TEXT NOT NULL, uid TEXT NOT NULL,
+    first_seen REAL NOT NULL, size INTEGER,
+    announced INTEGER NOT NULL DEFAULT 0,
+    seen INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, uid));
+CREATE TABLE IF NOT EXISTS headers (
+    account TEXT NOT NULL, uid TEXT NOT NULL, size INTEGER,
+    sender TEXT, recipients TEXT, subject TEXT, date TEXT, timestamp REAL,
+    message_id TEXT, fetched REAL NOT NULL,
+    PRIMARY KEY (account, uid));
+CREATE TABLE IF NOT EXISTS downloads (
+    account TEXT NOT NULL, uid TEXT NOT NULL, path TEXT NOT NULL,
+    size INTEGER, at REAL NOT NULL,
+    PRIMARY KEY (account, uid));
+CREATE TABLE IF NOT EXISTS marks (
+    account TEXT NOT NULL, uid TEXT NOT NULL, size INTEGER, at REAL NOT NULL,
+    PRIMARY KEY (account, uid));
+"""
+
+
+class StoreError(Exception):
+    """The state database cannot be used."""
+
+
+@dataclass(frozen=True)
+class StoredHeader:
+    uid: str
+    size: int | None
+    sender: str
+    recipients: str
+    subject: str
+    date: str
+    timestamp: float | None
+    message_id: str
+
+
+class Store:
+    """Thread-safe access to the state database (one connection, one lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.recovered_from: Path | None = None
+        self._lock = threading.RLock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(path) + suffix)
+                if src.exists():
+                    src.rename(Path(str(aside) + suffix))
+            self.recovered_from = aside
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as exc2:
+                raise StoreError(f"cannot create the state database {path}: {exc2}") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                             timeout=10)
+        try:
+            row = db.execute("PRAGMA quick_check").fetchone()
+            if row is None or row[0] != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {row}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if version is None:
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(version[0]) > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer traymail "
+                                 f"(schema {version[0]})")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _all(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # -- messages ------------------------------------------------------------------
+    def sync_uids(self, account: str, sizes: dict[str, int | None]) -> list[str]:
+        """Record the UIDs now on the server; return those never seen before.
+
+        UIDs gone from the server are forgotten (with their cached headers)."""
+        now = time.time()
+        with self.transaction() as db:
+            known = {r[0]: r[1] for r in db.execute(
+                "SELECT uid, size FROM messages WHERE account=?", (account,))}
+            new = [u for u in sizes if u not in known]
+            db.executemany(
+                "INSERT INTO messages (account, uid, first_seen, size) VALUES (?,?,?,?)",
+                [(account, u, now, sizes[u]) for u in new])
+            db.executemany(
+                "UPDATE messages SET size=? WHERE account=? AND uid=?",
+                [(sizes[u], account, u) for u in sizes
+                 if u in known and sizes[u] is not None and known[u] != sizes[u]])
+            gone = [u for u in known if u not in sizes]
+            db.executemany("DELETE FROM messages WHERE account=? AND uid=?",
+                           [(account, u) for u in gone])
+            db.executemany("DELETE FROM headers WHERE account=? AND uid=?",
+                           [(account, u) for u in gone])
+        return new
+
+    def sizes(self, account: str) -> dict[str, int | None]:
+        return {str(u): s for u, s in self._all(  # type: ignore[misc]
+            "SELECT uid, size FROM messages WHERE account=?", (account,))}
+
+    def flags(self, account: str) -> dict[str, tuple[bool, bool]]:
+        """uid -> (announced, seen)."""
+        return {str(u): (bool(a), bool(s)) for u, a, s in self._all(
+            "SELECT uid, announced, seen FROM messages WHERE account=?", (account,))}
+
+    def set_announced(self, account: str, uids: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE messages SET announced=1 WHERE account=? AND uid=?",
+                           [(account, u) for u in uids])
+
+    def set_seen(self, account: str, seen: bool, uids: Iterable[str] | None = None) -> None:
+        with self.transaction() as db:
+            if uids is None:
+                db.execute("UPDATE messages SET seen=?, announced=1 WHERE account=?",
+                           (int(seen), account))
+            else:
+                db.executemany("UPDATE messages SET seen=? WHERE account=? AND uid=?",
+                               [(int(seen), account, u) for u in uids])
+
+    def has_history(self, account: str) -> bool:
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM meta WHERE key=?", (f"checked:{account}",)).fetchone() is not None
+
+    def set_history(self, account: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                       (f"checked:{account}", str(time.time())))
+
+    # -- headers -------------------------------------------------------------------
+    def put_headers(self, account: str, headers: Iterable[StoredHeader]) -> None:
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO headers VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(account, h.uid, h.size, h.sender, h.recipients, h.subject, h.date,
+                  h.timestamp, h.message_id, now) for h in headers])
+
+    def headers(self, account: str) -> dict[str, StoredHeader]:
+        rows = self._all("SELECT uid, size, sender, recipients, subject, date, timestamp, "
+                         "message_id FROM headers WHERE account=?", (account,))
+        return {str(r[0]): StoredHeader(*r) for r in rows}  # type: ignore[arg-type]
+
+    # -- downloads -----------------------------------------------------------------
+    def add_download(self, account: str, uid: str, path: Path, size: int) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO downloads VALUES (?,?,?,?,?)",
+                       (account, uid, str(path), size, time.time()))
+
+    def downloads(self, account: str) -> dict[str, Path]:
+        """uid -> file, for downloads whose file still exists."""
+        return {str(u): Path(str(p)) for u, p in self._all(
+            "SELECT uid, path FROM downloads WHERE account=?", (account,))
+            if Path(str(p)).exists()}
+
+    # -- marks ---------------------------------------------------------------------
+    def mark(self, account: str, uids: dict[str, int | None]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO marks VALUES (?,?,?,?)",
+                           [(account, u, s, time.time()) for u, s in uids.items()])
+
+    def unmark(self, account: str, uids: Iterable[str] | None = None) -> None:
+        with self.transaction() as db:
+            if uids is None:
+                db.execute("DELETE FROM marks WHERE account=?", (account,))
+            else:
+                db.executemany("DELETE FROM marks WHERE account=? AND uid=?",
+                               [(account, u) for u in uids])
+
+    def marks(self, account: str) -> dict[str, int | None]:
+        return {str(u): s for u, s in self._all(  # type: ignore[misc]
+            "SELECT uid, size FROM marks WHERE account=? ORDER BY at", (account,))}
+
+    def forget(self, account: str, uids: Iterable[str]) -> None:
+        """Messages deleted from the server: drop every trace but downloads."""
+        uids = list(uids)
+        with self.transaction() as db:
+            for table in ("messages", "headers", "marks"):
+                db.executemany(f"DELETE FROM {table} WHERE account=? AND uid=?",
+                               [(account, u) for u in uids])
