@@ -63,4 +63,5 @@ def test_100mb_retr_to_sink_keeps_memory_flat(
     print(f"peak RSS growth during 100 MB RETR: {growth_mib:.1f} MiB")
     assert growth_mib < 32
     with out.open("rb") as f:
-        assert f.read(60).startswith(b"Subject: huge\r\nMessage-ID: <huge@example.org>\r\n\r\n.lead")
+        head = f.read(60)
+    assert head.startswith(b"Subject: huge\r\nMessage-ID: <huge@example.org>\r\n\r\n.lead")

@@ -136,6 +136,8 @@ class Faults:
     stall: dict[str, float] = field(default_factory=dict)
     #: close the connection after this many bytes were sent in a session
     drop_after_bytes: int | None = None
+    #: close the connection on receiving the n-th (1-based) command of a kind
+    drop_at: dict[str, int] = field(default_factory=dict)
     #: send bare LF instead of CRLF
     bare_lf: bool = False
     #: capabilities/commands the server does not have: CAPA, UIDL, TOP, PIPELINING, STLS
@@ -167,6 +169,7 @@ class _Session:
         self.tls = server.ssl_context is not None
         self.messages: list[Message] = []
         self.deleted: set[int] = set()
+        self.seen: dict[str, int] = {}
         self.stamp = f"<{os.getpid()}.{time.time_ns()}@traymail-devserver>"
 
     # -- I/O -----------------------------------------------------------------
@@ -229,6 +232,9 @@ class _Session:
                 verb, _, arg = text.partition(" ")
                 verb = verb.upper()
                 self.server.log_command(verb if verb in ("PASS", "APOP") else text)
+                self.seen[verb] = self.seen.get(verb, 0) + 1
+                if self.server.faults.drop_at.get(verb) == self.seen[verb]:
+                    return
                 if verb in self.server.faults.omit and verb != "PIPELINING":
                     self.send(b"-ERR unknown command\r\n")
                     continue

@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from types import TracebackType
-from typing import IO, Final, overload
+from typing import Final, Protocol, overload
 
 from ._connection import (
     Connection,
@@ -69,7 +69,10 @@ PIPELINE_MAX: Final = 1000
 PIPELINE_REFILL: Final = 500
 PIPELINE_MAX_BYTES: Final = 16384
 
-Sink = IO[bytes]
+class Sink(Protocol):
+    """Where a streamed body goes: anything with ``write(bytes)``."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 class POP3:
@@ -465,8 +468,15 @@ class POP3:
                 elif status.command in ("TOP", "RETR"):
                     self._read_body(lambda _data: None)
         finally:
-            if self._sock is not None and _usable(self._conn):
-                self._drain()
+            if self._sock is not None and _usable(self._conn) and self._conn.pending:
+                if verb == "RETR":
+                    # interrupted (a sink failed, the caller stopped): reading
+                    # megabytes only to drop them helps nobody. Closing without
+                    # QUIT deletes nothing (RFC 1939 §6).
+                    self.transcript.note("RETR batch interrupted; closing the connection")
+                    self.close()
+                else:
+                    self._drain()
         if error is not None:
             raise error
 

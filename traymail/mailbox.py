@@ -1,0 +1,483 @@
+"""The mailbox engine: one :class:`Mailbox` per account.
+
+POP3 has no "new" flag and message numbers last one session (RFC 1939 §5),
+so everything here is keyed by UIDL. "New" = on the server, not downloaded,
+not marked seen by the user; ``newly_arrived`` = new and never announced.
+Deletion maps each marked UID to its number with a UIDL *in the same
+session*, checks the size, and DELEs only those; any error before QUIT ends
+with RSET (or a dropped connection): nothing is deleted.
+
+A per-account lock keeps two sessions from ever running at once. No GUI here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import logging.handlers
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .decode import parse_headers, preview_text
+from .passwords import KeyringUnavailable, PasswordStore
+from .pop3 import (
+    POP3,
+    CapabilityError,
+    Direction,
+    POP3Error,
+    ServerError,
+    State,
+    TranscriptEvent,
+)
+from .session import AccountState, AccountStatus, MailboxError, StateTracker, connect
+from .settings import Account, Paths
+from .store import Store, StoredHeader
+
+__all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
+           "AccountState", "AccountStatus", "DownloadCancelled"]
+
+log = logging.getLogger("traymail.mailbox")
+Progress = Callable[[int, int], None]
+TRANSCRIPT_LINES = 5000
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    new_count: int
+    new_size: int
+    total_count: int
+    total_size: int
+    newly_arrived: tuple[str, ...]
+    #: the first check of this account: newly_arrived is the whole mailbox,
+    #: to be shown as one summary
+    first_run: bool = False
+
+
+@dataclass(frozen=True)
+class Header:
+    uid: str
+    number: int | None
+    size: int | None
+    sender: str
+    recipients: str
+    subject: str
+    date: str
+    timestamp: float | None
+    message_id: str
+    new: bool
+    marked: bool
+    downloaded: Path | None
+
+
+@dataclass(frozen=True)
+class DeleteReport:
+    deleted: tuple[str, ...] = ()
+    #: marked, but no longer on the server (never guessed)
+    gone: tuple[str, ...] = ()
+    #: (uid, reason): not deleted
+    failed: tuple[tuple[str, str], ...] = ()
+
+
+class DownloadCancelled(MailboxError):
+    def __init__(self) -> None:
+        super().__init__("download cancelled", AccountState.OK)
+
+
+_FILE_LOGGERS: dict[str, logging.Logger] = {}
+_FILE_LOGGERS_LOCK = threading.Lock()
+
+
+def _file_logger(log_dir: Path, account: str) -> logging.Logger:
+    """A rotating transcript file per account (already masked lines only)."""
+    safe = re.sub(r"[^\w.-]", "_", account) or "account"
+    path = log_dir / f"{safe}.log"
+    with _FILE_LOGGERS_LOCK:
+        logger = _FILE_LOGGERS.get(str(path))
+        if logger is None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            logger = logging.getLogger(f"traymail.transcript.{safe}.{len(_FILE_LOGGERS)}")
+            logger.propagate = False
+            logger.setLevel(logging.INFO)
+            handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+            _FILE_LOGGERS[str(path)] = logger
+        return logger
+
+
+def _safe_filename(text: str, limit: int = 80) -> str:
+    text = re.sub(r'[\x00-\x1f<>:"/\\|?*]', "_", text)
+    text = re.sub(r"\s+", " ", text).strip(" .")
+    return text[:limit].rstrip(" .") or "message"
+
+
+class Mailbox:
+    """Engine operations for one account. Thread-safe; blocking (run it off the UI thread)."""
+
+    def __init__(self, account: Account, store: Store, passwords: PasswordStore, paths: Paths,
+                 *, timeout: float = 30.0) -> None:
+        self.account = account
+        self.store = store
+        self.passwords = passwords
+        self.paths = paths
+        self.timeout = timeout
+        self.tracker = StateTracker(account)
+        self.transcript: deque[TranscriptEvent] = deque(maxlen=TRANSCRIPT_LINES)
+        self.listeners: list[Callable[[str, TranscriptEvent], None]] = []
+        self._lock = threading.Lock()
+        self._file_log = _file_logger(paths.log_dir, account.name)
+        self._login_delay: int | None = None
+        self._no_uidl_noted = False
+
+    @property
+    def name(self) -> str:
+        return self.account.name
+
+    @property
+    def status(self) -> AccountStatus:
+        return self.tracker.status
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    def update_account(self, account: Account) -> None:
+        """New settings for this account (re-allows a login that failed)."""
+        with self._lock:
+            self.account = account
+            self.tracker.account = account
+
+    # -- the session ---------------------------------------------------------------
+    def _on_wire(self, event: TranscriptEvent) -> None:
+        self.transcript.append(event)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.timestamp))
+        self._file_log.info("%s %s", stamp, event)
+        for listener in list(self.listeners):
+            try:
+                listener(self.account.name, event)
+            except Exception:
+                log.exception("transcript listener failed")
+
+    def _note(self, text: str) -> None:
+        self._on_wire(TranscriptEvent(Direction.NOTE, time.time(), text))
+
+    def _password(self) -> str:
+        password = self.passwords.get(self.account)
+        if password is None:
+            raise MailboxError(f"no password is stored for {self.account.keyring_user}; "
+                               "set one in Settings or with 'traymail set-password'",
+                               AccountState.STOPPED)
+        return password
+
+    @contextmanager
+    def _session(self) -> Iterator[POP3]:
+        with self._lock:
+            password: str | None = None
+            pop: POP3 | None = None
+            try:
+                password = self._password()
+                self.tracker.gate(password)
+                pop = connect(self.account, timeout=self.timeout, transcript=self._on_wire)
+                caps = pop.capabilities or pop.capa()
+                self._login_delay = caps.login_delay
+                pop.login(self.account.username, password)
+                yield pop
+                if pop.connected:
+                    pop.quit()
+                self.tracker.succeeded()
+            except (POP3Error, OSError, KeyringUnavailable, MailboxError) as exc:
+                if pop is not None:
+                    _abort(pop)
+                if isinstance(exc, DownloadCancelled):
+                    raise
+                raise self.tracker.failed(exc, password, self._login_delay) from exc
+            finally:
+                if pop is not None:
+                    pop.close()
+
+    def _uid_list(self, pop: POP3) -> list[tuple[int, str]]:
+        """(number, uid) for every message, from a UIDL in *this* session.
+
+        Without UIDL the identity falls back to size + Message-ID (from TOP),
+        which is weaker: two copies of one message look alike. Said in the log."""
+        caps = pop.capabilities
+        try:
+            return [(u.number, u.uid) for u in pop.uidl()]
+        except ServerError:
+            if caps is not None and caps.has("UIDL"):
+                raise
+        if not self._no_uidl_noted:
+            log.warning("%s: no UIDL; using size + Message-ID as identity", self.name)
+            self._no_uidl_noted = True
+        self._note("server has no UIDL: messages are identified by size + Message-ID (weaker)")
+        sizes = {s.number: s.size for s in pop.list()}
+        out: list[tuple[int, str]] = []
+        seen: dict[str, int] = {}
+        try:
+            for n, data in pop.top_many(sorted(sizes), 0):
+                mid = parse_headers("", None, data).message_id or hashlib.sha256(data).hexdigest()
+                key = "~" + hashlib.sha256(f"{sizes[n]}:{mid}".encode()).hexdigest()[:24]
+                seen[key] = seen.get(key, 0) + 1
+                out.append((n, key if seen[key] == 1 else f"{key}#{seen[key]}"))
+        except ServerError as exc:
+            raise CapabilityError("the server has neither UIDL nor TOP; traymail cannot "
+                                  "tell messages apart safely") from exc
+        return out
+
+    def _sizes(self, pop: POP3, ids: list[tuple[int, str]]) -> dict[str, int | None]:
+        known = self.store.sizes(self.name)
+        if all(known.get(uid) is not None for _, uid in ids):
+            return {uid: known[uid] for _, uid in ids}
+        by_number = {s.number: s.size for s in pop.list()}
+        return {uid: by_number.get(n) for n, uid in ids}
+
+    # -- check -----------------------------------------------------------------
+    def check(self) -> CheckResult:
+        """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT."""
+        with self._session() as pop:
+            stat = pop.stat()
+            ids = self._uid_list(pop)
+            sizes = self._sizes(pop, ids)
+        first_run = not self.store.has_history(self.name)
+        self.store.sync_uids(self.name, sizes)
+        self.store.set_history(self.name)
+        flags = self.store.flags(self.name)
+        downloaded = self.store.downloads(self.name)
+        new = [uid for _, uid in ids if not flags[uid][1] and uid not in downloaded]
+        arrived = tuple(uid for uid in new if not flags[uid][0])
+        self.store.set_announced(self.name, arrived)
+        return CheckResult(len(new), sum(sizes[u] or 0 for u in new), stat.count, stat.size,
+                           arrived, first_run)
+
+    # -- headers -----------------------------------------------------------------
+    def cached_headers(self, numbers: dict[str, int] | None = None) -> list[Header]:
+        """Headers from the cache only (no network): for an instant window."""
+        cache = self.store.headers(self.name)
+        flags = self.store.flags(self.name)
+        sizes = self.store.sizes(self.name)
+        marks = self.store.marks(self.name)
+        downloads = self.store.downloads(self.name)
+        order = list(numbers) if numbers is not None else list(sizes)
+        out = []
+        for uid in order:
+            h = cache.get(uid) or StoredHeader(uid, sizes.get(uid), "", "", "", "", None, "")
+            announced_seen = flags.get(uid, (False, False))
+            out.append(Header(
+                uid, (numbers or {}).get(uid), sizes.get(uid, h.size), h.sender, h.recipients,
+                h.subject, h.date, h.timestamp, h.message_id,
+                new=not announced_seen[1] and uid not in downloads, marked=uid in marks,
+                downloaded=downloads.get(uid)))
+        return out
+
+    def headers(self, new_only: bool = False) -> list[Header]:
+        """All messages' headers; only those missing from the cache are fetched
+        (pipelined ``TOP n 0``). Without TOP: a clear error, never a RETR."""
+        with self._session() as pop:
+            ids = self._uid_list(pop)
+            sizes = self._sizes(pop, ids)
+            self.store.sync_uids(self.name, sizes)
+            cache = self.store.headers(self.name)
+            missing = [(n, uid) for n, uid in ids if uid not in cache]
+            if missing:
+                caps = pop.capabilities
+                if caps is not None and caps.supported and not caps.has("TOP"):
+                    raise CapabilityError("the server does not support TOP, so headers "
+                                          "cannot be shown without downloading the messages")
+                by_number = dict(missing)
+                batch: list[StoredHeader] = []
+                for n, data in pop.top_many([n for n, _ in missing], 0):
+                    uid = by_number[n]
+                    batch.append(parse_headers(uid, sizes.get(uid), data))
+                    if len(batch) >= 200:
+                        self.store.put_headers(self.name, batch)
+                        batch = []
+                self.store.put_headers(self.name, batch)
+        result = self.cached_headers({uid: n for n, uid in ids})
+        return [h for h in result if h.new] if new_only else result
+
+    def preview(self, uid: str, lines: int = 20) -> str:
+        """The first body lines (TOP), as text; the message stays unread on the server."""
+        with self._session() as pop:
+            number = dict((u, n) for n, u in self._uid_list(pop)).get(uid)
+            if number is None:
+                raise MailboxError("that message is no longer on the server", AccountState.OK)
+            data = pop.top(number, lines)
+        return preview_text(data)
+
+    # -- downloads -----------------------------------------------------------------
+    def download(self, uids: list[str], progress: Progress | None = None,
+                 cancel: threading.Event | None = None) -> list[Path]:
+        """Download to ``.eml`` files: RETR streamed to a temp file, fsync, atomic
+        rename. Already downloaded: no-op. Returns the files, in ``uids`` order."""
+        done = self.store.downloads(self.name)
+        todo = [u for u in dict.fromkeys(uids) if u not in done]
+        files: dict[str, Path] = {u: done[u] for u in uids if u in done}
+        if todo:
+            files.update(self._fetch(todo, progress, cancel))
+        return [files[u] for u in uids if u in files]
+
+    def download_new(self, progress: Progress | None = None,
+                     cancel: threading.Event | None = None) -> list[Path]:
+        """Download every new message (not seen, not yet downloaded)."""
+        done = self.store.downloads(self.name)
+        new = [uid for uid, (_a, seen) in self.store.flags(self.name).items()
+               if not seen and uid not in done]
+        return self.download(new, progress, cancel)
+
+    def _fetch(self, todo: list[str], progress: Progress | None,
+               cancel: threading.Event | None) -> dict[str, Path]:
+        target = self.paths.download_dir_for(self.account)
+        target.mkdir(parents=True, exist_ok=True)
+        cache = self.store.headers(self.name)
+        out: dict[str, Path] = {}
+        open_files: dict[int, _ProgressFile] = {}
+        with self._session() as pop:
+            numbers = {u: n for n, u in self._uid_list(pop)}
+            sizes = self._sizes(pop, [(numbers[u], u) for u in todo if u in numbers])
+            want = [u for u in todo if u in numbers]
+            gone = [u for u in todo if u not in numbers]
+            if gone:
+                self._note(f"{len(gone)} message(s) to download are no longer on the server")
+            total = sum(sizes.get(u) or 0 for u in want)
+            counter = [0]
+            by_number = {numbers[u]: u for u in want}
+
+            def sink(n: int) -> _ProgressFile:
+                tag = hashlib.sha256(by_number[n].encode()).hexdigest()[:16]
+                f = _ProgressFile(target / f".traymail-{tag}.part", counter, total,
+                                  progress, cancel)
+                open_files[n] = f
+                return f
+
+            try:
+                for n, octets in pop.retr_many([numbers[u] for u in want], sink):
+                    uid, f = by_number[n], open_files.pop(n)
+                    f.commit()
+                    final = self._final_path(target, uid, cache.get(uid), f.path)
+                    os.replace(f.path, final)
+                    self.store.add_download(self.name, uid, final, octets)
+                    out[uid] = final
+            finally:
+                for f in open_files.values():  # a half file never gets a final name
+                    f.discard()
+        return out
+
+    def _final_path(self, target: Path, uid: str, header: StoredHeader | None,
+                    tmp: Path) -> Path:
+        if header is None:
+            with tmp.open("rb") as f:
+                header = parse_headers(uid, None, f.read(65536))
+        when = (datetime.fromtimestamp(header.timestamp).strftime("%Y-%m-%d %H%M")
+                if header.timestamp else "undated")
+        sender = header.sender.split("<")[0].strip().strip('"') or header.sender
+        name = _safe_filename(f"{when} {sender} - {header.subject}", 100)
+        tag = hashlib.sha256(uid.encode()).hexdigest()[:8]
+        return target / f"{name} [{tag}].eml"
+
+    # -- marks and deletion ----------------------------------------------------------
+    def mark(self, uids: list[str]) -> None:
+        sizes = self.store.sizes(self.name)
+        self.store.mark(self.name, {u: sizes.get(u) for u in uids})
+
+    def unmark(self, uids: list[str]) -> None:
+        self.store.unmark(self.name, uids)
+
+    def marked(self) -> list[str]:
+        return list(self.store.marks(self.name))
+
+    def delete_marked(self) -> DeleteReport:
+        """One session: UIDL re-check, DELE exactly the marked messages still
+        there with the recorded size, QUIT. Any error before QUIT deletes nothing."""
+        marks = self.store.marks(self.name)
+        if not marks:
+            return DeleteReport()
+        deleted: list[str] = []
+        gone: list[str] = []
+        failed: list[tuple[str, str]] = []
+        with self._session() as pop:
+            numbers = {u: n for n, u in self._uid_list(pop)}
+            sizes = {s.number: s.size for s in pop.list()}
+            chosen: list[tuple[str, int]] = []
+            for uid, size in marks.items():
+                n = numbers.get(uid)
+                if n is None:
+                    gone.append(uid)
+                elif size is not None and sizes.get(n) != size:
+                    failed.append((uid, "its size changed: the server may have reused the "
+                                        "id for another message; not deleted"))
+                else:
+                    chosen.append((uid, n))
+            if chosen:
+                pop.dele_many([n for _, n in chosen])
+                self._note(f"deleting {len(chosen)} message(s) at QUIT")
+                try:
+                    pop.quit()  # RFC 1939 §6: the deletions happen now
+                except POP3Error as exc:
+                    failed += [(u, f"the server did not confirm QUIT ({exc}); check again "
+                                   "to see what remains") for u, _ in chosen]
+                    chosen = []
+                deleted = [u for u, _ in chosen]
+        self.store.forget(self.name, deleted + gone)
+        return DeleteReport(tuple(deleted), tuple(gone), tuple(failed))
+
+    def quit_without_deleting(self) -> int:
+        """Discard every mark; the server keeps everything. Returns how many."""
+        count = len(self.store.marks(self.name))
+        self.store.unmark(self.name)
+        return count
+
+    def mark_all_seen(self) -> None:
+        self.store.set_seen(self.name, True)
+
+    def forget_seen(self) -> None:
+        self.store.set_seen(self.name, False)
+
+
+class _ProgressFile:
+    """A download sink: counts bytes for progress, honours cancel."""
+
+    def __init__(self, path: Path, counter: list[int], total: int,
+                 progress: Progress | None, cancel: threading.Event | None) -> None:
+        self.path = path
+        self._f = path.open("wb")
+        self._counter, self._total = counter, total
+        self._progress, self._cancel = progress, cancel
+
+    def write(self, data: bytes) -> int:
+        if self._cancel is not None and self._cancel.is_set():
+            raise DownloadCancelled()
+        n = self._f.write(data)
+        self._counter[0] += n
+        if self._progress is not None:
+            self._progress(self._counter[0], self._total)
+        return n
+
+    def commit(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+
+    def discard(self) -> None:
+        self._f.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _abort(pop: POP3) -> None:
+    """End a failed session without committing anything: RSET + QUIT when the
+    session is still in sync, else just drop the connection."""
+    if pop.connected and pop.state is State.TRANSACTION:
+        try:
+            pop.rset()
+            pop.quit()
+        except POP3Error:
+            pass
+    pop.close()

@@ -1,0 +1,171 @@
+"""One POP3 session for an account: connect (TLS as configured), log in,
+and turn every failure into an account state the UI can show.
+
+States follow the server's response codes (RFC 2449 §8, RFC 3206):
+``[IN-USE]`` -> BUSY (retry next interval), ``[LOGIN-DELAY]`` -> WAITING,
+``[AUTH]``/wrong password -> AUTH_FAILED (no retry until the settings or the
+password change), ``[SYS/TEMP]`` and network trouble -> BACKOFF (exponential),
+``[SYS/PERM]`` and missing TLS -> STOPPED.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import ssl
+import time
+from dataclasses import dataclass
+
+from .passwords import KeyringUnavailable
+from .pop3 import (
+    POP3,
+    POP3_SSL,
+    AuthenticationError,
+    CapabilityError,
+    LoginDelayError,
+    MailboxInUseError,
+    PermanentFailure,
+    POP3Error,
+    RemoteProtocolError,
+    ServerError,
+    TemporaryFailure,
+    TranscriptHook,
+    TransportError,
+    TransportTimeout,
+)
+from .settings import Account, Security
+
+__all__ = ["AccountState", "AccountStatus", "MailboxError", "connect", "StateTracker"]
+
+
+class AccountState(enum.Enum):
+    IDLE = "idle"                # not checked yet
+    OK = "ok"
+    BUSY = "busy"                # [IN-USE]: another client holds the maildrop
+    WAITING = "waiting"          # [LOGIN-DELAY]
+    AUTH_FAILED = "auth-failed"  # wrong password: no retry until settings change
+    BACKOFF = "backoff"          # [SYS/TEMP] or the network: retry later, slower each time
+    STOPPED = "stopped"          # [SYS/PERM], no TLS, no password: needs the user
+    ERROR = "error"              # a broken server reply or a local problem
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    state: AccountState = AccountState.IDLE
+    message: str = ""
+    #: wall-clock time before which polling should not try again
+    retry_at: float | None = None
+    checked_at: float | None = None
+
+
+class MailboxError(Exception):
+    """A user-facing failure of an engine operation (one clear sentence)."""
+
+    def __init__(self, message: str, state: AccountState = AccountState.ERROR) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+def ssl_context(account: Account) -> ssl.SSLContext:
+    """Verification on (system store, host name); ``cafile`` for a private CA."""
+    try:
+        return ssl.create_default_context(cafile=account.cafile or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise MailboxError(f"cannot load the CA file {account.cafile}: {exc}",
+                           AccountState.STOPPED) from None
+
+
+def connect(account: Account, *, timeout: float, transcript: TranscriptHook | None) -> POP3:
+    """Open a connection with the account's security; STARTTLS never falls back."""
+    if account.security is Security.SSL:
+        return POP3_SSL(account.host, account.effective_port, timeout=timeout,
+                        context=ssl_context(account), transcript=transcript)
+    pop = POP3(account.host, account.effective_port, timeout=timeout, transcript=transcript)
+    if account.security is Security.STARTTLS:
+        try:
+            caps = pop.capa()
+            if not caps.stls and caps.supported:
+                raise CapabilityError("the server does not offer STLS; traymail will not "
+                                      "send the password without TLS")
+            pop.stls(ssl_context(account))
+        except BaseException:
+            pop.close()
+            raise
+    return pop
+
+
+class StateTracker:
+    """Maps outcomes to :class:`AccountStatus`, with back-off and the
+    once-per-settings-change rule for wrong passwords."""
+
+    MAX_BACKOFF = 3600.0
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.status = AccountStatus()
+        self._failures = 0
+        self._auth_block: tuple[object, str] | None = None
+
+    def _key(self, password: str) -> tuple[object, str]:
+        digest = hashlib.sha256(password.encode("utf-8", "surrogatepass")).hexdigest()
+        return (self.account.fingerprint(), digest)
+
+    def gate(self, password: str) -> None:
+        """Refuse to try a password the server already rejected (in memory only)."""
+        if self._auth_block == self._key(password):
+            raise MailboxError(self.status.message or "login failed before; fix the "
+                               "password or settings to try again", AccountState.AUTH_FAILED)
+
+    def succeeded(self) -> None:
+        self._failures = 0
+        self._auth_block = None
+        self.status = AccountStatus(AccountState.OK, "", None, time.time())
+
+    def failed(self, exc: BaseException, password: str | None,
+               login_delay: int | None = None) -> MailboxError:
+        """Record a failure; return the MailboxError to raise."""
+        now = time.time()
+        interval = self.account.check_interval_minutes * 60
+        host = self.account.host
+        retry: float | None = now + interval
+        if isinstance(exc, MailboxError):
+            err = exc
+        elif isinstance(exc, AuthenticationError):
+            if password is not None:
+                self._auth_block = self._key(password)
+            err = MailboxError(f"login to {host} failed ({exc.text or 'no reason given'}). "
+                               "Fix the password or settings; traymail will not try "
+                               "this password again.", AccountState.AUTH_FAILED)
+            retry = None
+        elif isinstance(exc, MailboxInUseError):
+            err = MailboxError(f"the mailbox on {host} is in use by another program "
+                               f"({exc.text}); trying again at the next check",
+                               AccountState.BUSY)
+        elif isinstance(exc, LoginDelayError):
+            wait = max(interval, float(login_delay or 0))
+            retry = now + wait
+            err = MailboxError(f"{host} asks to wait between logins ({exc.text}); next try "
+                               f"in {wait / 60:.0f} min", AccountState.WAITING)
+        elif isinstance(exc, (TemporaryFailure, TransportError)):
+            self._failures += 1
+            delay = min(self.MAX_BACKOFF, 60.0 * 2 ** (self._failures - 1))
+            retry = now + delay
+            what = "timed out" if isinstance(exc, TransportTimeout) else str(exc)
+            err = MailboxError(f"{host}: {what}; trying again in {delay / 60:.0f} min",
+                               AccountState.BACKOFF)
+        elif isinstance(exc, (PermanentFailure, CapabilityError, KeyringUnavailable)):
+            err = MailboxError(f"{host}: {exc}", AccountState.STOPPED)
+            retry = None
+        elif isinstance(exc, RemoteProtocolError):
+            err = MailboxError(f"{host} sent an invalid reply: {exc}", AccountState.ERROR)
+        elif isinstance(exc, (ServerError, POP3Error)):
+            err = MailboxError(f"{host}: {exc}", AccountState.ERROR)
+        elif isinstance(exc, OSError):
+            where = f" ({exc.filename})" if exc.filename else ""
+            err = MailboxError(f"local error{where}: {exc.strerror or exc}", AccountState.ERROR)
+        else:
+            raise exc
+        if err.state is AccountState.AUTH_FAILED:
+            retry = None
+        self.status = AccountStatus(err.state, str(err), retry, self.status.checked_at)
+        return err
