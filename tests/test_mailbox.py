@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from traymail.devserver import DevServer, Faults, MemoryMailbox
-from traymail.mailbox import AccountState, DownloadCancelled, Mailbox, MailboxError
+from traymail.mailbox import AccountState, DownloadCancelled, MailboxError
 from traymail.samples import sample_message, sample_messages
 from traymail.settings import Security
 

@@ -1,14 +1,177 @@
-"""The ``traymail`` command: the console client and subcommands."""
+"""The ``traymail`` command: the console client and subcommands.
+
+Exit status: 0 on success, 1 when an operation failed (one line on stderr),
+2 for bad usage or settings. JSON shapes are documented in the README.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from . import __version__
+from .decode import format_size
+from .mailbox import Mailbox, MailboxError
+from .passwords import KeyringUnavailable, default_store
+from .settings import Paths, Settings, SettingsError, load_settings, resolve_paths
+from .store import Store, StoreError
 
 __all__ = ["main", "gui_main"]
+
+
+class Context:
+    """Settings, paths, state and mailboxes for one command run."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.paths: Paths = resolve_paths(args.home, args.config)
+        self.settings: Settings = load_settings(self.paths.settings_file)
+        self.passwords = default_store()
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.paths.state_db)
+            if self._store.recovered_from is not None:
+                print(f"traymail: the state database was damaged and was moved to "
+                      f"{self._store.recovered_from}; starting fresh", file=sys.stderr)
+        return self._store
+
+    def mailbox(self, name: str | None = None) -> Mailbox:
+        account = self.settings.account(name or self.args.account)
+        return Mailbox(account, self.store, self.passwords, self.paths)
+
+
+# -- subcommands -------------------------------------------------------------------
+
+def cmd_check(ctx: Context) -> int:
+    accounts = ([ctx.settings.account(ctx.args.account)] if ctx.args.account
+                else [a for a in ctx.settings.accounts if a.enabled])
+    if not accounts:
+        raise SettingsError("accounts", "no enabled account")
+    out: list[dict[str, Any]] = []
+    failed = False
+    for account in accounts:
+        mb = ctx.mailbox(account.name)
+        entry: dict[str, Any] = {"name": account.name}
+        try:
+            r = mb.check()
+            entry.update(new_count=r.new_count, new_size=r.new_size, total_count=r.total_count,
+                         total_size=r.total_size, newly_arrived=list(r.newly_arrived),
+                         state=mb.status.state.value)
+        except MailboxError as exc:
+            failed = True
+            entry.update(new_count=None, new_size=None, total_count=None, total_size=None,
+                         newly_arrived=[], state=exc.state.value, error=str(exc))
+        out.append(entry)
+        if not ctx.args.json:
+            if "error" in entry:
+                print(f"{account.name}: error: {entry['error']}")
+            else:
+                print(f"{account.name}: {entry['new_count']} new "
+                      f"({format_size(entry['new_size'])}), {entry['total_count']} messages "
+                      f"({format_size(entry['total_size'])}), "
+                      f"{len(entry['newly_arrived'])} just arrived")
+    if ctx.args.json:
+        print(json.dumps({"accounts": out}, ensure_ascii=False, indent=2))
+    return 1 if failed else 0
+
+
+def cmd_headers(ctx: Context) -> int:
+    heads = ctx.mailbox().headers(new_only=ctx.args.new)
+    if ctx.args.json:
+        print(json.dumps([{"uid": h.uid, "number": h.number, "size": h.size,
+                           "from": h.sender, "subject": h.subject, "date": h.date,
+                           "new": h.new, "marked": h.marked} for h in heads],
+                         ensure_ascii=False, indent=2))
+        return 0
+    for h in heads:
+        flag = ("N" if h.new else " ") + ("D" if h.marked else " ")
+        print(f"{flag} {h.number or '':>4} {h.date:16} {h.sender[:28]:28} "
+              f"{h.subject[:50]:50} {format_size(h.size or 0):>9}  {h.uid}")
+    return 0
+
+
+def cmd_fetch(ctx: Context) -> int:
+    mb = ctx.mailbox()
+    if ctx.args.new == bool(ctx.args.uids):
+        raise SettingsError("fetch", "give --new or one or more UIDs")
+    progress = _progress_printer() if sys.stderr.isatty() else None
+    files = mb.download_new(progress) if ctx.args.new else mb.download(ctx.args.uids, progress)
+    if ctx.args.uids and len(files) < len(set(ctx.args.uids)):
+        print(f"traymail: {len(set(ctx.args.uids)) - len(files)} of the messages are not on "
+              "the server", file=sys.stderr)
+    for f in files:
+        print(f)
+    return 0 if not ctx.args.uids or len(files) == len(set(ctx.args.uids)) else 1
+
+
+def _progress_printer() -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        print(f"\r{format_size(done)} of {format_size(total)}", end="", file=sys.stderr)
+        if done >= total:
+            print(file=sys.stderr)
+    return show
+
+
+def cmd_delete(ctx: Context) -> int:
+    mb = ctx.mailbox()
+    uids = list(dict.fromkeys(ctx.args.uids))
+    if not ctx.args.yes:
+        if not sys.stdin.isatty():
+            raise SettingsError("delete", "refusing to delete without --yes when stdin is "
+                                "not a terminal")
+        answer = input(f"Delete {len(uids)} message(s) from {mb.account.host}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 0
+    mb.mark(uids)
+    report = mb.delete_marked(only=uids)
+    for uid in report.deleted:
+        print(f"deleted {uid}")
+    for uid in report.gone:
+        print(f"not on the server: {uid}")
+    for uid, why in report.failed:
+        print(f"NOT deleted {uid}: {why}")
+    return 0 if not report.failed and not report.gone else 1
+
+
+def cmd_accounts(ctx: Context) -> int:
+    if not ctx.settings.accounts:
+        print(f"no accounts; edit {ctx.paths.settings_file} (see settings.json.example)")
+    for a in ctx.settings.accounts:
+        flags = [] if a.enabled else ["disabled"]
+        if a.security.value == "none":
+            flags.append("INSECURE: no TLS")
+        extra = f"  ({', '.join(flags)})" if flags else ""
+        print(f"{a.name}: {a.username}@{a.host}:{a.effective_port} {a.security.value}, "
+              f"every {a.check_interval_minutes:g} min{extra}")
+    return 0
+
+
+def cmd_set_password(ctx: Context) -> int:
+    account = ctx.settings.account(ctx.args.account)
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {account.keyring_user}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise SettingsError("password", "is empty")
+    ctx.passwords.set(account, password)
+    print(f"password for {account.keyring_user} stored in the keyring")
+    return 0
+
+
+def cmd_shell(ctx: Context | None) -> int:
+    from .shell import run_shell
+
+    return run_shell()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -36,30 +199,70 @@ def _demo(args: argparse.Namespace) -> int:
             stop.set()
 
 
+# -- parser ----------------------------------------------------------------------------
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="traymail", description="POP3 mail notifier and client")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS,
+                        help="portable mode: keep everything under this folder")
+    common.add_argument("--config", default=argparse.SUPPRESS, help="the settings file")
+    common.add_argument("--account", default=argparse.SUPPRESS,
+                        help="the account to use (default: the first)")
+    p = argparse.ArgumentParser(prog="traymail", parents=[common],
+                                description="POP3 mail notifier and mini client")
     p.add_argument("--version", action="version", version=f"traymail {__version__}")
     p.add_argument("--demo", action="store_true",
                    help="run against a built-in POP3 server with a sample mailbox")
-    sub = p.add_subparsers(dest="command")
-    sub.add_parser("shell", help="speak POP3 command by command")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("shell", parents=[common], help="speak POP3 command by command")
+    c = sub.add_parser("check", parents=[common], help="check for new mail")
+    c.add_argument("--json", action="store_true")
+    h = sub.add_parser("headers", parents=[common], help="list headers (no download)")
+    h.add_argument("--new", action="store_true", help="only new messages")
+    h.add_argument("--json", action="store_true")
+    f = sub.add_parser("fetch", parents=[common], help="download messages to .eml files")
+    f.add_argument("--new", action="store_true", help="every new message")
+    f.add_argument("uids", nargs="*", metavar="UID")
+    d = sub.add_parser("delete", parents=[common], help="delete messages on the server")
+    d.add_argument("uids", nargs="+", metavar="UID")
+    d.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sub.add_parser("accounts", parents=[common], help="list the configured accounts")
+    sub.add_parser("set-password", parents=[common], help="store an account's password")
     return p
 
 
+COMMANDS: dict[str, Callable[[Context], int]] = {
+    "check": cmd_check, "headers": cmd_headers, "fetch": cmd_fetch, "delete": cmd_delete,
+    "accounts": cmd_accounts, "set-password": cmd_set_password,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("home", "config", "account"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
     if args.demo:
         return _demo(args)
     if args.command == "shell":
-        from .shell import run_shell
-
-        return run_shell()
-    build_parser().print_help()
-    return 0
+        return cmd_shell(None)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        ctx = Context(args)
+        return COMMANDS[args.command](ctx)
+    except SettingsError as exc:
+        print(f"traymail: {exc}", file=sys.stderr)
+        return 2
+    except (MailboxError, KeyringUnavailable, StoreError) as exc:
+        print(f"traymail: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 def gui_main() -> int:
     """Entry point of ``traymailw`` (no console window on Windows)."""
     return main(sys.argv[1:])
-
-

@@ -394,10 +394,13 @@ class Mailbox:
     def marked(self) -> list[str]:
         return list(self.store.marks(self.name))
 
-    def delete_marked(self) -> DeleteReport:
+    def delete_marked(self, only: list[str] | None = None) -> DeleteReport:
         """One session: UIDL re-check, DELE exactly the marked messages still
-        there with the recorded size, QUIT. Any error before QUIT deletes nothing."""
+        there with the recorded size, QUIT. Any error before QUIT deletes nothing.
+        ``only`` restricts it to some of the marks."""
         marks = self.store.marks(self.name)
+        if only is not None:
+            marks = {u: s for u, s in marks.items() if u in set(only)}
         if not marks:
             return DeleteReport()
         deleted: list[str] = []

@@ -134,7 +134,7 @@ def _account(data: object, i: int) -> Account:
     where = f"accounts[{i}]"
     if not isinstance(data, Mapping):
         raise SettingsError(where, "must be an object")
-    unknown = set(data) - _ACCOUNT_FIELDS
+    unknown = {k for k in data if not str(k).startswith("_")} - _ACCOUNT_FIELDS
     if unknown:
         raise SettingsError(f"{where}.{sorted(unknown)[0]}", "unknown field")
     for req in ("name", "host", "username"):
@@ -187,8 +187,8 @@ def parse_settings(data: object) -> Settings:
     if version != SCHEMA_VERSION:
         raise SettingsError("schema_version",
                             f"is {version!r}; this traymail reads version {SCHEMA_VERSION}")
-    unknown = set(data) - _GLOBAL_FIELDS
-    if unknown:
+    unknown = {k for k in data if not str(k).startswith("_")} - _GLOBAL_FIELDS
+    if unknown:  # keys starting with "_" are comments
         raise SettingsError(sorted(unknown)[0], "unknown field")
     raw_accounts = data.get("accounts", [])
     if not isinstance(raw_accounts, list):

@@ -1,0 +1,124 @@
+"""Real desktop services for tests: a private D-Bus session bus and a real
+Secret Service (gnome-keyring-daemon) on it.
+
+Every helper is started in its own process group, with a parent-death signal
+where setpriv exists, and stopped by its own PID. The bus has no service
+directories, so nothing is auto-started behind the test's back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .realservers import require_real
+
+_SETPRIV = shutil.which("setpriv")
+
+BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={dir}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+class Proc:
+    def __init__(self, argv: list[str], env: dict[str, str], **kw: object) -> None:
+        if _SETPRIV:
+            argv = [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        self.popen = subprocess.Popen(argv, env=env, start_new_session=True, **kw)  # type: ignore[call-overload]
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(5)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+
+def wait_for(pred: Callable[[], object], timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+class Desktop:
+    """A private session: its own HOME/XDG dirs and D-Bus; more daemons on demand."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="traymail-desktop-"))
+        self.env = dict(os.environ)
+        for var, sub in (("HOME", "home"), ("XDG_DATA_HOME", "home/.local/share"),
+                         ("XDG_CONFIG_HOME", "home/.config"), ("XDG_CACHE_HOME", "home/.cache"),
+                         ("XDG_RUNTIME_DIR", "run")):
+            path = self.root / sub
+            path.mkdir(parents=True, exist_ok=True)
+            self.env[var] = str(path)
+        os.chmod(self.root / "run", 0o700)
+        self.env.pop("PYTHON_KEYRING_BACKEND", None)
+        self.procs: list[Proc] = []
+
+    def start_bus(self) -> None:
+        if shutil.which("dbus-daemon") is None:
+            require_real("dbus-daemon", "install the Debian package dbus-daemon")
+        conf = self.root / "bus.conf"
+        conf.write_text(BUS_CONF.format(dir=self.root / "run"))
+        rfd, wfd = os.pipe()
+        proc = Proc(["dbus-daemon", f"--config-file={conf}", "--nofork", "--nopidfile",
+                     f"--print-address={wfd}"], self.env, pass_fds=(wfd,))
+        os.close(wfd)
+        with os.fdopen(rfd, "rb") as r:
+            address = r.readline().decode().strip()
+        if not address:
+            raise RuntimeError("dbus-daemon did not start")
+        self.procs.append(proc)
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = address
+
+    def has_name(self, name: str) -> bool:
+        out = subprocess.run(
+            ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
+             "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames"],
+            env=self.env, capture_output=True, text=True, timeout=10)
+        return f'"{name}"' in out.stdout
+
+    def start_secret_service(self) -> None:
+        """gnome-keyring-daemon with an unlocked 'login' collection (no prompt)."""
+        if shutil.which("gnome-keyring-daemon") is None:
+            require_real("gnome-keyring", "install the Debian package gnome-keyring")
+        if "DBUS_SESSION_BUS_ADDRESS" not in self.env or not self.procs:
+            self.start_bus()
+        proc = Proc(["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets",
+                     f"--control-directory={self.root / 'run' / 'keyring'}"],
+                    self.env, stdin=subprocess.PIPE)
+        assert proc.popen.stdin is not None
+        proc.popen.stdin.write(b"ci-test-login-password")
+        proc.popen.stdin.close()
+        self.procs.append(proc)
+        wait_for(lambda: self.has_name("org.freedesktop.secrets"), 15,
+                 "gnome-keyring on the session bus")
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
