@@ -59,3 +59,16 @@ def make_devserver() -> Iterator[object]:
         srv.stop()
 
 
+
+
+@pytest.fixture(scope="session")
+def secret_service() -> Iterator[dict[str, str]]:
+    """A real Secret Service (gnome-keyring) on a private D-Bus; yields its env."""
+    from .desktop import Desktop
+
+    desktop = Desktop()
+    try:
+        desktop.start_secret_service()
+        yield desktop.env
+    finally:
+        desktop.stop()

@@ -358,3 +358,35 @@ def test_transcript_ring_buffer_and_log_file(engine: Engine, make_devserver: Mak
     assert any(line.endswith("C: PASS ********") for line in got)
     log = (engine.paths.log_dir / "test.log").read_text()
     assert "C: STAT" in log and "PASS ********" in log
+
+
+def test_password_never_leaks(engine: Engine, make_devserver: MakeServer,
+                              caplog: pytest.LogCaptureFixture,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    import base64
+    import logging
+
+    secret = "Leak-Me-N0t-7731"
+    caplog.set_level(logging.DEBUG)
+    box = MemoryMailbox(sample_messages(4))
+    srv = DevServer(box, {"user": secret},
+                    faults=Faults(raw={"NOOP": f"-ERR {secret}\r\n".encode()}))
+    with srv:
+        wrong = engine.mailbox(srv.port, password=secret + "x", name="wrong")
+        with pytest.raises(MailboxError):
+            wrong.check()
+        mb = engine.mailbox(srv.port, password=secret)
+        mb.check()
+        heads = mb.headers()
+        mb.preview(heads[0].uid)
+        mb.download([heads[1].uid])
+        mb.mark([heads[2].uid])
+        mb.delete_marked()
+    texts = [caplog.text, *capsys.readouterr()]
+    texts += [str(e) for e in (*mb.transcript, *wrong.transcript)]
+    blobs = [p.read_bytes() for p in engine.files()]
+    needles = [secret, base64.b64encode(secret.encode()).decode()]
+    for needle in needles:
+        assert not any(needle in t for t in texts)
+        assert not any(needle.encode() in b for b in blobs)
+    assert any("PASS ********" in str(e) for e in mb.transcript)
