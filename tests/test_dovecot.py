@@ -29,7 +29,8 @@ def message(i: int, body: bytes = b"") -> bytes:
         ".starts with a dot\n"
         "..two dots\n"
         ".\n"
-        "x" * 3000 + "\n"
+        + "x" * 3000  # one long line (poplib refuses lines over 2,048 octets)
+        + "\n"
     ).encode() + body
 
 

@@ -71,15 +71,16 @@ class ReceiveBuffer:
 
 
 _DOT_LINE = re.compile(rb"\n\.")  # re finds this 3x faster than bytes.find
+_TERMINATOR = re.compile(rb"\n\.\r?\n")
 
 
 class BodyReader:
     """Incremental decoder of one dot-terminated multi-line body.
 
     Fast path: a region of complete lines with no line starting with "." is
-    passed on as it is (one regex scan and two byte counts). Lines that start
-    with "." are handled one at a time: the terminator ends the body, a
-    stuffed dot is removed (RFC 1939 §3). Bare LF is turned into CRLF
+    passed on as it is (one regex scan and two byte counts). A region with
+    such lines is unstuffed in one ``replace`` up to the terminator, which
+    ends the body (RFC 1939 §3). Bare LF is turned into CRLF
     whenever a region holds fewer CRs than LFs.
     """
 
@@ -108,12 +109,18 @@ class BodyReader:
             return self._decode_partial(raw)
         if self._at_line_start and raw[0] == 0x2E:  # a line starting with "."
             return self._dot_line(raw, raw.find(b"\n") + 1)
+        stuffed = False
         m = _DOT_LINE.search(raw, 0, end)
-        if m is not None:
-            end = m.start() + 1  # up to the line that starts with "."
+        if m is not None:  # lines start with ".": unstuff them all at once ...
+            stuffed = True
+            t = _TERMINATOR.search(raw, m.start(), end)
+            if t is not None:  # ... up to the terminator, left for the next call
+                end = t.start() + 1
         chunk = bytes(memoryview(raw)[:end])
         del raw[:end]
         self._at_line_start = True
+        if stuffed:
+            chunk = chunk.replace(b"\n..", b"\n.")
         return self._emit(chunk)
 
     # -- internals -----------------------------------------------------
