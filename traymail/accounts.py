@@ -1,0 +1,84 @@
+"""The running set of accounts: settings, state, passwords and one
+:class:`~traymail.mailbox.Mailbox` per account. Shared by the tray, the Tk
+windows and the console; no GUI imports."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from .mailbox import Mailbox
+from .passwords import PasswordStore, default_store
+from .pop3 import TranscriptEvent
+from .settings import Account, Paths, Settings, load_settings, save_settings
+from .store import Store
+
+__all__ = ["Accounts"]
+
+TranscriptListener = Callable[[str, TranscriptEvent], None]
+
+
+class Accounts:
+    def __init__(self, paths: Paths, settings: Settings | None = None,
+                 passwords: PasswordStore | None = None, store: Store | None = None) -> None:
+        self.paths = paths
+        self.settings = settings if settings is not None else load_settings(paths.settings_file)
+        self.passwords = passwords if passwords is not None else default_store()
+        self.store = store if store is not None else Store(paths.state_db)
+        self._lock = threading.Lock()
+        self._boxes: dict[str, Mailbox] = {}
+        self._listeners: list[TranscriptListener] = []
+        self._sync()
+
+    def _sync(self) -> None:
+        with self._lock:
+            names = {a.name for a in self.settings.accounts}
+            for name in list(self._boxes):
+                if name not in names:
+                    del self._boxes[name]
+            for account in self.settings.accounts:
+                box = self._boxes.get(account.name)
+                if box is None:
+                    box = Mailbox(account, self.store, self.passwords, self.paths)
+                    box.listeners.append(self._fan_out)
+                    self._boxes[account.name] = box
+                elif box.account != account:
+                    box.update_account(account)
+
+    def _fan_out(self, name: str, event: TranscriptEvent) -> None:
+        for listener in list(self._listeners):
+            listener(name, event)
+
+    def add_listener(self, listener: TranscriptListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: TranscriptListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.settings.accounts]
+
+    def mailbox(self, name: str | None = None) -> Mailbox:
+        account = self.settings.account(name)
+        with self._lock:
+            return self._boxes[account.name]
+
+    def mailboxes(self, enabled_only: bool = True) -> list[Mailbox]:
+        with self._lock:
+            return [self._boxes[a.name] for a in self.settings.accounts
+                    if a.enabled or not enabled_only]
+
+    def apply(self, settings: Settings, passwords: dict[str, str] | None = None) -> None:
+        """Save new settings (atomically) and passwords (keyring), then adopt them."""
+        for account in settings.accounts:
+            password = (passwords or {}).get(account.name)
+            if password:
+                self.passwords.set(account, password)
+        save_settings(settings, self.paths.settings_file)
+        self.settings = settings
+        self._sync()
+
+    def password(self, account: Account) -> str | None:
+        return self.passwords.get(account)
