@@ -72,3 +72,23 @@ def secret_service() -> Iterator[dict[str, str]]:
         yield desktop.env
     finally:
         desktop.stop()
+
+
+@pytest.fixture(scope="session")
+def x_display() -> Iterator[str]:
+    """ONE Xvfb for the whole run (Tk keeps its X connection until exit)."""
+    import os
+
+    from .desktop import start_xvfb
+
+    proc, display = start_xvfb()
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    try:
+        yield display
+    finally:
+        proc.stop()
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old

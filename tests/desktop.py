@@ -122,3 +122,32 @@ class Desktop:
         for proc in reversed(self.procs):
             proc.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_xvfb(size: str = "1280x800x24") -> tuple[Proc, str]:
+    """Xvfb on a display number it picks itself (-displayfd): no collisions."""
+    if shutil.which("Xvfb") is None:
+        require_real("Xvfb", "install the Debian package xvfb")
+    rfd, wfd = os.pipe()
+    proc = Proc(["Xvfb", "-displayfd", str(wfd), "-screen", "0", size, "-nolisten", "tcp",
+                 "-noreset"], dict(os.environ), pass_fds=(wfd,))
+    os.close(wfd)
+    buf = b""
+    with os.fdopen(rfd, "rb") as r:
+        while not buf.endswith(b"\n"):
+            chunk = r.read(1)
+            if not chunk:
+                break
+            buf += chunk
+    if not buf.strip():
+        proc.stop()
+        raise RuntimeError("Xvfb did not start")
+    return proc, ":" + buf.decode().strip()
+
+
+def xdotool(display: str, *args: str) -> str:
+    if shutil.which("xdotool") is None:
+        require_real("xdotool", "install the Debian package xdotool")
+    out = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display},
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout

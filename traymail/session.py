@@ -169,3 +169,25 @@ class StateTracker:
             retry = None
         self.status = AccountStatus(err.state, str(err), retry, self.status.checked_at)
         return err
+
+
+def probe(account: Account, password: str, timeout: float = 15.0,
+          transcript: TranscriptHook | None = None) -> str:
+    """Test a connection (the Settings dialog's button): TLS, login, STAT.
+    Touches no state; returns a one-line result or raises MailboxError."""
+    tracker = StateTracker(account)
+    pop: POP3 | None = None
+    try:
+        pop = connect(account, timeout=timeout, transcript=transcript)
+        caps = pop.capabilities or pop.capa()
+        pop.login(account.username, password)
+        stat = pop.stat()
+        pop.quit()
+    except (POP3Error, OSError, MailboxError) as exc:
+        raise tracker.failed(exc, None, None) from exc
+    finally:
+        if pop is not None:
+            pop.close()
+    tls = "TLS" if account.security is not Security.NONE else "NO encryption"
+    extra = f", login delay {caps.login_delay} s" if caps.login_delay else ""
+    return f"OK: {stat.count} messages ({stat.size} octets), {tls}{extra}"

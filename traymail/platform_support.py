@@ -1,0 +1,142 @@
+"""Platform services behind one small interface: start with the system,
+DPI awareness, the toast app id. Windows code talks to the registry and
+user32/shcore through :class:`WinApi`, which tests replace with a fake."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["PlatformSupport", "WindowsSupport", "LinuxSupport", "WinApi", "platform_support",
+           "RUN_KEY", "APPROVED_KEY", "APP_ID"]
+
+log = logging.getLogger("traymail.platform")
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
+VALUE_NAME = "traymail"
+APP_ID = "traymail.traymail"
+
+
+class PlatformSupport(Protocol):
+    def autostart_enabled(self) -> bool: ...
+    def set_autostart(self, enabled: bool, command: list[str]) -> None: ...
+    def enable_dpi_awareness(self) -> None: ...
+
+
+class WinApi(Protocol):
+    """The few Windows calls traymail makes (HKCU registry, DPI)."""
+
+    def reg_get(self, key: str, name: str) -> object | None: ...
+    def reg_set_string(self, key: str, name: str, value: str) -> None: ...
+    def reg_delete(self, key: str, name: str) -> None: ...
+    def set_dpi_awareness(self) -> bool: ...
+
+
+class RealWinApi:  # pragma: no cover - runs only on Windows
+    def reg_get(self, key: str, name: str) -> object | None:
+        import winreg
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key) as k:
+                return winreg.QueryValueEx(k, name)[0]
+        except FileNotFoundError:
+            return None
+
+    def reg_set_string(self, key: str, name: str, value: str) -> None:
+        import winreg
+
+        with winreg.CreateKey(winreg.HKEY_CURRENT_USER, key) as k:
+            winreg.SetValueEx(k, name, 0, winreg.REG_SZ, value)
+
+    def reg_delete(self, key: str, name: str) -> None:
+        import winreg
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key, 0, winreg.KEY_SET_VALUE) as k:
+                winreg.DeleteValue(k, name)
+        except FileNotFoundError:
+            pass
+
+    def set_dpi_awareness(self) -> bool:
+        import ctypes
+
+        try:
+            return ctypes.windll.shcore.SetProcessDpiAwareness(1) == 0  # type: ignore[no-any-return,attr-defined]
+        except (AttributeError, OSError):
+            try:
+                return bool(ctypes.windll.user32.SetProcessDPIAware())  # type: ignore[attr-defined]
+            except (AttributeError, OSError):
+                return False
+
+
+class WindowsSupport:
+    """HKCU Run key (+ StartupApproved, which Task Manager's switch writes)."""
+
+    def __init__(self, api: WinApi | None = None) -> None:
+        self.api = api or RealWinApi()
+
+    def autostart_enabled(self) -> bool:
+        if not self.api.reg_get(RUN_KEY, VALUE_NAME):
+            return False
+        approved = self.api.reg_get(APPROVED_KEY, VALUE_NAME)
+        # StartupApproved: a REG_BINARY whose first byte is even when enabled
+        # (02/06) and odd when the user disabled it in Task Manager (03/07).
+        if isinstance(approved, (bytes, bytearray)) and approved:
+            return approved[0] % 2 == 0
+        return True
+
+    def set_autostart(self, enabled: bool, command: list[str]) -> None:
+        if enabled:
+            self.api.reg_set_string(RUN_KEY, VALUE_NAME, _windows_command(command))
+            self.api.reg_delete(APPROVED_KEY, VALUE_NAME)  # re-enable a Task Manager "off"
+        else:
+            self.api.reg_delete(RUN_KEY, VALUE_NAME)
+
+    def enable_dpi_awareness(self) -> None:
+        if not self.api.set_dpi_awareness():
+            log.debug("could not set DPI awareness")
+
+
+def _windows_command(command: list[str]) -> str:
+    return " ".join(f'"{c}"' if (" " in c or not c) else c for c in command)
+
+
+class LinuxSupport:
+    """XDG autostart: ~/.config/autostart/traymail.desktop."""
+
+    def __init__(self, config_home: Path | None = None) -> None:
+        base = config_home or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        self.desktop_file = base / "autostart" / "traymail.desktop"
+
+    def autostart_enabled(self) -> bool:
+        try:
+            text = self.desktop_file.read_text(encoding="utf-8")
+        except OSError:
+            return False
+        return "Hidden=true" not in text and "X-GNOME-Autostart-enabled=false" not in text
+
+    def set_autostart(self, enabled: bool, command: list[str]) -> None:
+        if not enabled:
+            self.desktop_file.unlink(missing_ok=True)
+            return
+        self.desktop_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.desktop_file.with_suffix(".tmp")
+        tmp.write_text(
+            "[Desktop Entry]\nType=Application\nName=traymail\n"
+            "Comment=POP3 mail notifier\n"
+            f"Exec={shlex.join(command)}\nIcon=mail-unread\nTerminal=false\n"
+            "X-GNOME-Autostart-enabled=true\n", encoding="utf-8")
+        os.replace(tmp, self.desktop_file)
+
+    def enable_dpi_awareness(self) -> None:
+        pass
+
+
+def platform_support() -> PlatformSupport:
+    if sys.platform == "win32":  # pragma: no cover
+        return WindowsSupport()
+    return LinuxSupport()

@@ -1,0 +1,183 @@
+"""The protocol log window: the live transcript of every session.
+
+Client lines, server lines and notes are told apart by colour; passwords
+arrive already masked (the transcript never holds them). Pause auto-scroll,
+search, clear, copy, save; keeps the last few thousand lines.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from collections import deque
+from pathlib import Path
+from tkinter import filedialog, ttk
+
+from ..accounts import Accounts
+from ..pop3 import Direction, TranscriptEvent
+from .worker import TkBridge
+
+__all__ = ["LogWindow"]
+
+MAX_LINES = 3000
+ALL = "All accounts"
+
+
+class LogWindow:
+    def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts) -> None:
+        self.bridge = bridge
+        self.accounts = accounts
+        self.top = tk.Toplevel(root)
+        self.top.title("traymail — protocol log")
+        self.top.minsize(520, 260)
+        self.top.geometry("760x420")
+        self.events: deque[tuple[str, TranscriptEvent]] = deque(maxlen=MAX_LINES)
+        self.autoscroll = tk.BooleanVar(value=True)
+        self.filter = tk.StringVar(value=ALL)
+        self.query = tk.StringVar()
+        self._build()
+        history = [(mb.name, ev) for mb in accounts.mailboxes(enabled_only=False)
+                   for ev in mb.transcript]
+        history.sort(key=lambda item: item[1].timestamp)
+        for name, ev in history[-MAX_LINES:]:
+            self.events.append((name, ev))
+        self._render()
+        accounts.add_listener(self._listener)
+        self.top.protocol("WM_DELETE_WINDOW", self.close)
+
+    def _build(self) -> None:
+        bar = ttk.Frame(self.top, padding=(6, 6, 6, 2))
+        bar.pack(fill="x")
+        self.account_box = ttk.Combobox(bar, textvariable=self.filter, state="readonly",
+                                        width=18, values=[ALL, *self.accounts.names])
+        self.account_box.pack(side="left")
+        self.account_box.bind("<<ComboboxSelected>>", lambda e: self._render())
+        ttk.Checkbutton(bar, text="Auto-scroll", variable=self.autoscroll).pack(side="left",
+                                                                                 padx=8)
+        self.search_entry = ttk.Entry(bar, textvariable=self.query, width=18)
+        self.search_entry.pack(side="left")
+        self.search_entry.bind("<Return>", lambda e: self.find_next())
+        ttk.Button(bar, text="Find", command=self.find_next, width=6).pack(side="left", padx=2)
+        for text, cmd in (("Save…", self.save_dialog), ("Copy", self.copy),
+                          ("Clear", self.clear)):
+            ttk.Button(bar, text=text, command=cmd, width=7).pack(side="right", padx=2)
+        body = ttk.Frame(self.top, padding=(6, 2, 6, 6))
+        body.pack(fill="both", expand=True)
+        self.text = tk.Text(body, wrap="none", height=20, font="TkFixedFont",
+                            undo=False, state="disabled")
+        ys = ttk.Scrollbar(body, orient="vertical", command=self.text.yview)
+        xs = ttk.Scrollbar(body, orient="horizontal", command=self.text.xview)
+        self.text.configure(yscrollcommand=ys.set, xscrollcommand=xs.set)
+        self.text.grid(row=0, column=0, sticky="nsew")
+        ys.grid(row=0, column=1, sticky="ns")
+        xs.grid(row=1, column=0, sticky="ew")
+        body.rowconfigure(0, weight=1)
+        body.columnconfigure(0, weight=1)
+        self.text.tag_configure("client", foreground="#1f4fa8")
+        self.text.tag_configure("server", foreground="#1d6b2c")
+        self.text.tag_configure("note", foreground="#777777")
+        self.text.tag_configure("time", foreground="#999999")
+        self.text.tag_configure("match", background="#ffe066")
+        self.top.bind("<Control-f>", lambda e: self.search_entry.focus_set())
+        self.top.bind("<Escape>", lambda e: self.close())
+
+    # -- feeding ---------------------------------------------------------------
+    def _listener(self, name: str, event: TranscriptEvent) -> None:
+        self.bridge.post(lambda: self.add(name, event))  # any thread -> Tk thread
+
+    def add(self, name: str, event: TranscriptEvent) -> None:
+        self.events.append((name, event))
+        if self._shown(name):
+            self._insert(name, event)
+            self._trim()
+            if self.autoscroll.get():
+                self.text.see("end")
+
+    def _shown(self, name: str) -> bool:
+        return self.filter.get() in (ALL, name)
+
+    def _insert(self, name: str, event: TranscriptEvent) -> None:
+        tag = {Direction.CLIENT: "client", Direction.SERVER: "server"}.get(
+            event.direction, "note")
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.timestamp))
+        stamp += f".{int(event.timestamp * 1000) % 1000:03d}"
+        prefix = f"{stamp} {name:<10.10} " if self.filter.get() == ALL else f"{stamp} "
+        self.text.configure(state="normal")
+        self.text.insert("end", prefix, ("time",), f"{event}\n", (tag,))
+        self.text.configure(state="disabled")
+
+    def _trim(self) -> None:
+        lines = int(self.text.index("end-1c").split(".")[0])
+        if lines > MAX_LINES:
+            self.text.configure(state="normal")
+            self.text.delete("1.0", f"{lines - MAX_LINES + 1}.0")
+            self.text.configure(state="disabled")
+
+    def _render(self) -> None:
+        self.text.configure(state="normal")
+        self.text.delete("1.0", "end")
+        self.text.configure(state="disabled")
+        for name, event in self.events:
+            if self._shown(name):
+                self._insert(name, event)
+        self.text.see("end")
+
+    # -- actions ---------------------------------------------------------------
+    def contents(self) -> str:
+        return self.text.get("1.0", "end-1c")
+
+    def find_next(self) -> bool:
+        needle = self.query.get()
+        self.text.tag_remove("match", "1.0", "end")
+        if not needle:
+            return False
+        start = self.text.index("insert +1c")
+        pos = self.text.search(needle, start, nocase=True, stopindex="end") or \
+            self.text.search(needle, "1.0", nocase=True, stopindex="end")
+        if not pos:
+            return False
+        end = f"{pos}+{len(needle)}c"
+        self.text.tag_add("match", pos, end)
+        self.text.mark_set("insert", pos)
+        self.text.see(pos)
+        self.autoscroll.set(False)  # looking at something: stop jumping away
+        return True
+
+    def clear(self) -> None:
+        self.events.clear()
+        self._render()
+
+    def copy(self) -> str:
+        try:
+            text = self.text.get("sel.first", "sel.last")
+        except tk.TclError:
+            text = self.contents()
+        self.top.clipboard_clear()
+        self.top.clipboard_append(text)
+        return text
+
+    def save_to(self, path: Path) -> None:
+        path.write_text(self.contents() + "\n", encoding="utf-8")
+
+    def save_dialog(self) -> None:
+        name = filedialog.asksaveasfilename(parent=self.top, defaultextension=".log",
+                                            initialfile="traymail-protocol.log",
+                                            filetypes=[("Log files", "*.log"),
+                                                       ("All files", "*")])
+        if name:
+            self.save_to(Path(name))
+
+    def show(self) -> None:
+        self.top.deiconify()
+        self.top.lift()
+
+    def close(self) -> None:
+        self.accounts.remove_listener(self._listener)
+        self.top.destroy()
+
+    @property
+    def alive(self) -> bool:
+        try:
+            return bool(self.top.winfo_exists())
+        except tk.TclError:
+            return False

@@ -1,0 +1,446 @@
+"""The mailbox window: headers (fetched without downloading), download,
+mark, delete, preview -- every network call in a worker thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import tkinter as tk
+from collections.abc import Callable
+from email.utils import parseaddr
+from pathlib import Path
+from tkinter import font as tkfont
+from tkinter import messagebox, ttk
+
+from ..accounts import Accounts
+from ..decode import format_size
+from ..mailbox import DeleteReport, DownloadCancelled, Header, Mailbox
+from .worker import TkBridge
+
+__all__ = ["MailboxWindow", "open_path"]
+
+log = logging.getLogger("traymail.ui")
+COLUMNS = (("flag", "", 40), ("from", "From", 170), ("subject", "Subject", 330),
+           ("date", "Date", 142), ("size", "Size", 90))
+
+
+def open_path(path: Path) -> None:
+    """Open a file with the system's default program."""
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]
+    elif sys.platform == "darwin":
+        subprocess.Popen(["open", str(path)])
+    else:
+        subprocess.Popen(["xdg-open", str(path)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+
+
+class MailboxWindow:
+    def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts, *,
+                 on_show_log: Callable[[], object] | None = None,
+                 on_notice: Callable[[str], object] | None = None,
+                 opener: Callable[[Path], object] = open_path,
+                 confirm: Callable[[str, str], bool] | None = None) -> None:
+        self.bridge = bridge
+        self.accounts = accounts
+        self.on_show_log = on_show_log or (lambda: None)
+        self.on_notice = on_notice or (lambda text: log.info("%s", text))
+        self.opener = opener
+        self.confirm = confirm or (lambda title, text: messagebox.askokcancel(
+            title, text, parent=self.top, icon="warning"))
+        self.headers: dict[str, Header] = {}
+        self.busy = False
+        self.cancel = threading.Event()
+        self.previews: dict[str, str] = {}
+        self._preview_job: str | None = None
+        self._sort: tuple[str, bool] = ("date", True)
+        self.last_error = ""
+        self.top = tk.Toplevel(root)
+        self.top.title("traymail")
+        self.top.minsize(640, 420)
+        self.top.geometry("900x580")
+        self.account = tk.StringVar(value=accounts.names[0] if accounts.names else "")
+        self._build()
+        self.top.protocol("WM_DELETE_WINDOW", self.close)
+        self.load_cached()
+        self.refresh()
+
+    # -- layout ------------------------------------------------------------------
+    def _build(self) -> None:
+        top = self.top
+        head = ttk.Frame(top, padding=(8, 8, 8, 4))
+        head.pack(fill="x")
+        ttk.Label(head, text="Account:").pack(side="left")
+        self.account_box = ttk.Combobox(head, textvariable=self.account, state="readonly",
+                                        width=20, values=self.accounts.names)
+        self.account_box.pack(side="left", padx=(4, 12))
+        self.account_box.bind("<<ComboboxSelected>>", lambda e: self._switch_account())
+        self.summary = ttk.Label(head, text="")
+        self.summary.pack(side="left")
+        self.spinner = ttk.Progressbar(head, mode="indeterminate", length=80)
+
+        bar = ttk.Frame(top, padding=(8, 0, 8, 4))
+        bar.pack(fill="x")
+        self.buttons: dict[str, ttk.Button] = {}
+        for key, text, cmd in (
+            ("refresh", "Refresh", self.refresh),
+            ("download", "Download selected", self.download_selected),
+            ("download_new", "Download all new", self.download_new),
+            ("mark", "Mark / Unmark", self.toggle_mark),
+            ("delete", "Delete marked…", self.delete_marked),
+            ("quit", "Quit without deleting", self.quit_without_deleting),
+        ):
+            b = ttk.Button(bar, text=text, command=cmd)
+            b.pack(side="left", padx=(0, 4))
+            self.buttons[key] = b
+
+        panes = ttk.Panedwindow(top, orient="vertical")
+        panes.pack(fill="both", expand=True, padx=8)
+        table = ttk.Frame(panes)
+        self.tree = ttk.Treeview(table, columns=[c for c, _, _ in COLUMNS], show="headings",
+                                 selectmode="extended", height=14)
+        for col, text, width in COLUMNS:
+            self.tree.heading(col, text=text, command=lambda c=col: self.sort_by(c))
+            self.tree.column(col, width=width, minwidth=30,
+                             stretch=col in ("from", "subject"),
+                             anchor="e" if col == "size" else "w")
+        ys = ttk.Scrollbar(table, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=ys.set)
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        ys.grid(row=0, column=1, sticky="ns")
+        table.rowconfigure(0, weight=1)
+        table.columnconfigure(0, weight=1)
+        base = tkfont.nametofont("TkDefaultFont")
+        self._bold = base.copy()
+        self._bold.configure(weight="bold")
+        self._struck = base.copy()
+        self._struck.configure(overstrike=True)
+        self.tree.tag_configure("new", font=self._bold)
+        self.tree.tag_configure("marked", foreground="#c0392b", font=self._struck)
+        self.tree.tag_configure("downloaded", foreground="#555555")
+        panes.add(table, weight=3)
+        self.preview = tk.Text(panes, height=7, wrap="word", state="disabled",
+                               relief="flat", padx=6, pady=4)
+        panes.add(self.preview, weight=1)
+
+        self.progress_row = ttk.Frame(top, padding=(8, 4, 8, 0))
+        self.progress = ttk.Progressbar(self.progress_row, mode="determinate", length=300)
+        self.progress.pack(side="left")
+        self.progress_label = ttk.Label(self.progress_row, text="")
+        self.progress_label.pack(side="left", padx=8)
+        self.cancel_button = ttk.Button(self.progress_row, text="Cancel",
+                                        command=self.cancel.set)
+        self.cancel_button.pack(side="left")
+
+        status = ttk.Frame(top, padding=(8, 4, 8, 8))
+        status.pack(fill="x", side="bottom")
+        ttk.Button(status, text="Protocol log", command=self.on_show_log).pack(side="right")
+        self.status = ttk.Label(status, text="", anchor="w")
+        self.status.pack(side="left", fill="x", expand=True)
+        self.log_link = ttk.Label(status, text="Show log", foreground="#1f4fa8",
+                                  cursor="hand2")
+        self.log_link.bind("<Button-1>", lambda e: self.on_show_log())
+
+        self.menu = tk.Menu(self.top, tearoff=False)
+        self.menu.add_command(label="Open", command=self.open_selected)
+        self.menu.add_command(label="Download", command=self.download_selected)
+        self.menu.add_command(label="Mark / Unmark for deletion", command=self.toggle_mark)
+        self.menu.add_separator()
+        self.menu.add_command(label="Refresh", command=self.refresh)
+
+        self.tree.bind("<<TreeviewSelect>>", lambda e: self._schedule_preview())
+        self.tree.bind("<Double-1>", lambda e: self.open_selected())
+        self.tree.bind("<Return>", lambda e: self.open_selected())
+        self.tree.bind("<Delete>", lambda e: self.toggle_mark())
+        self.tree.bind("<Button-3>", self._context_menu)
+        top.bind("<F5>", lambda e: self.refresh())
+        top.bind("<Control-r>", lambda e: self.refresh())
+        top.bind("<Control-d>", lambda e: self.download_selected())
+        top.bind("<Control-l>", lambda e: self.on_show_log())
+        top.bind("<Control-a>", lambda e: self.tree.selection_set(self.tree.get_children()))
+
+    # -- helpers -------------------------------------------------------------------
+    @property
+    def mailbox(self) -> Mailbox:
+        return self.accounts.mailbox(self.account.get() or None)
+
+    def selected(self) -> list[str]:
+        return list(self.tree.selection())
+
+    def set_busy(self, busy: bool, what: str = "") -> None:
+        self.busy = busy
+        if busy:
+            self.spinner.pack(side="right")
+            self.spinner.start(12)
+            self.set_status(what + "…")
+        else:
+            self.spinner.stop()
+            self.spinner.pack_forget()
+        state = ["disabled"] if busy else ["!disabled"]
+        for b in self.buttons.values():
+            b.state(state)
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.status.configure(text=text, foreground="#c0392b" if error else "")
+        if error:
+            self.last_error = text
+            self.log_link.pack(side="right")
+        else:
+            self.log_link.pack_forget()
+
+    def _failed(self, what: str) -> Callable[[BaseException], None]:
+        def show(exc: BaseException) -> None:
+            self.set_busy(False)
+            self.hide_progress()
+            if isinstance(exc, DownloadCancelled):
+                self.set_status("Download cancelled; nothing half-written was kept.")
+            else:
+                self.set_status(f"{what} failed: {exc}", error=True)
+        return show
+
+    # -- headers -------------------------------------------------------------------
+    def load_cached(self) -> None:
+        if not self.accounts.names:
+            self.set_status("No account yet: open Settings to add one.")
+            return
+        self.show_headers(self.mailbox.cached_headers())
+
+    def refresh(self, note: str = "") -> None:
+        """Fetch headers (only the uncached ones travel); ``note`` stays in the status."""
+        if self.busy or not self.accounts.names:
+            return
+        mb = self.mailbox
+        self.set_busy(True, f"{note} Fetching headers from {mb.account.host}".strip())
+        self.bridge.submit(mb.headers, lambda hs: self._refreshed(hs, note),
+                           self._failed("Refresh"))
+
+    def _refreshed(self, headers: list[Header], note: str = "") -> None:
+        self.set_busy(False)
+        self.show_headers(headers)
+        self.set_status(f"{note} Checked {time.strftime('%H:%M')}.".strip())
+
+    def show_headers(self, headers: list[Header]) -> None:
+        keep = set(self.selected())
+        self.headers = {h.uid: h for h in headers}
+        self.tree.delete(*self.tree.get_children())
+        for h in self._sorted(headers):
+            self.tree.insert("", "end", iid=h.uid, values=self._row(h), tags=self._tags(h))
+        still = [u for u in keep if u in self.headers]
+        if still:
+            self.tree.selection_set(still)
+        self._update_summary()
+
+    def _row(self, h: Header) -> tuple[str, ...]:
+        flag = ("✗" if h.marked else "") + ("●" if h.new else "") + ("↓" if h.downloaded else "")
+        name, addr = parseaddr(h.sender)
+        return (flag, name or addr or h.sender or "(unknown sender)", h.subject or "(no subject)",
+                h.date, format_size(h.size) if h.size is not None else "")
+
+    def _tags(self, h: Header) -> tuple[str, ...]:
+        tags = []
+        if h.new:
+            tags.append("new")
+        if h.downloaded:
+            tags.append("downloaded")
+        if h.marked:
+            tags.append("marked")
+        return tuple(tags)
+
+    def _update_summary(self) -> None:
+        hs = list(self.headers.values())
+        new = sum(1 for h in hs if h.new)
+        marked = [h for h in hs if h.marked]
+        size = sum(h.size or 0 for h in hs)
+        text = f"{len(hs)} messages, {new} new, {format_size(size)}"
+        if marked:
+            text += f"; {len(marked)} marked for deletion"
+        status = self.mailbox.status if self.accounts.names else None
+        if status is not None and status.checked_at:
+            text += f"; checked {time.strftime('%H:%M', time.localtime(status.checked_at))}"
+        self.summary.configure(text=text)
+
+    def sort_by(self, column: str) -> None:
+        current, descending = self._sort
+        self._sort = (column, not descending if column == current else column == "date")
+        self.show_headers(list(self.headers.values()))
+
+    def _sorted(self, headers: list[Header]) -> list[Header]:
+        column, descending = self._sort
+        key: Callable[[Header], object] = {
+            "from": lambda h: h.sender.lower(), "subject": lambda h: h.subject.lower(),
+            "date": lambda h: h.timestamp or 0.0, "size": lambda h: h.size or 0,
+            "flag": lambda h: (h.marked, h.new),
+        }[column]
+        return sorted(headers, key=key, reverse=descending)  # type: ignore[arg-type]
+
+    def _switch_account(self) -> None:
+        self.previews.clear()
+        self.load_cached()
+        self.refresh()
+
+    # -- preview -------------------------------------------------------------------
+    def _schedule_preview(self) -> None:
+        if self._preview_job is not None:
+            self.top.after_cancel(self._preview_job)
+        self._preview_job = self.top.after(350, self.show_preview)
+
+    def show_preview(self) -> None:
+        self._preview_job = None
+        sel = self.selected()
+        if len(sel) != 1:
+            return
+        uid = sel[0]
+        if uid in self.previews:
+            self._set_preview(self.previews[uid])
+            return
+        if self.busy:
+            return
+        self._set_preview("Loading the first lines…")
+        mb = self.mailbox
+
+        def done(text: str) -> None:
+            self.previews[uid] = text
+            if self.selected() == [uid]:
+                self._set_preview(text)
+
+        self.bridge.submit(lambda: mb.preview(uid, 20), done,
+                           lambda exc: self._set_preview(f"No preview: {exc}"))
+
+    def _set_preview(self, text: str) -> None:
+        self.preview.configure(state="normal")
+        self.preview.delete("1.0", "end")
+        self.preview.insert("1.0", text)
+        self.preview.configure(state="disabled")
+
+    # -- download / open -------------------------------------------------------------
+    def download_selected(self, then: Callable[[list[Path]], object] | None = None) -> None:
+        uids = self.selected()
+        if uids:
+            self._download(lambda mb, p, c: mb.download(uids, p, c), then)
+
+    def download_new(self) -> None:
+        self._download(lambda mb, p, c: mb.download_new(p, c), None)
+
+    def _download(self, job: Callable[..., list[Path]],
+                  then: Callable[[list[Path]], object] | None) -> None:
+        if self.busy:
+            return
+        mb = self.mailbox
+        self.cancel.clear()
+        self.set_busy(True, "Downloading")
+        self.show_progress()
+
+        def progress(done: int, total: int) -> None:  # worker thread
+            self.bridge.post(lambda: self.update_progress(done, total))
+
+        def finished(paths: list[Path]) -> None:
+            self.set_busy(False)
+            self.hide_progress()
+            self.set_status(f"Downloaded {len(paths)} message(s) to "
+                            f"{self.accounts.paths.download_dir_for(mb.account)}")
+            self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in
+                                                 self.headers.items()}))
+            if then is not None:
+                then(paths)
+
+        self.bridge.submit(lambda: job(mb, progress, self.cancel), finished,
+                           self._failed("Download"))
+
+    def show_progress(self) -> None:
+        self.progress.configure(value=0, maximum=1)
+        self.progress_label.configure(text="")
+        self.progress_row.pack(fill="x", before=self.status.master)
+
+    def update_progress(self, done: int, total: int) -> None:
+        self.progress.configure(maximum=max(total, 1), value=done)
+        self.progress_label.configure(text=f"{format_size(done)} of {format_size(total)}")
+
+    def hide_progress(self) -> None:
+        self.progress_row.pack_forget()
+
+    def open_selected(self) -> None:
+        sel = self.selected()
+        if not sel:
+            return
+        header = self.headers.get(sel[0])
+        if header is not None and header.downloaded is not None:
+            self.opener(header.downloaded)
+            return
+        self.tree.selection_set(sel[:1])
+        self.download_selected(then=lambda paths: [self.opener(p) for p in paths[:1]])
+
+    # -- marks / delete ------------------------------------------------------------------
+    def toggle_mark(self) -> None:
+        uids = self.selected()
+        if not uids:
+            return
+        mb = self.mailbox
+        if all(self.headers[u].marked for u in uids if u in self.headers):
+            mb.unmark(uids)
+        else:
+            mb.mark(uids)
+        self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in self.headers.items()}))
+
+    def delete_marked(self) -> None:
+        if self.busy:
+            return
+        marked = [h for h in self.headers.values() if h.marked]
+        if not marked:
+            self.set_status("Nothing is marked for deletion (select messages, press Del).")
+            return
+        size = format_size(sum(h.size or 0 for h in marked))
+        mb = self.mailbox
+        if not self.confirm("Delete from the server",
+                            f"Delete {len(marked)} message(s) ({size}) from {mb.account.host}?\n"
+                            "This cannot be undone."):
+            return
+        self.set_busy(True, f"Deleting {len(marked)} message(s)")
+        self.bridge.submit(mb.delete_marked, self._deleted, self._failed("Delete"))
+
+    def _deleted(self, report: DeleteReport) -> None:
+        self.set_busy(False)
+        parts = [f"Deleted {len(report.deleted)} message(s)."]
+        if report.gone:
+            parts.append(f"{len(report.gone)} were already gone from the server.")
+        if report.failed:
+            parts.append(f"{len(report.failed)} NOT deleted: {report.failed[0][1]}")
+        for uid in (*report.deleted, *report.gone):
+            self.headers.pop(uid, None)
+        self.show_headers(list(self.headers.values()))
+        if report.failed:
+            self.set_status(" ".join(parts), error=True)
+        else:
+            self.refresh(note=" ".join(parts))
+
+    def quit_without_deleting(self) -> None:
+        count = self.mailbox.quit_without_deleting() if self.accounts.names else 0
+        self.on_notice(f"Closed without deleting: {count} mark(s) discarded; the server "
+                       "keeps every message.")
+        self.close()
+
+    # -- window ------------------------------------------------------------------------
+    def _context_menu(self, event: tk.Event) -> None:  # type: ignore[type-arg]
+        row = self.tree.identify_row(event.y)
+        if row and row not in self.selected():
+            self.tree.selection_set(row)
+        self.menu.tk_popup(event.x_root, event.y_root)
+
+    def show(self) -> None:
+        self.top.deiconify()
+        self.top.lift()
+        self.top.focus_force()
+
+    def close(self) -> None:
+        self.cancel.set()
+        self.top.destroy()
+
+    @property
+    def alive(self) -> bool:
+        try:
+            return bool(self.top.winfo_exists())
+        except tk.TclError:
+            return False

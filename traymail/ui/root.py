@@ -1,0 +1,48 @@
+"""The hidden Tk root: theme, DPI awareness, window icon, error routing."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tkinter as tk
+from tkinter import ttk
+from types import TracebackType
+
+from ..platform_support import platform_support
+
+__all__ = ["create_root", "set_window_icon"]
+
+log = logging.getLogger("traymail.ui")
+
+
+def create_root(hidden: bool = True) -> tk.Tk:
+    """Make the Tk root (on the main thread): DPI-aware on Windows *before* Tk
+    starts, native ttk theme, callback errors to the log, not to a dead window."""
+    platform_support().enable_dpi_awareness()
+    root = tk.Tk(className="traymail")
+    if hidden:
+        root.withdraw()
+    style = ttk.Style(root)
+    preferred = "vista" if sys.platform == "win32" else "clam"
+    if preferred in style.theme_names():
+        style.theme_use(preferred)
+
+    def report(exc: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        log.error("error in a Tk callback", exc_info=(exc, value, tb))
+
+    root.report_callback_exception = report  # type: ignore[assignment]
+    set_window_icon(root)
+    return root
+
+
+def set_window_icon(window: tk.Tk | tk.Toplevel) -> None:
+    try:
+        from PIL import ImageTk
+
+        from ..icons import draw_icon
+
+        images = [ImageTk.PhotoImage(draw_icon(n)) for n in (16, 32, 64)]
+        window.iconphoto(True, *images)
+        window._traymail_icons = images  # type: ignore[union-attr]  # keep references
+    except Exception:  # an icon is never worth a crash
+        log.debug("window icon not set", exc_info=True)

@@ -1,0 +1,334 @@
+"""The settings dialog: accounts (host or IP, port, security, user, password
+in the keyring, interval, download folder), notifications, start with the
+system, and a "Test connection" that runs off the Tk thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import filedialog, ttk
+from typing import Any
+
+from ..accounts import Accounts
+from ..session import probe
+from ..settings import Account, Security, Settings, SettingsError, parse_settings
+from .worker import TkBridge
+
+__all__ = ["SettingsDialog"]
+
+FIELDS = ("name", "host", "port", "username", "password", "check_interval_minutes",
+          "download_dir", "cafile")
+SECURITY_LABELS = {Security.SSL: "SSL/TLS (port 995)", Security.STARTTLS: "STARTTLS (port 110)",
+                   Security.NONE: "None — password in plain text"}
+
+
+class SettingsDialog:
+    def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts, *,
+                 on_saved: Callable[[Settings], object] | None = None,
+                 on_demo: Callable[[], object] | None = None) -> None:
+        self.bridge = bridge
+        self.accounts = accounts
+        self.on_saved = on_saved or (lambda s: None)
+        self.on_demo = on_demo
+        self.top = tk.Toplevel(root)
+        self.top.title("traymail — settings")
+        self.top.minsize(640, 440)
+        self.drafts: list[dict[str, Any]] = [self._draft(a) for a in accounts.settings.accounts]
+        self.passwords: dict[int, str] = {}
+        self.current: int | None = None
+        self.vars = {f: tk.StringVar() for f in FIELDS}
+        self.security = tk.StringVar(value=Security.SSL.value)
+        self.enabled = tk.BooleanVar(value=True)
+        self.allow_insecure = tk.BooleanVar(value=False)
+        self.notifications = tk.BooleanVar(value=accounts.settings.notifications)
+        self.start_with_system = tk.BooleanVar(value=accounts.settings.start_with_system)
+        self.port_typed = False
+        self.errors: dict[str, ttk.Label] = {}
+        self.test_result = ""
+        self._build()
+        if self.drafts:
+            self.select(0)
+        else:
+            self.add_account()
+        self.top.protocol("WM_DELETE_WINDOW", self.close)
+
+    @staticmethod
+    def _draft(account: Account) -> dict[str, Any]:
+        d = dataclasses.asdict(account)
+        d["security"] = account.security.value
+        return d
+
+    # -- layout ------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = ttk.Frame(self.top, padding=10)
+        outer.pack(fill="both", expand=True)
+        left = ttk.Frame(outer)
+        left.pack(side="left", fill="y", padx=(0, 10))
+        ttk.Label(left, text="Accounts").pack(anchor="w")
+        self.listbox = tk.Listbox(left, height=10, width=18, exportselection=False)
+        self.listbox.pack(fill="y", expand=True)
+        self.listbox.bind("<<ListboxSelect>>", lambda e: self._list_selected())
+        row = ttk.Frame(left)
+        row.pack(fill="x", pady=4)
+        ttk.Button(row, text="Add", command=self.add_account, width=7).pack(side="left")
+        ttk.Button(row, text="Remove", command=self.remove_account, width=7).pack(side="left")
+        if self.on_demo is not None and not self.drafts:
+            ttk.Button(left, text="Try the demo", command=self._demo).pack(fill="x", pady=(8, 0))
+
+        form = ttk.Frame(outer)
+        form.pack(side="left", fill="both", expand=True)
+        self.form = form
+        r = 0
+
+        def field(label: str, key: str, **kw: Any) -> ttk.Entry:
+            nonlocal r
+            ttk.Label(form, text=label).grid(row=r, column=0, sticky="w", pady=2)
+            entry = ttk.Entry(form, textvariable=self.vars[key], **kw)
+            entry.grid(row=r, column=1, sticky="ew", pady=2)
+            err = ttk.Label(form, text="", foreground="#c0392b")
+            err.grid(row=r + 1, column=1, sticky="w")
+            self.errors[key] = err
+            r += 2
+            return entry
+
+        self.entries: dict[str, ttk.Entry] = {}
+        self.entries["name"] = field("Account name", "name")
+        self.entries["host"] = field("Server (host or IP)", "host")
+        ttk.Label(form, text="Security").grid(row=r, column=0, sticky="nw", pady=2)
+        sec = ttk.Frame(form)
+        sec.grid(row=r, column=1, sticky="w")
+        for value in Security:
+            ttk.Radiobutton(sec, text=SECURITY_LABELS[value], value=value.value,
+                            variable=self.security,
+                            command=self._security_changed).pack(anchor="w")
+        self.insecure_box = ttk.Checkbutton(sec, text="Yes, send my password unencrypted",
+                                            variable=self.allow_insecure)
+        self.errors["security"] = ttk.Label(form, text="", foreground="#c0392b")
+        self.errors["security"].grid(row=r + 1, column=1, sticky="w")
+        r += 2
+        self.entries["port"] = field("Port", "port", width=8)
+        self.entries["port"].bind("<Key>", lambda e: setattr(self, "port_typed", True))
+        self.entries["username"] = field("User name", "username")
+        self.entries["password"] = field("Password", "password", show="•")
+        self.entries["check_interval_minutes"] = field("Check every (minutes)",
+                                                       "check_interval_minutes", width=8)
+        self.entries["download_dir"] = field("Download folder", "download_dir")
+        ttk.Button(form, text="Browse…", command=self._browse).grid(
+            row=r - 2, column=2, padx=4)
+        self.entries["cafile"] = field("CA file (optional)", "cafile")
+        ttk.Checkbutton(form, text="Check this account", variable=self.enabled).grid(
+            row=r, column=1, sticky="w")
+        r += 1
+        test = ttk.Frame(form)
+        test.grid(row=r, column=1, sticky="ew", pady=(6, 0))
+        self.test_button = ttk.Button(test, text="Test connection", command=self.test_connection)
+        self.test_button.pack(side="left")
+        self.test_label = ttk.Label(test, text="", wraplength=330)
+        self.test_label.pack(side="left", padx=8)
+        form.columnconfigure(1, weight=1)
+
+        bottom = ttk.Frame(self.top, padding=(10, 0, 10, 10))
+        bottom.pack(fill="x")
+        ttk.Checkbutton(bottom, text="Show notifications",
+                        variable=self.notifications).pack(side="left")
+        ttk.Checkbutton(bottom, text="Start with the system",
+                        variable=self.start_with_system).pack(side="left", padx=10)
+        ttk.Button(bottom, text="Cancel", command=self.close).pack(side="right")
+        ttk.Button(bottom, text="Save", command=self.save).pack(side="right", padx=6)
+        self.general_error = ttk.Label(self.top, text="", foreground="#c0392b",
+                                       padding=(10, 0, 10, 8))
+        self.general_error.pack(fill="x")
+        self.top.bind("<Escape>", lambda e: self.close())
+
+    # -- drafts ------------------------------------------------------------------
+    def _refresh_list(self) -> None:
+        self.listbox.delete(0, "end")
+        for d in self.drafts:
+            self.listbox.insert("end", d.get("name") or "(new account)")
+        if self.current is not None:
+            self.listbox.selection_clear(0, "end")
+            self.listbox.selection_set(self.current)
+
+    def _list_selected(self) -> None:
+        sel = self.listbox.curselection()
+        if sel and sel[0] != self.current:
+            self.store_form()
+            self.select(sel[0])
+
+    def select(self, index: int) -> None:
+        self.current = index
+        d = self.drafts[index]
+        for key in FIELDS:
+            value = self.passwords.get(index, "") if key == "password" else d.get(key)
+            text = "" if value is None else str(value)
+            if key == "check_interval_minutes":
+                text = text.removesuffix(".0")
+            self.vars[key].set(text)
+        self.security.set(d.get("security", "ssl"))
+        self.enabled.set(bool(d.get("enabled", True)))
+        self.allow_insecure.set(bool(d.get("allow_insecure", False)))
+        self.port_typed = d.get("port") is not None and d.get("port") != self._default_port()
+        if d.get("port") is None:
+            self.vars["port"].set(str(self._default_port()))
+        self._security_changed(keep_port=True)
+        self._refresh_list()
+        self._clear_errors()
+
+    def store_form(self) -> None:
+        if self.current is None:
+            return
+        d = self.drafts[self.current]
+        for key in FIELDS:
+            if key != "password":
+                d[key] = self.vars[key].get().strip() or None
+        d["security"] = self.security.get()
+        d["enabled"] = self.enabled.get()
+        d["allow_insecure"] = self.allow_insecure.get() and d["security"] == "none"
+        if self.vars["password"].get():
+            self.passwords[self.current] = self.vars["password"].get()
+
+    def add_account(self) -> None:
+        self.store_form()
+        self.drafts.append({"name": f"Account {len(self.drafts) + 1}", "host": "",
+                            "username": "", "security": "ssl", "port": None,
+                            "check_interval_minutes": 5, "enabled": True})
+        self.select(len(self.drafts) - 1)
+        self.entries["host"].focus_set()
+
+    def remove_account(self) -> None:
+        if self.current is None:
+            return
+        del self.drafts[self.current]
+        self.passwords = {(i if i < self.current else i - 1): p
+                          for i, p in self.passwords.items() if i != self.current}
+        self.current = None
+        if self.drafts:
+            self.select(0)
+        else:
+            self.add_account()
+
+    def _default_port(self) -> int:
+        return 995 if self.security.get() == "ssl" else 110
+
+    def _security_changed(self, keep_port: bool = False) -> None:
+        if not self.port_typed and not keep_port:
+            self.vars["port"].set(str(self._default_port()))
+        if self.security.get() == "none":
+            self.insecure_box.pack(anchor="w")
+            self.errors["security"].configure(
+                text="Warning: your password and mail cross the network unencrypted.")
+        else:
+            self.insecure_box.pack_forget()
+            self.errors["security"].configure(text="")
+
+    def _browse(self) -> None:
+        path = filedialog.askdirectory(parent=self.top, mustexist=False)
+        if path:
+            self.vars["download_dir"].set(path)
+
+    # -- validation and saving ----------------------------------------------------
+    def _clear_errors(self) -> None:
+        for key, label in self.errors.items():
+            if key != "security" or self.security.get() != "none":
+                label.configure(text="")
+        self.general_error.configure(text="")
+
+    def _account_json(self, d: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in d.items() if k not in ("password",) and v not in (None, "")}
+        for key in ("port",):
+            if key in out:
+                try:
+                    out[key] = int(out[key])
+                except (TypeError, ValueError):
+                    pass
+        if "check_interval_minutes" in out:
+            try:
+                out["check_interval_minutes"] = float(out["check_interval_minutes"])
+            except (TypeError, ValueError):
+                pass
+        return out
+
+    def build_settings(self) -> Settings | None:
+        """Validate every account; show the first problem next to its field."""
+        self.store_form()
+        self._clear_errors()
+        data = {"schema_version": 1,
+                "accounts": [self._account_json(d) for d in self.drafts],
+                "notifications": self.notifications.get(),
+                "start_with_system": self.start_with_system.get()}
+        try:
+            return parse_settings(data)
+        except SettingsError as exc:
+            self._show_error(exc)
+            return None
+
+    def _show_error(self, exc: SettingsError) -> None:
+        field = exc.field
+        if field.startswith("accounts["):
+            index = int(field[len("accounts["):field.index("]")])
+            key = field.split(".", 1)[1] if "." in field else ""
+            if index != self.current:
+                self.select(index)
+            if key in self.errors:
+                self.errors[key].configure(text=exc.problem)
+                if key in self.entries:
+                    self.entries[key].focus_set()
+                return
+        self.general_error.configure(text=str(exc))
+
+    def save(self) -> bool:
+        settings = self.build_settings()
+        if settings is None:
+            return False
+        passwords = {self.drafts[i]["name"]: p for i, p in self.passwords.items()
+                     if i < len(self.drafts)}
+        try:
+            self.accounts.apply(settings, passwords)
+        except Exception as exc:  # keyring unavailable, disk full...
+            self.general_error.configure(text=f"Not saved: {exc}")
+            return False
+        self.on_saved(settings)
+        self.close()
+        return True
+
+    def test_connection(self) -> None:
+        settings = self.build_settings()
+        if settings is None or self.current is None:
+            return
+        account = settings.accounts[self.current]
+        password = self.passwords.get(self.current) or self.accounts.password(account) or ""
+        if not password:
+            self.errors["password"].configure(text="enter the password to test")
+            return
+        self.test_button.state(["disabled"])
+        self.test_label.configure(text="Testing…", foreground="")
+
+        def done(text: str) -> None:
+            self.test_result = text
+            self.test_button.state(["!disabled"])
+            self.test_label.configure(text=text, foreground="#1d6b2c")
+
+        def failed(exc: BaseException) -> None:
+            self.test_result = f"Failed: {exc}"
+            self.test_button.state(["!disabled"])
+            self.test_label.configure(text=self.test_result, foreground="#c0392b")
+
+        self.bridge.submit(lambda: probe(account, password), done, failed)
+
+    def _demo(self) -> None:
+        if self.on_demo is not None:
+            self.close()
+            self.on_demo()
+
+    def close(self) -> None:
+        self.top.destroy()
+
+    @property
+    def alive(self) -> bool:
+        try:
+            return bool(self.top.winfo_exists())
+        except tk.TclError:
+            return False
+
+
