@@ -107,10 +107,16 @@ def test_preview_download_open(env: Env) -> None:
     assert pump(env.root, lambda: env.opened)
     assert env.opened[0].suffix == ".eml" and env.opened[0].exists()
     assert "↓" in win.tree.item(first, "values")[0]
-    win.tree.selection_set(win.tree.get_children()[:3])
+    chosen = win.tree.get_children()[:3]
+    win.tree.selection_set(chosen)
     win.download_selected()
+    assert win.progress_row.winfo_manager() == "pack"  # the progress row is shown
     assert pump(env.root, lambda: not win.busy)
     assert "Downloaded 3 message(s)" in win.status.cget("text")
+    assert float(win.progress["value"]) == float(win.progress["maximum"]) > 1  # 100 %
+    assert " of " in win.progress_label.cget("text")
+    target = env.accounts.paths.download_dir_for(env.accounts.mailbox().account)
+    assert len(list(target.glob("*.eml"))) == len({first, *chosen})
     win.download_new()
     assert pump(env.root, lambda: not win.busy)
     assert win.summary.cget("text").startswith("8 messages, 0 new")
@@ -166,17 +172,20 @@ def test_errors_show_in_the_status_line(root: tk.Tk, make_devserver: MakeServer,
 
 def test_network_never_blocks_the_tk_thread(root: tk.Tk, make_devserver: MakeServer,
                                             tmp_path: Path) -> None:
-    srv = make_devserver(faults=Faults(stall={"UIDL": 2.0}))
+    srv = make_devserver(faults=Faults(stall={"UIDL": 4.0}))
     e = Env(root, make_accounts(tmp_path / "h", srv))
+    ticks: list[float] = []
+
+    def tick() -> None:  # an after() tick: fires only while the Tk thread is free
+        ticks.append(time.monotonic())
+        root.after(50, tick)
+
+    root.after(50, tick)
     win = e.window()
-    worst = 0.0
-    end = time.monotonic() + 1.5
-    while time.monotonic() < end:  # the server stalls; the window must not
-        t = time.monotonic()
-        root.update()
-        worst = max(worst, time.monotonic() - t)
-        time.sleep(0.01)
-    assert win.busy and worst < 0.2
+    pump(root, timeout=3.0)  # the server stalls the session for 4 s
+    assert win.busy and len(ticks) >= 40
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert max(gaps) < 0.3
     assert pump(root, lambda: not win.busy, timeout=10)
 
 
@@ -185,6 +194,7 @@ def test_log_window_live_masked_filtered(env: Env, tmp_path: Path) -> None:
     env.bridge.submit(env.accounts.mailbox().check)
     assert pump(env.root, lambda: "S: +OK bye" in log.contents())
     text = log.contents()
+    assert "C: USER user" in text
     assert "C: PASS ********" in text and "pass\n" not in text
     tags = log.text.tag_names(log.text.search("C: STAT", "1.0"))
     assert "client" in tags
@@ -278,3 +288,42 @@ def test_real_input_and_screenshot(env: Env, x_display: str, tmp_path: Path) -> 
 
     img = Image.open(path)
     assert img.size[0] > 600 and len(img.getcolors(1 << 16) or []) > 20
+
+
+def test_cancel_download_in_window(root: tk.Tk, make_devserver: MakeServer,
+                                   tmp_path: Path) -> None:
+    big = b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 20_000
+    srv = make_devserver(MemoryMailbox([big] * 3))
+    e = Env(root, make_accounts(tmp_path / "h", srv))
+    win = e.window()
+    assert pump(root, lambda: not win.busy and win.tree.get_children())
+    win.tree.selection_set(win.tree.get_children())
+    win.download_selected()
+    assert pump(root, lambda: float(win.progress["value"]) > 0)
+    win.cancel_button.invoke()
+    assert pump(root, lambda: not win.busy)
+    assert "cancelled" in win.status.cget("text")
+    target = e.accounts.paths.download_dir_for(e.accounts.mailbox().account)
+    assert not [p for p in target.iterdir() if p.suffix != ".eml"]  # no half file
+
+
+def test_tk_callback_errors_go_to_the_log(root: tk.Tk, caplog: pytest.LogCaptureFixture) -> None:
+    def boom() -> None:
+        raise RuntimeError("callback exploded")
+
+    b = tk.Button(root, command=boom)
+    b.invoke()
+    assert "callback exploded" in caplog.text
+
+
+def test_log_window_keeps_the_last_lines(env: Env) -> None:
+    from traymail.pop3 import Direction, TranscriptEvent
+    from traymail.ui import log_window
+
+    log = LogWindow(env.root, env.bridge, env.accounts)
+    for i in range(log_window.MAX_LINES + 50):
+        log.add("acct0", TranscriptEvent(Direction.NOTE, time.time(), f"line {i}"))
+    lines = log.contents().splitlines()
+    assert len(lines) == log_window.MAX_LINES
+    assert lines[-1].endswith(f"line {log_window.MAX_LINES + 49}")
+    log.close()

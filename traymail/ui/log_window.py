@@ -107,7 +107,7 @@ class LogWindow:
         self.text.configure(state="disabled")
 
     def _trim(self) -> None:
-        lines = int(self.text.index("end-1c").split(".")[0])
+        lines = int(self.text.index("end-1c").split(".")[0]) - 1  # each ends with \n
         if lines > MAX_LINES:
             self.text.configure(state="normal")
             self.text.delete("1.0", f"{lines - MAX_LINES + 1}.0")
