@@ -1,0 +1,91 @@
+"""Screenshots of the three windows, made under Xvfb, for docs/.
+
+    python scripts/screenshots.py [OUT_DIR]      (default: docs/)
+
+Starts its own Xvfb and devserver (sample mailbox), opens the real windows,
+drives them a little, and grabs each one as a PNG.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.desktop import start_xvfb  # noqa: E402
+from tests.uitools import pump, screenshot  # noqa: E402
+
+
+def grab(display: str, window: object, path: Path) -> None:
+    top = window.top  # type: ignore[attr-defined]
+    top.update()
+    screenshot(display, str(path), (top.winfo_rootx(), top.winfo_rooty(),
+                                    top.winfo_rootx() + top.winfo_width(),
+                                    top.winfo_rooty() + top.winfo_height()))
+    print(path)
+
+
+def main() -> int:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs"
+    out.mkdir(parents=True, exist_ok=True)
+    proc, display = start_xvfb("1280x900x24")
+    os.environ["DISPLAY"] = display
+    try:
+        from traymail.accounts import Accounts
+        from traymail.devserver import DevServer, MemoryMailbox
+        from traymail.passwords import MemoryStore
+        from traymail.samples import sample_messages
+        from traymail.settings import Account, Security, Settings, resolve_paths
+        from traymail.ui.log_window import LogWindow
+        from traymail.ui.mailbox_window import MailboxWindow
+        from traymail.ui.root import create_root
+        from traymail.ui.settings_dialog import SettingsDialog
+        from traymail.ui.worker import TkBridge
+
+        home = Path(tempfile.mkdtemp(prefix="traymail-shots-"))
+        with DevServer(MemoryMailbox(sample_messages(14)), {"demo": "demo"}) as srv:
+            account = Account("Demo", "127.0.0.1", "demo", security=Security.NONE,
+                              port=srv.port, allow_insecure=True)
+            store = MemoryStore()
+            store.set(account, "demo")
+            accounts = Accounts(resolve_paths(home=home), Settings((account,)), passwords=store)
+            root = create_root()
+            bridge = TkBridge(root)
+            mb = accounts.mailbox()
+            mb.check()
+            win = MailboxWindow(root, bridge, accounts, confirm=lambda t, m: True)
+            win.top.geometry("900x580+10+10")
+            pump(root, lambda: not win.busy and win.tree.get_children(), 10)
+            items = win.tree.get_children()
+            win.tree.selection_set(items[5:7])
+            win.toggle_mark()
+            win.tree.selection_set(items[1])
+            win.show_preview()
+            pump(root, lambda: "Line 1" in win.preview.get("1.0", "end"), 10)
+            pump(root, timeout=0.3)
+            grab(display, win, out / "mailbox-window.png")
+            log = LogWindow(root, bridge, accounts)
+            log.top.geometry("800x420+30+30")
+            pump(root, timeout=0.5)
+            grab(display, log, out / "log-window.png")
+            log.close()
+            dlg = SettingsDialog(root, bridge, accounts)
+            dlg.top.geometry("+40+40")
+            dlg.test_connection()
+            pump(root, lambda: dlg.test_result, 10)
+            pump(root, timeout=0.3)
+            grab(display, dlg, out / "settings-dialog.png")
+            root.destroy()
+            time.sleep(0.1)
+    finally:
+        proc.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
