@@ -151,3 +151,110 @@ def xdotool(display: str, *args: str) -> str:
     out = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display},
                          capture_output=True, text=True, timeout=10)
     return out.stdout
+
+
+DUNSTRC = """[global]
+    monitor = 0
+    follow = none
+    width = 320
+    height = 120
+    origin = top-left
+    offset = 20x60
+    font = DejaVu Sans 10
+    format = "<b>%s</b>\\n%b"
+    idle_threshold = 0
+    sticky_history = yes
+    show_indicators = no
+    mouse_left_click = do_action, close_current
+    mouse_right_click = close_all
+[urgency_low]
+    timeout = 0
+[urgency_normal]
+    timeout = 0
+[urgency_critical]
+    timeout = 0
+"""
+
+
+def start_tray_host(desktop: Desktop, display: str) -> None:
+    """trayer: an XEmbed system tray (owner of _NET_SYSTEM_TRAY_S0)."""
+    if shutil.which("trayer") is None:
+        require_real("trayer", "install the Debian package trayer")
+    env = {**desktop.env, "DISPLAY": display}
+    desktop.procs.append(Proc(["trayer", "--edge", "top", "--align", "right", "--widthtype",
+                               "request", "--height", "32", "--SetDockType", "false",
+                               "--transparent", "false"], env))
+    wait_for(lambda: tray_owner(display), 10, "the tray host")
+
+
+def start_notification_daemon(desktop: Desktop, display: str) -> None:
+    """dunst on the private bus: left click = the notification's default action."""
+    if shutil.which("dunst") is None:
+        require_real("dunst", "install the Debian package dunst")
+    if "DBUS_SESSION_BUS_ADDRESS" not in desktop.env:
+        desktop.start_bus()
+    conf = desktop.root / "dunstrc"
+    conf.write_text(DUNSTRC)
+    env = {**desktop.env, "DISPLAY": display}
+    desktop.procs.append(Proc(["dunst", "-config", str(conf)], env))
+    wait_for(lambda: desktop.has_name("org.freedesktop.Notifications"), 10, "dunst on the bus")
+
+
+def tray_owner(display: str) -> bool:
+    import Xlib.display
+
+    d = Xlib.display.Display(display)
+    try:
+        atom = d.intern_atom("_NET_SYSTEM_TRAY_S0")
+        return d.get_selection_owner(atom) != 0
+    finally:
+        d.close()
+
+
+def tray_icons(display: str) -> list[dict[str, int]]:
+    """Docked XEmbed icons (reparented windows with _XEMBED_INFO), root coords."""
+    import Xlib.display
+    import Xlib.X
+
+    d = Xlib.display.Display(display)
+    found: list[dict[str, int]] = []
+    try:
+        root = d.screen().root
+        xembed = d.intern_atom("_XEMBED_INFO")
+
+        def walk(win: object, depth: int) -> None:
+            for child in win.query_tree().children:  # type: ignore[attr-defined]
+                try:
+                    attrs = child.get_attributes()
+                    if (depth > 0 and attrs.map_state == Xlib.X.IsViewable
+                            and child.get_full_property(xembed, 0)):
+                        geo = child.get_geometry()
+                        pos = child.translate_coords(root, 0, 0)
+                        if geo.width > 1 and geo.height > 1:
+                            found.append({"x": -pos.x, "y": -pos.y, "width": geo.width,
+                                          "height": geo.height})
+                    walk(child, depth + 1)
+                except Exception:  # a window vanished meanwhile
+                    pass
+
+        walk(root, 0)
+        return found
+    finally:
+        d.close()
+
+
+def dunst_history(desktop: Desktop) -> list[dict[str, str]]:
+    """Notifications dunst showed: [{"summary", "body"}], newest first."""
+    import json
+
+    out = subprocess.run(["dunstctl", "history"], env=desktop.env, capture_output=True,
+                         text=True, timeout=10)
+    data = json.loads(out.stdout or "{}")
+    items = data.get("data", [[]])[0]
+    return [{"summary": i["summary"]["data"], "body": i["body"]["data"]} for i in items]
+
+
+def dunst_displayed(desktop: Desktop) -> int:
+    out = subprocess.run(["dunstctl", "count", "displayed"], env=desktop.env,
+                         capture_output=True, text=True, timeout=10)
+    return int(out.stdout.strip() or 0)

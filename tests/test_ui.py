@@ -128,7 +128,8 @@ def test_mark_delete_and_confirmation(env: Env) -> None:
     assert pump(env.root, lambda: not win.busy and win.tree.get_children())
     victims = list(win.tree.get_children()[:2])
     win.tree.selection_set(victims)
-    win.tree.focus_set()
+    win.tree.focus_force()  # key events go to the X input focus (no WM on Xvfb)
+    env.root.update()
     win.tree.event_generate("<Delete>")  # Del toggles the mark
     env.root.update()
     assert all("marked" in win.tree.item(v, "tags") for v in victims)

@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -175,28 +176,66 @@ def cmd_shell(ctx: Context | None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Run against the built-in POP3 server with a living sample mailbox."""
+    """The whole app against the built-in POP3 server with a living sample
+    mailbox (a new message every ~30 s), in a throwaway home."""
+    import shutil
+    import tempfile
+
+    from .accounts import Accounts
+    from .app import App
     from .devserver import DevServer, MemoryMailbox
+    from .passwords import MemoryStore
     from .samples import sample_message, sample_messages
-    from .shell import run_shell
+    from .settings import Account, Security, Settings
 
-    box = MemoryMailbox(sample_messages(8))
-    with DevServer(box, {"demo": "demo"}) as srv:
-        stop = threading.Event()
+    home = Path(tempfile.mkdtemp(prefix="traymail-demo-"))
+    box = MemoryMailbox(sample_messages(12))
+    try:
+        with DevServer(box, {"demo": "demo"}) as srv:
+            account = Account("Demo", "127.0.0.1", "demo", security=Security.NONE,
+                              port=srv.port, allow_insecure=True, check_interval_minutes=1)
+            passwords = MemoryStore()
+            passwords.set(account, "demo")
+            paths = resolve_paths(home=home)
+            accounts = Accounts(paths, Settings((account,)), passwords=passwords)
+            stop = threading.Event()
 
-        def arrivals() -> None:  # a new message every 45 s keeps the mailbox alive
-            i = 8
-            while not stop.wait(45):
-                box.add(sample_message(i))
-                i += 1
+            def arrivals() -> None:
+                i = 12
+                while not stop.wait(30):
+                    box.add(sample_message(i))
+                    i += 1
 
-        threading.Thread(target=arrivals, name="demo-arrivals", daemon=True).start()
-        print(f"demo POP3 server on 127.0.0.1:{srv.port} (user demo, password demo)")
-        print("the tray app is not built yet; the demo opens the console client.")
-        try:
-            return run_shell(preamble=[f"connect 127.0.0.1 {srv.port}", "user demo"])
-        finally:
-            stop.set()
+            threading.Thread(target=arrivals, name="demo-arrivals", daemon=True).start()
+            print(f"traymail demo: POP3 server on 127.0.0.1:{srv.port} (user demo, "
+                  f"password demo); a new message arrives every 30 s. Quit from the tray menu.")
+            app = App(paths, accounts=accounts, title_note=" demo")
+            try:
+                return app.run()
+            finally:
+                stop.set()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    """The tray app; a second launch hands over to the first and exits."""
+    from .instance import send_to_running
+
+    paths = resolve_paths(args.home, args.config)
+    if send_to_running(paths, "show"):
+        print("traymail is already running; its window was opened.")
+        return 0
+    from .app import App
+
+    try:
+        settings = load_settings(paths.settings_file)
+    except SettingsError as exc:
+        print(f"traymail: {exc}", file=sys.stderr)
+        return 2
+    from .accounts import Accounts
+
+    return App(paths, accounts=Accounts(paths, settings)).run()
 
 
 # -- parser ----------------------------------------------------------------------------
@@ -212,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="POP3 mail notifier and mini client")
     p.add_argument("--version", action="version", version=f"traymail {__version__}")
     p.add_argument("--demo", action="store_true",
-                   help="run against a built-in POP3 server with a sample mailbox")
+                   help="run the app against a built-in POP3 server with a sample mailbox")
+    p.add_argument("--show", action="store_true",
+                   help="open the running traymail's window (or start it)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("shell", parents=[common], help="speak POP3 command by command")
     c = sub.add_parser("check", parents=[common], help="check for new mail")
@@ -248,8 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "shell":
         return cmd_shell(None)
     if args.command is None:
-        parser.print_help()
-        return 0
+        return _run_app(args)
     try:
         ctx = Context(args)
         return COMMANDS[args.command](ctx)

@@ -415,9 +415,12 @@ class _Session:
             self.reply("RSET", f"+OK {len(self.messages)} messages")
 
     def cmd_QUIT(self, arg: str) -> bool:
-        if self.authed and not self.server.faults.errors.get("QUIT", "+").startswith("-"):
-            self.server.mailbox.delete(self.messages[n - 1].uid for n in self.deleted)
-            self.server.deleted_total += len(self.deleted)
+        if self.authed:
+            if not self.server.faults.errors.get("QUIT", "+").startswith("-"):
+                self.server.mailbox.delete(self.messages[n - 1].uid for n in self.deleted)
+                self.server.deleted_total += len(self.deleted)
+            self.authed = False  # unlock before answering: the client may log in at once
+            self.server._release()
         self.reply("QUIT", "+OK bye")
         return False
 

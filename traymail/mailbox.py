@@ -150,6 +150,11 @@ class Mailbox:
     def busy(self) -> bool:
         return self._lock.locked()
 
+    @property
+    def login_delay(self) -> int | None:
+        """The server's LOGIN-DELAY in seconds (RFC 2449 §6.5), once known."""
+        return self._login_delay
+
     def update_account(self, account: Account) -> None:
         """New settings for this account (re-allows a login that failed)."""
         with self._lock:

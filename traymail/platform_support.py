@@ -18,7 +18,7 @@ log = logging.getLogger("traymail.platform")
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
 VALUE_NAME = "traymail"
-APP_ID = "traymail.traymail"
+APP_ID = "traymail"  # desktop-notifier registers its WinRT AUMID under the app name
 
 
 class PlatformSupport(Protocol):

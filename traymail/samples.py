@@ -45,6 +45,11 @@ def sample_message(i: int, body_lines: int = 12) -> bytes:
     lines = [f"Line {n} of sample message {i}." for n in range(1, body_lines + 1)]
     lines.insert(1, ".a line that starts with a dot (dot-stuffed on the wire)")
     msg.set_content("\n".join(lines) + "\n")
+    if i % 5 == 3:  # every fifth message carries an attachment of varied size
+        size = 20_000 + (i * 7919) % 180_000
+        blob = bytes((k * 31 + i) % 256 for k in range(size))
+        msg.add_attachment(blob, maintype="application", subtype="pdf",
+                           filename=f"report-{i}.pdf")
     return msg.as_bytes().replace(b"\n", b"\r\n")
 
 

@@ -83,7 +83,7 @@ class LogWindow:
 
     # -- feeding ---------------------------------------------------------------
     def _listener(self, name: str, event: TranscriptEvent) -> None:
-        self.bridge.post(lambda: self.add(name, event))  # any thread -> Tk thread
+        self.bridge.post(lambda: self.add(name, event) if self.alive else None)
 
     def add(self, name: str, event: TranscriptEvent) -> None:
         self.events.append((name, event))

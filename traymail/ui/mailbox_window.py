@@ -15,6 +15,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from tkinter import font as tkfont
 from tkinter import messagebox, ttk
+from typing import Any
 
 from ..accounts import Accounts
 from ..decode import format_size
@@ -164,6 +165,12 @@ class MailboxWindow:
         top.bind("<Control-a>", lambda e: self.tree.selection_set(self.tree.get_children()))
 
     # -- helpers -------------------------------------------------------------------
+    def _submit(self, fn: Callable[[], Any], on_done: Callable[[Any], object],
+                on_error: Callable[[BaseException], object]) -> None:
+        """Run off the Tk thread; drop the result if the window closed meanwhile."""
+        self.bridge.submit(fn, lambda r: on_done(r) if self.alive else None,
+                           lambda e: on_error(e) if self.alive else None)
+
     @property
     def mailbox(self) -> Mailbox:
         return self.accounts.mailbox(self.account.get() or None)
@@ -215,7 +222,7 @@ class MailboxWindow:
             return
         mb = self.mailbox
         self.set_busy(True, f"{note} Fetching headers from {mb.account.host}".strip())
-        self.bridge.submit(mb.headers, lambda hs: self._refreshed(hs, note),
+        self._submit(mb.headers, lambda hs: self._refreshed(hs, note),
                            self._failed("Refresh"))
 
     def _refreshed(self, headers: list[Header], note: str = "") -> None:
@@ -307,7 +314,7 @@ class MailboxWindow:
             if self.selected() == [uid]:
                 self._set_preview(text)
 
-        self.bridge.submit(lambda: mb.preview(uid, 20), done,
+        self._submit(lambda: mb.preview(uid, 20), done,
                            lambda exc: self._set_preview(f"No preview: {exc}"))
 
     def _set_preview(self, text: str) -> None:
@@ -347,7 +354,7 @@ class MailboxWindow:
             if then is not None:
                 then(paths)
 
-        self.bridge.submit(lambda: job(mb, progress, self.cancel), finished,
+        self._submit(lambda: job(mb, progress, self.cancel), finished,
                            self._failed("Download"))
 
     def show_progress(self) -> None:
@@ -399,7 +406,7 @@ class MailboxWindow:
                             "This cannot be undone."):
             return
         self.set_busy(True, f"Deleting {len(marked)} message(s)")
-        self.bridge.submit(mb.delete_marked, self._deleted, self._failed("Delete"))
+        self._submit(mb.delete_marked, self._deleted, self._failed("Delete"))
 
     def _deleted(self, report: DeleteReport) -> None:
         self.set_busy(False)

@@ -314,7 +314,9 @@ class SettingsDialog:
             self.test_button.state(["!disabled"])
             self.test_label.configure(text=self.test_result, foreground="#c0392b")
 
-        self.bridge.submit(lambda: probe(account, password), done, failed)
+        self.bridge.submit(lambda: probe(account, password),
+                           lambda r: done(r) if self.alive else None,
+                           lambda e: failed(e) if self.alive else None)
 
     def _demo(self) -> None:
         if self.on_demo is not None:

@@ -1,0 +1,372 @@
+"""The desktop app: tray icon, poller, toasts and the Tk windows.
+
+Threads: Tk's main loop owns the main thread (root hidden); pystray runs in
+a daemon thread, the poller and its checks in theirs, desktop-notifier in an
+asyncio loop thread, the single-instance listener in another. Every one of
+them only *posts* to the Tk thread (:class:`~traymail.ui.worker.TkBridge`);
+the Tk thread owns the windows, the state shown, and stops everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .accounts import Accounts
+from .decode import format_size
+from .icons import IconState, draw_icon
+from .instance import InstanceServer
+from .mailbox import CheckResult, Header, Mailbox, MailboxError
+from .notify import Notifier
+from .platform_support import PlatformSupport, platform_support
+from .poller import Poller
+from .session import AccountState
+from .settings import Paths
+from .tray import SEPARATOR, MenuEntry, Tray
+from .ui.log_window import LogWindow
+from .ui.mailbox_window import MailboxWindow
+from .ui.root import create_root
+from .ui.settings_dialog import SettingsDialog
+from .ui.worker import TkBridge
+
+__all__ = ["App", "Toast", "toast_text"]
+
+log = logging.getLogger("traymail.app")
+_PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
+            AccountState.BACKOFF)
+
+
+@dataclass(frozen=True)
+class Toast:
+    title: str
+    message: str
+
+
+def toast_text(account: str, result: CheckResult, arrived_size: int,
+               headers: list[Header], several_accounts: bool) -> Toast:
+    """ "3 new messages (45 KB)" with the top senders/subjects; one summary on first run."""
+    n = len(result.newly_arrived)
+    where = f" — {account}" if several_accounts else ""
+    if result.first_run:
+        title = f"{n} message{'s' if n != 1 else ''} waiting ({format_size(arrived_size)}){where}"
+    else:
+        title = f"{n} new message{'s' if n != 1 else ''} ({format_size(arrived_size)}){where}"
+    by_uid = {h.uid: h for h in headers}
+    lines = []
+    for uid in result.newly_arrived[:3]:
+        h = by_uid.get(uid)
+        if h is not None:
+            sender = h.sender.split("<")[0].strip().strip('"') or h.sender
+            lines.append(f"{sender}: {h.subject or '(no subject)'}")
+    if n > len(lines) and lines:
+        lines.append(f"and {n - len(lines)} more")
+    return Toast(title, "\n".join(lines) or "Click to open the mailbox.")
+
+
+class App:
+    def __init__(self, paths: Paths, *, accounts: Accounts | None = None,
+                 use_tray: bool = True, use_notifier: bool = True,
+                 single_instance: bool = True, platform: PlatformSupport | None = None,
+                 title_note: str = "") -> None:
+        self.paths = paths
+        self.root = create_root(hidden=True)
+        self.bridge = TkBridge(self.root)
+        self.accounts = accounts or Accounts(paths)
+        self.platform = platform or platform_support()
+        self.title_note = title_note
+        self.results: dict[str, CheckResult] = {}
+        self.errors: dict[str, MailboxError] = {}
+        self.checking: set[str] = set()
+        self.paused_until = 0.0
+        self.toasts: list[Toast] = []
+        self.mailbox_window: MailboxWindow | None = None
+        self.log_window: LogWindow | None = None
+        self.settings_dialog: SettingsDialog | None = None
+        self.stopped = threading.Event()
+        self.poller = Poller(self.accounts, self._result_in_worker,
+                             on_start=lambda mb: self.bridge.post(lambda: self._started(mb)))
+        self.tray = Tray(self.menu_entries(), self.bridge.post, self.popup_menu) \
+            if use_tray else None
+        self.notifier = Notifier(lambda: self.bridge.post(self.show_mailbox),
+                                 icon_path=self._icon_file(), fallback=self._balloon) \
+            if use_notifier else None
+        self.instance = InstanceServer(paths, self._instance_message) \
+            if single_instance else None
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        if self.instance is not None:
+            self.instance.start()
+        if self.notifier is not None:
+            self.notifier.start()
+        if self.tray is not None:
+            self.tray.start(*self.icon_and_title())
+        self.poller.start()
+        if not self.accounts.settings.accounts:
+            self.show_settings()  # first run: ask for an account (or the demo)
+
+    def run(self) -> int:
+        self.start()
+        try:
+            self.root.mainloop()
+        finally:
+            self.shutdown()
+        return 0
+
+    def quit(self) -> None:
+        """From the menu: end the main loop; shutdown() follows on the Tk thread."""
+        self.stopped.set()
+        self.root.quit()
+
+    def shutdown(self) -> None:
+        self.stopped.set()
+        self.bridge.close()
+        self.poller.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
+        if self.tray is not None:
+            self.tray.stop()
+        if self.instance is not None:
+            self.instance.close()
+        try:
+            self.root.destroy()
+        except Exception:
+            pass
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        out = list(self.poller.threads)
+        for part in (self.notifier, self.tray, self.instance):
+            if part is not None:
+                out += part.threads
+        return out
+
+    # -- menu ----------------------------------------------------------------------
+    def menu_entries(self) -> list[MenuEntry]:
+        autostart = "Start with Windows" if sys.platform == "win32" else "Start with the system"
+        return [
+            MenuEntry("Open mailbox", self.show_mailbox, default=True),
+            MenuEntry("Check now", self.check_now),
+            MenuEntry("Show log", self.show_log),
+            MenuEntry("Settings…", self.show_settings),
+            SEPARATOR,
+            MenuEntry("Pause notifications", submenu=[
+                MenuEntry("For 15 minutes", lambda: self.pause(15 * 60)),
+                MenuEntry("For 1 hour", lambda: self.pause(3600)),
+                MenuEntry("Until resumed", lambda: self.pause(float("inf"))),
+                MenuEntry("Resume", self.resume, enabled=self.paused),
+            ]),
+            MenuEntry("Mark all as seen", self.mark_all_seen),
+            MenuEntry(autostart, self.toggle_autostart, checked=self.platform.autostart_enabled),
+            SEPARATOR,
+            MenuEntry("Quit", self.quit),
+        ]
+
+    def popup_menu(self, x: int, y: int) -> Any:
+        """The same menu as a Tk popup (for tray backends without menus)."""
+        import tkinter as tk
+        from tkinter import font as tkfont
+
+        bold = tkfont.nametofont("TkMenuFont").copy()
+        bold.configure(weight="bold")
+
+        def build(parent: tk.Misc, entries: list[MenuEntry]) -> tk.Menu:
+            menu = tk.Menu(parent, tearoff=False)
+            for e in entries:
+                if e.label == "-":
+                    menu.add_separator()
+                elif e.submenu:
+                    menu.add_cascade(label=e.label, menu=build(menu, e.submenu))
+                elif e.checked is not None:
+                    var = tk.BooleanVar(menu, value=e.checked())
+                    menu.add_checkbutton(label=e.label, variable=var, command=e.action)
+                    menu._vars = [*getattr(menu, "_vars", []), var]  # type: ignore[attr-defined]
+                else:
+                    state = "normal" if e.enabled is None or e.enabled() else "disabled"
+                    menu.add_command(label=e.label, command=e.action, state=state)
+                    if e.default:
+                        menu.entryconfigure(menu.index("end"), font=bold)
+            return menu
+
+        self._popup = build(self.root, self.menu_entries())
+        self._popup_font = bold
+        self._popup.tk_popup(x, y)
+        return self._popup
+
+    # -- actions -----------------------------------------------------------------
+    def show_mailbox(self) -> MailboxWindow:
+        if self.mailbox_window is not None and self.mailbox_window.alive:
+            self.mailbox_window.show()
+            self.mailbox_window.refresh()
+        else:
+            self.mailbox_window = MailboxWindow(self.root, self.bridge, self.accounts,
+                                                on_show_log=self.show_log,
+                                                on_notice=self._notice)
+            self.mailbox_window.show()
+        return self.mailbox_window
+
+    def show_log(self) -> LogWindow:
+        if self.log_window is not None and self.log_window.alive:
+            self.log_window.show()
+        else:
+            self.log_window = LogWindow(self.root, self.bridge, self.accounts)
+        return self.log_window
+
+    def show_settings(self) -> SettingsDialog:
+        if self.settings_dialog is not None and self.settings_dialog.alive:
+            self.settings_dialog.top.lift()
+        else:
+            self.settings_dialog = SettingsDialog(self.root, self.bridge, self.accounts,
+                                                  on_saved=lambda s: self._settings_saved())
+        return self.settings_dialog
+
+    def _settings_saved(self) -> None:
+        s = self.accounts.settings
+        if s.start_with_system != self.platform.autostart_enabled():
+            self.platform.set_autostart(s.start_with_system, self.autostart_command())
+        self.errors.clear()
+        self.poller.check_now()
+        self.refresh_icon()
+
+    def check_now(self) -> None:
+        self.poller.check_now()
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = time.time() + seconds
+        self.refresh_icon()
+
+    def resume(self) -> None:
+        self.paused_until = 0.0
+        self.refresh_icon()
+
+    def paused(self) -> bool:
+        return time.time() < self.paused_until
+
+    def mark_all_seen(self) -> None:
+        for mb in self.accounts.mailboxes(enabled_only=False):
+            mb.mark_all_seen()
+            if mb.name in self.results:
+                self.results[mb.name] = replace(self.results[mb.name], new_count=0, new_size=0)
+        self.refresh_icon()
+
+    def toggle_autostart(self) -> None:
+        enabled = not self.platform.autostart_enabled()
+        self.platform.set_autostart(enabled, self.autostart_command())
+        settings = replace(self.accounts.settings, start_with_system=enabled)
+        try:
+            self.accounts.apply(settings)
+        except Exception:
+            log.exception("could not save start_with_system")
+        self.refresh_icon()
+
+    def autostart_command(self) -> list[str]:
+        exe = shutil.which("traymailw") or shutil.which("traymail")
+        command = [exe] if exe else [sys.executable, "-m", "traymail"]
+        if self.paths.portable:
+            command += ["--home", str(self.paths.settings_file.parent)]
+        return command
+
+    def _instance_message(self, message: str) -> None:  # listener thread
+        if message == "show":
+            self.bridge.post(self.show_mailbox)
+        elif message == "settings":
+            self.bridge.post(self.show_settings)
+
+    def _notice(self, text: str) -> None:
+        if self.notifier is not None and self.accounts.settings.notifications:
+            self.notifier.show("traymail", text)
+        log.info("%s", text)
+
+    def _balloon(self, title: str, message: str) -> bool:
+        return self.tray.notify(title, message) if self.tray is not None else False
+
+    # -- results -------------------------------------------------------------------
+    def _started(self, mb: Mailbox) -> None:
+        self.checking.add(mb.name)
+        self.refresh_icon()
+
+    def _result_in_worker(self, mb: Mailbox, result: CheckResult | None,
+                          error: MailboxError | None) -> None:
+        """Poller thread: gather what a toast needs, then hand over to Tk."""
+        headers: list[Header] = []
+        size = 0
+        if result is not None and result.newly_arrived:
+            sizes = mb.store.sizes(mb.name)
+            size = sum(sizes.get(u) or 0 for u in result.newly_arrived)
+            try:
+                headers = mb.headers()  # senders/subjects for the toast (TOP, cached)
+            except MailboxError:
+                headers = mb.cached_headers()
+        self.bridge.post(lambda: self._on_result(mb, result, error, size, headers))
+
+    def _on_result(self, mb: Mailbox, result: CheckResult | None, error: MailboxError | None,
+                   arrived_size: int, headers: list[Header]) -> None:
+        self.checking.discard(mb.name)
+        if error is not None:
+            first = mb.name not in self.errors
+            self.errors[mb.name] = error
+            if first and error.state in (AccountState.AUTH_FAILED, AccountState.STOPPED):
+                self._notice(f"{mb.name}: {error}")  # said once, not at every poll
+        else:
+            self.errors.pop(mb.name, None)
+        if result is not None:
+            self.results[mb.name] = result
+            if result.newly_arrived and self.accounts.settings.notifications \
+                    and not self.paused():
+                toast = toast_text(mb.name, result, arrived_size, headers,
+                                   len(self.accounts.names) > 1)
+                self.toasts.append(toast)
+                if self.notifier is not None:
+                    self.notifier.show(toast.title, toast.message)
+        if self.mailbox_window is not None and self.mailbox_window.alive \
+                and result is not None and result.newly_arrived:
+            self.mailbox_window.refresh()
+        self.refresh_icon()
+
+    def icon_and_title(self) -> tuple[Any, str]:
+        new = sum(r.new_count for r in self.results.values())
+        size = sum(r.new_size for r in self.results.values())
+        problems = {n: e for n, e in self.errors.items() if e.state in _PROBLEM}
+        if problems:
+            state = IconState.ERROR
+        elif self.checking and not self.results:
+            state = IconState.CHECKING
+        elif self.paused():
+            state = IconState.PAUSED
+        elif new:
+            state = IconState.NEW
+        else:
+            state = IconState.IDLE
+        parts = [f"traymail{self.title_note} — {new} new ({format_size(size)})"]
+        times = [mb.status.checked_at for mb in self.accounts.mailboxes()
+                 if mb.status.checked_at]
+        if times:
+            parts.append(f"checked {time.strftime('%H:%M', time.localtime(max(times)))}")
+        if problems:
+            name, err = next(iter(problems.items()))
+            parts.append(f"{name}: {str(err)[:60]}")
+        if self.paused():
+            parts.append("paused")
+        if not self.accounts.names:
+            parts = ["traymail — no account: open Settings"]
+        return draw_icon(64, state, new), ", ".join(parts)[:127]
+
+    def refresh_icon(self) -> None:
+        if self.tray is not None:
+            self.tray.update(*self.icon_and_title())
+
+    def _icon_file(self) -> Path | None:
+        try:
+            path = self.paths.state_dir / "traymail-64.png"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                draw_icon(64).save(path)
+            return path
+        except OSError:
+            return None

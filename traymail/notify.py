@@ -1,0 +1,97 @@
+"""Toasts through desktop-notifier: WinRT on Windows, D-Bus on Linux.
+
+desktop-notifier is asyncio-based: it gets one event loop in its own thread.
+A click on a toast calls ``on_click`` in that thread; the app hands it to
+the Tk thread. When the platform has no notification service, sending fails
+once, is logged once, and every later toast goes to ``fallback`` (the tray's
+balloon on Windows) or nowhere (the badge still tells).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Notifier"]
+
+log = logging.getLogger("traymail.notify")
+
+
+class Notifier:
+    def __init__(self, on_click: Callable[[], None], *, app_name: str = "traymail",
+                 icon_path: Path | None = None,
+                 fallback: Callable[[str, str], bool] | None = None) -> None:
+        self.on_click = on_click
+        self.app_name = app_name
+        self.icon_path = icon_path
+        self.fallback = fallback
+        self.failed = False
+        #: (title, message, how) of every toast shown: "native", "fallback" or "none"
+        self.history: list[tuple[str, str, str]] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever,
+                                        name="traymail-notifier", daemon=True)
+        self._notifier: Any = None
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._create(), self._loop).result(10)
+
+    async def _create(self) -> None:
+        try:
+            from desktop_notifier import DesktopNotifier, Icon
+
+            icon = Icon(path=self.icon_path) if self.icon_path else None
+            self._notifier = DesktopNotifier(app_name=self.app_name, app_icon=icon)
+        except Exception as exc:  # no backend for this platform
+            self._give_up(exc)
+
+    def show(self, title: str, message: str) -> Future[None]:
+        """Queue a toast (any thread); the future completes once it was handed over."""
+        return asyncio.run_coroutine_threadsafe(self._send(title, message), self._loop)
+
+    async def _send(self, title: str, message: str) -> None:
+        if self._notifier is not None and not self.failed:
+            dispatched: list[bool] = []
+            try:
+                # desktop-notifier logs and swallows a failed send; on_dispatched
+                # is how we learn that the toast really went out
+                await self._notifier.send(title=title, message=message,
+                                          on_clicked=self._clicked,
+                                          on_dispatched=lambda: dispatched.append(True))
+            except Exception as exc:
+                self._give_up(exc)
+            if dispatched:
+                self.history.append((title, message, "native"))
+                return
+            self._give_up(RuntimeError("the notification service refused the toast"))
+        how = "fallback" if self.fallback is not None and self.fallback(title, message) else "none"
+        self.history.append((title, message, how))
+
+    def _give_up(self, exc: BaseException) -> None:
+        if not self.failed:
+            log.warning("no notification service (%s); new mail shows on the icon only", exc)
+        self.failed = True
+
+    def _clicked(self) -> None:
+        try:
+            self.on_click()
+        except Exception:
+            log.exception("toast click handler failed")
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        return [self._thread]

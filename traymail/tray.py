@@ -1,0 +1,174 @@
+"""The tray icon (pystray) in its own thread.
+
+The menu is described once as data (:class:`MenuEntry`) and built both as a
+pystray menu and, where pystray has none (the plain xorg backend a pip venv
+gets on Linux), as a Tk popup shown on right-click. Every callback only
+posts work to the Tk thread; only the Tk thread stops the icon.
+
+pystray is imported lazily: importing it needs a display on Linux.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["MenuEntry", "Tray", "SEPARATOR"]
+
+log = logging.getLogger("traymail.tray")
+Post = Callable[[Callable[[], Any]], None]
+
+
+@dataclass
+class MenuEntry:
+    label: str
+    action: Callable[[], Any] | None = None
+    default: bool = False
+    checked: Callable[[], bool] | None = None
+    enabled: Callable[[], bool] | None = None
+    submenu: list[MenuEntry] = field(default_factory=list)
+
+
+SEPARATOR = MenuEntry("-")
+
+
+class Tray:
+    def __init__(self, entries: list[MenuEntry], post: Post,
+                 popup: Callable[[int, int], Any]) -> None:
+        self.entries = entries
+        self.post = post
+        self.popup = popup
+        self.icon: Any = None
+        self.backend = ""
+        self.has_menu = False
+        self.ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- building --------------------------------------------------------------
+    def _menu(self, entries: list[MenuEntry]) -> Any:
+        import pystray
+
+        items = []
+        for e in entries:
+            if e.label == "-":
+                items.append(pystray.Menu.SEPARATOR)
+            elif e.submenu:
+                items.append(pystray.MenuItem(e.label, self._menu(e.submenu)))
+            else:
+                items.append(pystray.MenuItem(
+                    e.label, self._callback(e), default=e.default,
+                    checked=(lambda item, e=e: e.checked()) if e.checked else None,  # type: ignore[misc]
+                    enabled=(lambda item, e=e: e.enabled()) if e.enabled else True))  # type: ignore[misc]
+        return pystray.Menu(*items)
+
+    def _callback(self, entry: MenuEntry) -> Callable[..., None]:
+        def run(icon: Any = None, item: Any = None) -> None:  # pystray's thread
+            if entry.action is not None:
+                self.post(entry.action)
+        return run
+
+    def _icon_class(self) -> Any:
+        import pystray
+
+        cls = pystray.Icon
+        if cls.__module__ != "pystray._xorg":
+            return cls
+        import Xlib.X
+
+        popup = self.popup
+        post = self.post
+
+        class ClickableXorgIcon(cls):  # type: ignore[misc,valid-type]
+            """pystray 0.19.5's xorg backend handles ButtonPress but never selects
+            ButtonPressMask, so X never delivers clicks (upstream #151). Select
+            it; left click = default item, right click = our Tk popup menu."""
+
+            def _create_window(self) -> Any:
+                window = super()._create_window()
+                window.change_attributes(event_mask=Xlib.X.ExposureMask
+                                         | Xlib.X.StructureNotifyMask
+                                         | Xlib.X.ButtonPressMask)
+                return window
+
+            def _on_button_press(self, event: Any) -> None:
+                if event.detail == 3:
+                    x, y = event.root_x, event.root_y
+                    post(lambda: popup(x, y))
+                else:
+                    super()._on_button_press(event)
+
+        return ClickableXorgIcon
+
+    # -- running -----------------------------------------------------------------
+    def start(self, image: Any, title: str) -> None:
+        import pystray
+
+        cls = self._icon_class()
+        self.backend = pystray.Icon.__module__
+        self.icon = cls("traymail", image, self._title(title), menu=self._menu(self.entries))
+        self.has_menu = bool(self.icon.HAS_MENU)
+
+        def setup(icon: Any) -> None:
+            # xorg: run() releases setup before it sets icon._thread
+            while self.backend == "pystray._xorg" and not hasattr(icon, "_thread"):
+                threading.Event().wait(0.01)
+            icon.visible = True
+            self.ready.set()
+
+        def run() -> None:
+            try:
+                self.icon.run(setup=setup)
+            except Exception:
+                log.exception("the tray icon stopped")
+
+        self._thread = threading.Thread(target=run, name="traymail-tray", daemon=True)
+        self._thread.start()
+
+    def _title(self, title: str) -> str:
+        """Windows truncates tooltips at 127 chars; pystray's xorg backend sets
+        WM_NAME as Latin-1 and raises on anything else."""
+        title = title[:127]
+        if self.backend == "pystray._xorg":
+            title = title.replace("—", "-").encode("latin-1", "replace").decode("latin-1")
+        return title
+
+    def update(self, image: Any, title: str) -> None:
+        if self.icon is None:
+            return
+        self.icon.icon = image
+        self.icon.title = self._title(title)
+        if self.has_menu:
+            try:
+                self.icon.update_menu()
+            except Exception:
+                log.debug("menu update failed", exc_info=True)
+
+    def notify(self, title: str, message: str) -> bool:
+        """The backend's own balloon (Windows), as a toast fallback."""
+        if self.icon is None or not getattr(self.icon, "HAS_NOTIFICATION", False):
+            return False
+        try:
+            self.icon.notify(message, title)
+            return True
+        except Exception:
+            log.debug("balloon failed", exc_info=True)
+            return False
+
+    def stop(self, timeout: float = 3.0) -> None:
+        if self.icon is None:
+            return
+        try:
+            self.icon.stop()
+        except Exception:  # gtk backends raise without a notification daemon
+            log.debug("icon.stop failed", exc_info=True)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():  # pystray xorg: stop() can hang in next_event()
+                log.warning("the tray thread did not stop; leaving it to process exit")
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        return [self._thread] if self._thread is not None else []
