@@ -41,6 +41,9 @@ MakeServer = Callable[..., DevServer]
 
 @pytest.fixture(scope="module")
 def tray_desktop(x_display: str) -> Iterator[Desktop]:
+    # the plain-venv path: pystray's xorg backend (tests/test_tray_gtk.py runs
+    # the gtk backend in its own process); pystray reads this at import
+    os.environ["PYSTRAY_BACKEND"] = "xorg"
     desktop = Desktop()
     desktop.start_bus()
     start_notification_daemon(desktop, x_display)

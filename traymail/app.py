@@ -101,6 +101,7 @@ class App:
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
+        self.platform.register_app_id()
         if self.instance is not None:
             self.instance.start()
         if self.notifier is not None:

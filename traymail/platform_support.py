@@ -25,6 +25,7 @@ class PlatformSupport(Protocol):
     def autostart_enabled(self) -> bool: ...
     def set_autostart(self, enabled: bool, command: list[str]) -> None: ...
     def enable_dpi_awareness(self) -> None: ...
+    def register_app_id(self) -> None: ...
 
 
 class WinApi(Protocol):
@@ -34,6 +35,7 @@ class WinApi(Protocol):
     def reg_set_string(self, key: str, name: str, value: str) -> None: ...
     def reg_delete(self, key: str, name: str) -> None: ...
     def set_dpi_awareness(self) -> bool: ...
+    def set_app_id(self, app_id: str) -> bool: ...
 
 
 class RealWinApi:  # pragma: no cover - runs only on Windows
@@ -73,6 +75,16 @@ class RealWinApi:  # pragma: no cover - runs only on Windows
                 return False
 
 
+    def set_app_id(self, app_id: str) -> bool:
+        import ctypes
+
+        try:
+            shell32 = ctypes.windll.shell32  # type: ignore[attr-defined]
+            return shell32.SetCurrentProcessExplicitAppUserModelID(app_id) == 0  # type: ignore[no-any-return]
+        except (AttributeError, OSError):
+            return False
+
+
 class WindowsSupport:
     """HKCU Run key (+ StartupApproved, which Task Manager's switch writes)."""
 
@@ -99,6 +111,12 @@ class WindowsSupport:
     def enable_dpi_awareness(self) -> None:
         if not self.api.set_dpi_awareness():
             log.debug("could not set DPI awareness")
+
+    def register_app_id(self) -> None:
+        """Our own AUMID, so toasts and the taskbar show "traymail", not Python.
+        desktop-notifier writes the HKCU AppUserModelId key under the same id."""
+        if not self.api.set_app_id(APP_ID):
+            log.debug("could not set the AppUserModelID")
 
 
 def _windows_command(command: list[str]) -> str:
@@ -133,6 +151,9 @@ class LinuxSupport:
         os.replace(tmp, self.desktop_file)
 
     def enable_dpi_awareness(self) -> None:
+        pass
+
+    def register_app_id(self) -> None:
         pass
 
 

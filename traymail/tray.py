@@ -82,9 +82,17 @@ class Tray:
         post = self.post
 
         class ClickableXorgIcon(cls):  # type: ignore[misc,valid-type]
-            """pystray 0.19.5's xorg backend handles ButtonPress but never selects
-            ButtonPressMask, so X never delivers clicks (upstream #151). Select
-            it; left click = default item, right click = our Tk popup menu."""
+            """Two fixes for pystray 0.19.5's xorg backend.
+
+            1. It handles ButtonPress but never selects ButtonPressMask, so X
+               never delivers clicks (upstream #151). Select it; left click =
+               the default item, right click = our Tk popup menu.
+            2. Calls from other threads (icon, title, stop) write to the icon's
+               X connection while its own thread reads from it; python-xlib
+               can deadlock there (seen: the Tk thread waiting forever in
+               ``title =``). Send those requests over a private connection
+               instead, and never wait for the icon thread without a timeout.
+            """
 
             def _create_window(self) -> Any:
                 window = super()._create_window()
@@ -99,6 +107,48 @@ class Tray:
                     post(lambda: popup(x, y))
                 else:
                     super()._on_button_press(event)
+
+            def _rewrite_implementation(self, *originals: Any) -> None:
+                super()._rewrite_implementation(*originals)
+                self._traymail_lock = threading.Lock()
+                self._traymail_display: Any = None
+                for original in originals:
+                    atom = self._display.intern_atom(f"_PYSTRAY_{original.__name__.upper()}")
+                    setattr(self, original.__name__, self._dispatch(original, atom))
+
+            def _dispatch(self, original: Any, atom: int) -> Callable[[], None]:
+                def inner() -> None:
+                    thread = getattr(self, "_thread", None)
+                    if thread is None or threading.current_thread().ident == thread.ident:
+                        original()
+                        return
+                    import queue
+
+                    import Xlib.display
+                    import Xlib.protocol.event
+
+                    with self._traymail_lock:
+                        if self._traymail_display is None:
+                            self._traymail_display = Xlib.display.Display()
+                        d = self._traymail_display
+                        window = d.create_resource_object("window", self._window.id)
+                        window.send_event(Xlib.protocol.event.ClientMessage(
+                            window=window, client_type=atom,
+                            data=(32, (Xlib.X.CurrentTime, 0, 0, 0, 0))),
+                            event_mask=Xlib.X.NoEventMask)
+                        d.flush()
+                    try:
+                        result = self._queue.get(timeout=5)
+                    except queue.Empty:
+                        log.warning("the tray icon did not answer (%s)", original.__name__)
+                        return
+                    if result is not True:
+                        raise result[1]
+                return inner
+
+            def traymail_close(self) -> None:
+                if getattr(self, "_traymail_display", None) is not None:
+                    self._traymail_display.close()
 
         return ClickableXorgIcon
 
@@ -166,6 +216,9 @@ class Tray:
             log.debug("icon.stop failed", exc_info=True)
         if self._thread is not None:
             self._thread.join(timeout)
+        closer = getattr(self.icon, "traymail_close", None)
+        if closer is not None:
+            closer()
             if self._thread.is_alive():  # pystray xorg: stop() can hang in next_event()
                 log.warning("the tray thread did not stop; leaving it to process exit")
 
