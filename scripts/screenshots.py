@@ -30,6 +30,55 @@ def grab(display: str, window: object, path: Path) -> None:
     print(path)
 
 
+def tray_scene(display: str, out: Path, srv: object, store: object, account: object,
+               home: Path) -> None:
+    """The tray icon with its badge, a toast (dunst) and the menu."""
+    os.environ["PYSTRAY_BACKEND"] = "xorg"
+    from tests.desktop import (
+        Desktop,
+        start_notification_daemon,
+        start_tray_host,
+        tray_icons,
+        wait_for,
+        xdotool,
+    )
+    from traymail.accounts import Accounts
+    from traymail.app import App
+    from traymail.platform_support import LinuxSupport
+    from traymail.samples import sample_message
+    from traymail.settings import Settings, resolve_paths
+
+    desktop = Desktop()
+    try:
+        desktop.start_bus()
+        start_notification_daemon(desktop, display)
+        start_tray_host(desktop, display)
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = desktop.env["DBUS_SESSION_BUS_ADDRESS"]
+        paths = resolve_paths(home=home / "tray")
+        accounts = Accounts(paths, Settings((account,)), passwords=store)  # type: ignore[arg-type]
+        app = App(paths, accounts=accounts, platform=LinuxSupport(home / "xdg"),
+                  single_instance=False)
+        app.start()
+        pump(app.root, lambda: app.toasts, 15)
+        srv.mailbox.add(sample_message(40))  # type: ignore[attr-defined]
+        srv.mailbox.add(sample_message(41))  # type: ignore[attr-defined]
+        app.check_now()
+        pump(app.root, lambda: len(app.toasts) > 1, 15)
+        wait_for(lambda: tray_icons(display), 10, "the icon")
+        pump(app.root, timeout=1.0)
+        icon = tray_icons(display)[0]
+        x, y = icon["x"] + icon["width"] // 2, icon["y"] + icon["height"] // 2
+        xdotool(display, "mousemove", str(x), str(y), "click", "3")
+        pump(app.root, lambda: getattr(app, "_popup", None) is not None, 5)
+        pump(app.root, timeout=0.5)
+        screenshot(display, str(out / "tray-toast-menu.png"), (0, 0, 1280, 420))
+        print(out / "tray-toast-menu.png")
+        app._popup.unpost()
+        app.shutdown()
+    finally:
+        desktop.stop()
+
+
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs"
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +129,11 @@ def main() -> int:
             pump(root, lambda: dlg.test_result, 10)
             pump(root, timeout=0.3)
             grab(display, dlg, out / "settings-dialog.png")
+            dlg.close()
+            win.close()
+            bridge.close()
             root.destroy()
+            tray_scene(display, out, srv, store, account, home)
             time.sleep(0.1)
     finally:
         proc.stop()

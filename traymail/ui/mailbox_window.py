@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import tkinter as tk
+import weakref
 from collections.abc import Callable
 from email.utils import parseaddr
 from pathlib import Path
@@ -341,8 +342,11 @@ class MailboxWindow:
         self.set_busy(True, "Downloading")
         self.show_progress()
 
+        me = weakref.ref(self)  # the worker must not keep the window alive
+        post = self.bridge.post
+
         def progress(done: int, total: int) -> None:  # worker thread
-            self.bridge.post(lambda: self.update_progress(done, total))
+            post(lambda: (w := me()) is not None and w.alive and w.update_progress(done, total))
 
         def finished(paths: list[Path]) -> None:
             self.set_busy(False)
@@ -354,8 +358,8 @@ class MailboxWindow:
             if then is not None:
                 then(paths)
 
-        self._submit(lambda: job(mb, progress, self.cancel), finished,
-                           self._failed("Download"))
+        cancel = self.cancel
+        self._submit(lambda: job(mb, progress, cancel), finished, self._failed("Download"))
 
     def show_progress(self) -> None:
         self.progress.configure(value=0, maximum=1)

@@ -7,6 +7,7 @@ thread ever touches a widget.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -27,8 +28,10 @@ class TkBridge:
         self._queue: queue.SimpleQueue[Callable[[], Any]] = queue.SimpleQueue()
         self._tk_thread = threading.get_ident()
         self._closed = False
+        self._tokens = itertools.count()
+        self._callbacks: dict[int, tuple[Any, Any]] = {}
         self.running = 0
-        root.after(POLL_MS, self._poll)
+        self._after: str | None = root.after(POLL_MS, self._poll)
 
     def post(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on the Tk thread soon (callable from any thread)."""
@@ -48,15 +51,20 @@ class TkBridge:
             except Exception:
                 log.exception("a UI callback failed")
         try:
-            self.root.after(POLL_MS, self._poll)
+            self._after = self.root.after(POLL_MS, self._poll)
         except tk.TclError:  # the root is gone
             self._closed = True
 
     def submit(self, fn: Callable[[], T], on_done: Callable[[T], Any] | None = None,
                on_error: Callable[[BaseException], Any] | None = None,
                name: str = "traymail-worker") -> threading.Thread:
-        """Run ``fn`` in a daemon thread; ``on_done``/``on_error`` on the Tk thread."""
+        """Run ``fn`` in a daemon thread; ``on_done``/``on_error`` on the Tk thread.
+
+        The callbacks stay here, on the Tk side: a worker thread must never hold
+        the last reference to a window, or Tk objects would be freed in it."""
         self.running += 1
+        token = next(self._tokens)
+        self._callbacks[token] = (on_done, on_error)
 
         def run() -> None:
             try:
@@ -65,18 +73,30 @@ class TkBridge:
                 if not isinstance(exc, Exception):
                     log.exception("worker stopped")
                 err = exc
-                self.post(lambda: self._finish(lambda: on_error(err) if on_error else
-                                               log.error("background task failed: %s", err)))
+                self.post(lambda: self._finish(token, None, err))
             else:
-                self.post(lambda: self._finish(lambda: on_done(result) if on_done else None))
+                self.post(lambda: self._finish(token, result, None))
 
         t = threading.Thread(target=run, name=name, daemon=True)
         t.start()
         return t
 
-    def _finish(self, fn: Callable[[], Any]) -> None:
+    def _finish(self, token: int, result: Any, error: BaseException | None) -> None:
         self.running -= 1
-        fn()
+        on_done, on_error = self._callbacks.pop(token)
+        if error is None:
+            if on_done is not None:
+                on_done(result)
+        elif on_error is not None:
+            on_error(error)
+        else:
+            log.error("background task failed: %s", error)
 
     def close(self) -> None:
         self._closed = True
+        if self._after is not None:
+            try:
+                self.root.after_cancel(self._after)
+            except tk.TclError:
+                pass
+            self._after = None
