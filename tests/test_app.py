@@ -287,3 +287,45 @@ def test_no_notification_service_falls_back_quietly(
     assert [h[2] for h in n.history] == ["fallback", "fallback"]
     assert balloons == ["1 new message (1 KB)", "2 new messages (2 KB)"]
     assert caplog.text.count("no notification service") == 1  # logged once
+
+
+def test_demo_runs_the_whole_app(session_env: Desktop, x_display: str) -> None:
+    """`traymail --demo`: the real process, its own POP3 server and mailbox."""
+    icons = len(tray_icons(x_display))
+    shown = dunst_displayed(session_env)
+    env = {**session_env.env, "DISPLAY": x_display, "PYSTRAY_BACKEND": "xorg",
+           "TRAYMAIL_DEMO_EVERY": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "traymail", "--demo"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(tray_icons(x_display)) > icons, 20, "the demo's icon")
+        wait_for(lambda: dunst_displayed(session_env) >= shown + 1, 20, "the first-run toast")
+        # the mailbox lives: a message arrives, a second toast follows
+        wait_for(lambda: dunst_displayed(session_env) >= shown + 2, 20, "a new-mail toast")
+        proc.send_signal(15)  # SIGTERM: a clean quit
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err[-2000:]
+    assert "demo: POP3 server on 127.0.0.1" in out
+    subprocess.run(["dunstctl", "close-all"], env=session_env.env, timeout=10)
+    summaries = [n["summary"] for n in dunst_history(session_env)]
+    assert any(s.startswith("12 messages waiting") for s in summaries)
+    assert any(s.startswith("1 new message") for s in summaries)
+
+
+def test_quit_from_a_second_command(session_env: Desktop, make_devserver: MakeServer,
+                                    tmp_path: Path) -> None:
+    srv = make_devserver()
+    home = tmp_path / "home"
+    app = make_app(home, srv, use_tray=False, use_notifier=False)
+    app.start()
+    try:
+        done = subprocess.run([sys.executable, "-m", "traymail", "--home", str(home), "--quit"],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert app_pump(app, lambda: app.stopped.is_set())
+    finally:
+        app.shutdown()

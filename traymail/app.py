@@ -113,7 +113,12 @@ class App:
             self.show_settings()  # first run: ask for an account (or the demo)
 
     def run(self) -> int:
+        import signal
+
         self.start()
+        # SIGTERM (logout, kill, tests): the handler runs between Tk events, and
+        # the bridge's after() tick guarantees there are some
+        signal.signal(signal.SIGTERM, lambda *_: self.bridge.post(self.quit))
         try:
             self.root.mainloop()
         finally:
@@ -278,6 +283,8 @@ class App:
             self.bridge.post(self.show_mailbox)
         elif message == "settings":
             self.bridge.post(self.show_settings)
+        elif message == "quit":
+            self.bridge.post(self.quit)
 
     def _notice(self, text: str) -> None:
         if self.notifier is not None and self.accounts.settings.notifications:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -200,15 +202,22 @@ def _demo(args: argparse.Namespace) -> int:
             accounts = Accounts(paths, Settings((account,)), passwords=passwords)
             stop = threading.Event()
 
+            every = float(os.environ.get("TRAYMAIL_DEMO_EVERY", "30"))
+            if every < 30:  # tests speed the demo up; so does its poller
+                account = replace(account, check_interval_minutes=every / 60)
+                passwords.set(account, "demo")
+                accounts = Accounts(paths, Settings((account,)), passwords=passwords)
+
             def arrivals() -> None:
                 i = 12
-                while not stop.wait(30):
+                while not stop.wait(every):
                     box.add(sample_message(i))
                     i += 1
 
             threading.Thread(target=arrivals, name="demo-arrivals", daemon=True).start()
             print(f"traymail demo: POP3 server on 127.0.0.1:{srv.port} (user demo, "
-                  f"password demo); a new message arrives every 30 s. Quit from the tray menu.")
+                  f"password demo); a new message arrives every {every:g} s. "
+                  "Quit from the tray menu.", flush=True)
             app = App(paths, accounts=accounts, title_note=" demo")
             try:
                 return app.run()
@@ -254,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the app against a built-in POP3 server with a sample mailbox")
     p.add_argument("--show", action="store_true",
                    help="open the running traymail's window (or start it)")
+    p.add_argument("--quit", action="store_true", help="ask the running traymail to quit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("shell", parents=[common], help="speak POP3 command by command")
     c = sub.add_parser("check", parents=[common], help="check for new mail")
@@ -288,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "shell":
         return cmd_shell(None)
+    if args.quit:
+        from .instance import send_to_running
+
+        if send_to_running(resolve_paths(args.home, args.config), "quit"):
+            return 0
+        print("traymail: no running instance", file=sys.stderr)
+        return 1
     if args.command is None:
         return _run_app(args)
     try:
