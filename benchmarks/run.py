@@ -25,12 +25,14 @@ from pathlib import Path
 
 from tests.realservers import Dovecot, DovecotAccount, start_dovecot
 
-from .mailbox import huge_message, synthetic_mailbox
+from .mailbox import huge_message, synthetic_mailbox, synthetic_message
 
 SUITES: dict[str, tuple[str, ...]] = {
-    "headers": ("raw-top", "traymail-top", "poplib-top"),
-    "download": ("raw-retr", "traymail-retr", "traymail-files", "mpop", "poplib-retr"),
+    "headers": ("raw-top", "traymail-top", "traymail-headers", "poplib-top"),
+    "download": ("raw-retr", "traymail-retr", "traymail-files", "traymail-download-new", "mpop",
+                 "poplib-retr"),
     "huge": ("raw-retr", "traymail-files", "mpop", "poplib-retr"),
+    "check": ("traymail-check",),
 }
 ROOT = Path(__file__).resolve().parent
 
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--huge-mb", type=int, default=100)
+    ap.add_argument("--check-count", type=int, default=10_000)
     ap.add_argument("--json", help="result file (default benchmarks/results/<time>.json)")
     a = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop Dovecot
@@ -95,12 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         huge = server.new_account()
         if "huge" in suites:
             huge.add(huge_message(a.huge_mb))
+        big = server.new_account()
+        if "check" in suites:
+            print(f"filling a {a.check_count}-message mailbox for the check suite", flush=True)
+            fill(big, [synthetic_message(i, seed=7)[:1500] + b"\n" for i in range(a.check_count)])
         for rtt in rtts:
             proxy = Proxy(server.port, rtt) if rtt > 0 else None
             port = proxy.port if proxy else server.port
             try:
                 for suite in suites:
-                    account = huge if suite == "huge" else box
+                    account = {"huge": huge, "check": big}.get(suite, box)
                     clients = SUITES[suite]
                     if rtt > 0 and suite != "huge":
                         clients = tuple(c for c in clients if not c.startswith("poplib")
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                             "messages": samples[c][0]["messages"],
                             "octets": samples[c][0]["octets"],
                         }
+                        if "round_trips" in samples[c][0]:
+                            row["round_trips"] = max(s["round_trips"] for s in samples[c])
                         rows.append(row)
                         print(_fmt(row), flush=True)
             finally:
@@ -143,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fmt(r: dict[str, object]) -> str:
-    return (f"  {r['suite']:<9} rtt {r['rtt_ms']:>4.0f} ms  {r['client']:<14} "
+    rt = f"  {r['round_trips']} round trips" if "round_trips" in r else ""
+    return (f"  {r['suite']:<9} rtt {r['rtt_ms']:>4.0f} ms  {r['client']:<22} "
             f"{r['median_s']:8.3f} s  ({r['min_s']:.3f}-{r['max_s']:.3f})  "
-            f"x{r['ratio_to_raw']:.2f} raw  {r['peak_rss_mib']:.0f} MiB")
+            f"x{r['ratio_to_raw']:.2f} first  cpu {r['cpu_s'] * 1000:.0f} ms  "
+            f"{r['peak_rss_mib']:.0f} MiB{rt}")
 
 
 def table(rows: list[dict[str, object]]) -> str:

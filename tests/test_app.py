@@ -59,6 +59,9 @@ def session_env(tray_desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Deskt
     return tray_desktop
 
 
+_APPS: list[App] = []  # their Tk roots are never freed by the collector in a worker
+
+
 def make_app(home: Path, srv: DevServer, **kw: object) -> App:
     account = Account("Home", "127.0.0.1", "user", security=Security.NONE, port=srv.port,
                       allow_insecure=True)
@@ -66,8 +69,10 @@ def make_app(home: Path, srv: DevServer, **kw: object) -> App:
     store.set(account, "pass")
     paths = resolve_paths(home=home)
     accounts = Accounts(paths, Settings((account,)), passwords=store)
-    return App(paths, accounts=accounts, platform=LinuxSupport(home / "xdg-config"),
-               **kw)  # type: ignore[arg-type]
+    app = App(paths, accounts=accounts, platform=LinuxSupport(home / "xdg-config"),
+              **kw)  # type: ignore[arg-type]
+    _APPS.append(app)
+    return app
 
 
 def icon_center(display: str, app: App, timeout: float = 10) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import tkinter as tk
@@ -27,11 +28,16 @@ from .uitools import center, pump, screenshot
 MakeServer = Callable[..., DevServer]
 
 
+_ROOTS: list[tk.Tk] = []  # never freed by the collector in some worker thread
+
+
 @pytest.fixture
 def root(x_display: str) -> Iterator[tk.Tk]:
     r = create_root(hidden=True)
+    _ROOTS.append(r)
     yield r
     r.destroy()
+    gc.collect()
 
 
 def make_accounts(home: Path, *servers: DevServer, password: str = "pass") -> Accounts:

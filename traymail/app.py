@@ -9,6 +9,7 @@ the Tk thread owns the windows, the state shown, and stops everything.
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import sys
@@ -144,6 +145,7 @@ class App:
             self.root.destroy()
         except Exception:
             pass
+        gc.collect()  # free Tk objects here, on the Tk thread
 
     @property
     def threads(self) -> list[threading.Thread]:
@@ -177,10 +179,10 @@ class App:
     def popup_menu(self, x: int, y: int) -> Any:
         """The same menu as a Tk popup (for tray backends without menus)."""
         import tkinter as tk
-        from tkinter import font as tkfont
 
-        bold = tkfont.nametofont("TkMenuFont").copy()
-        bold.configure(weight="bold")
+        from .ui.root import shared_font
+
+        bold = shared_font(self.root, "TkMenuFont", weight="bold")
 
         def build(parent: tk.Misc, entries: list[MenuEntry]) -> tk.Menu:
             menu = tk.Menu(parent, tearoff=False)
@@ -200,8 +202,9 @@ class App:
                         menu.entryconfigure(menu.index("end"), font=bold)
             return menu
 
+        if getattr(self, "_popup", None) is not None:
+            self._popup.destroy()
         self._popup = build(self.root, self.menu_entries())
-        self._popup_font = bold
         self._popup.tk_popup(x, y)
         return self._popup
 

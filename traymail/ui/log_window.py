@@ -15,6 +15,7 @@ from tkinter import filedialog, ttk
 
 from ..accounts import Accounts
 from ..pop3 import Direction, TranscriptEvent
+from .root import release
 from .worker import TkBridge
 
 __all__ = ["LogWindow"]
@@ -174,6 +175,7 @@ class LogWindow:
     def close(self) -> None:
         self.accounts.remove_listener(self._listener)
         self.top.destroy()
+        release()
 
     @property
     def alive(self) -> bool:

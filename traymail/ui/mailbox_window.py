@@ -14,13 +14,13 @@ import weakref
 from collections.abc import Callable
 from email.utils import parseaddr
 from pathlib import Path
-from tkinter import font as tkfont
 from tkinter import messagebox, ttk
 from typing import Any
 
 from ..accounts import Accounts
 from ..decode import format_size
 from ..mailbox import DeleteReport, DownloadCancelled, Header, Mailbox
+from .root import release, shared_font
 from .worker import TkBridge
 
 __all__ = ["MailboxWindow", "open_path"]
@@ -116,13 +116,9 @@ class MailboxWindow:
         ys.grid(row=0, column=1, sticky="ns")
         table.rowconfigure(0, weight=1)
         table.columnconfigure(0, weight=1)
-        base = tkfont.nametofont("TkDefaultFont")
-        self._bold = base.copy()
-        self._bold.configure(weight="bold")
-        self._struck = base.copy()
-        self._struck.configure(overstrike=True)
-        self.tree.tag_configure("new", font=self._bold)
-        self.tree.tag_configure("marked", foreground="#c0392b", font=self._struck)
+        self.tree.tag_configure("new", font=shared_font(top, "TkDefaultFont", weight="bold"))
+        self.tree.tag_configure("marked", foreground="#c0392b",
+                                font=shared_font(top, "TkDefaultFont", overstrike=True))
         self.tree.tag_configure("downloaded", foreground="#555555")
         panes.add(table, weight=3)
         self.preview = tk.Text(panes, height=7, wrap="word", state="disabled",
@@ -448,6 +444,7 @@ class MailboxWindow:
     def close(self) -> None:
         self.cancel.set()
         self.top.destroy()
+        release()
 
     @property
     def alive(self) -> bool:

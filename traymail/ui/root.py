@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import tkinter as tk
+from tkinter import font as tkfont
 from tkinter import ttk
 from types import TracebackType
 
 from ..platform_support import platform_support
 
-__all__ = ["create_root", "set_window_icon"]
+__all__ = ["create_root", "set_window_icon", "shared_font", "release"]
 
 log = logging.getLogger("traymail.ui")
 
@@ -46,3 +48,28 @@ def set_window_icon(window: tk.Tk | tk.Toplevel) -> None:
         window._traymail_icons = images  # type: ignore[union-attr]  # keep references
     except Exception:  # an icon is never worth a crash
         log.debug("window icon not set", exc_info=True)
+
+
+def shared_font(widget: tk.Misc, base: str, **options: object) -> tkfont.Font:
+    """A derived font made once per Tk root and kept with it.
+
+    tkinter's Font (like Variable and PhotoImage) calls Tcl when it is freed;
+    freed by the garbage collector in a worker thread, that aborts the process
+    (Tcl_AsyncDelete) or raises. Fonts that live as long as the root never are.
+    """
+    root = widget._root()  # type: ignore[attr-defined]
+    cache: dict[tuple[str, tuple[tuple[str, object], ...]], tkfont.Font] = \
+        root.__dict__.setdefault("_traymail_fonts", {})
+    key = (base, tuple(sorted(options.items())))
+    font = cache.get(key)
+    if font is None:
+        font = tkfont.nametofont(base, root=root).copy()
+        font.configure(**options)
+        cache[key] = font
+    return font
+
+
+def release() -> None:
+    """After a window closes: collect reference cycles *now*, on the Tk thread,
+    so no Tk object is left for the collector to free in another thread."""
+    gc.collect()

@@ -13,6 +13,7 @@ from typing import Any
 from ..accounts import Accounts
 from ..session import probe
 from ..settings import Account, Security, Settings, SettingsError, parse_settings
+from .root import release
 from .worker import TkBridge
 
 __all__ = ["SettingsDialog"]
@@ -325,6 +326,7 @@ class SettingsDialog:
 
     def close(self) -> None:
         self.top.destroy()
+        release()
 
     @property
     def alive(self) -> bool:
