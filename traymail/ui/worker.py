@@ -1,16 +1,23 @@
 """Run engine calls off the Tk thread; deliver results on it.
 
-Worker threads put callables on a ``queue.Queue``; the Tk thread drains it
-every 50 ms with ``after()`` (the porcupine pattern). Nothing but the Tk
-thread ever touches a widget.
+Worker threads put callables on a queue; the Tk thread drains it (the
+porcupine pattern). Nothing but the Tk thread ever touches a widget.
+
+Waking the Tk thread costs CPU when idle, so: on Unix a posting thread also
+writes one byte to a pipe that Tk watches (``createfilehandler``), which
+wakes it at once and lets the ``after()`` poll slow down to once a second;
+elsewhere the poll runs every 50 ms while things happen and every 250 ms
+after two quiet seconds.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,6 +25,9 @@ from typing import Any, TypeVar
 log = logging.getLogger("traymail.ui")
 T = TypeVar("T")
 POLL_MS = 50
+IDLE_POLL_MS = 250
+WATCHED_POLL_MS = 1000
+QUIET_SECONDS = 2.0
 
 
 class TkBridge:
@@ -31,27 +41,62 @@ class TkBridge:
         self._tokens = itertools.count()
         self._callbacks: dict[int, tuple[Any, Any]] = {}
         self.running = 0
+        self._last_work = time.monotonic()
+        self._pipe: tuple[int, int] | None = None
+        if hasattr(root.tk, "createfilehandler") and os.name == "posix":
+            try:
+                r, w = os.pipe()
+                os.set_blocking(r, False)
+                os.set_blocking(w, False)
+                root.tk.createfilehandler(r, tk.READABLE, self._woken)
+                self._pipe = (r, w)
+            except (OSError, tk.TclError, AttributeError):
+                self._pipe = None
         self._after: str | None = root.after(POLL_MS, self._poll)
 
     def post(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on the Tk thread soon (callable from any thread)."""
-        if not self._closed:
-            self._queue.put(fn)
-
-    def _poll(self) -> None:
         if self._closed:
             return
+        self._queue.put(fn)
+        if self._pipe is not None:
+            try:
+                os.write(self._pipe[1], b"!")
+            except OSError:  # full (already woken) or closed
+                pass
+
+    def _woken(self, fd: int, mask: int) -> None:
+        try:
+            while os.read(fd, 4096):
+                pass
+        except OSError:
+            pass
+        self._drain()
+
+    def _drain(self) -> None:
         for _ in range(500):  # bounded: a flood never freezes the window
             try:
                 fn = self._queue.get_nowait()
             except queue.Empty:
                 break
+            self._last_work = time.monotonic()
             try:
                 fn()
             except Exception:
                 log.exception("a UI callback failed")
+
+    def _poll(self) -> None:
+        if self._closed:
+            return
+        self._drain()
+        if self._pipe is not None:
+            delay = WATCHED_POLL_MS
+        elif time.monotonic() - self._last_work < QUIET_SECONDS or self.running:
+            delay = POLL_MS
+        else:
+            delay = IDLE_POLL_MS
         try:
-            self._after = self.root.after(POLL_MS, self._poll)
+            self._after = self.root.after(delay, self._poll)
         except tk.TclError:  # the root is gone
             self._closed = True
 
@@ -94,6 +139,15 @@ class TkBridge:
 
     def close(self) -> None:
         self._closed = True
+        if self._pipe is not None:
+            r, w = self._pipe
+            self._pipe = None
+            try:
+                self.root.tk.deletefilehandler(r)
+            except (tk.TclError, AttributeError):
+                pass
+            os.close(r)
+            os.close(w)
         if self._after is not None:
             try:
                 self.root.after_cancel(self._after)
