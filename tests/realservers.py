@@ -51,8 +51,10 @@ class Certificate:
         return ssl.create_default_context(cafile=str(self.cert))
 
 
-def make_certificate(directory: Path, cn: str = "localhost") -> Certificate:
-    """A self-signed certificate for ``cn`` with SANs localhost, 127.0.0.1, ::1."""
+def make_certificate(directory: Path, cn: str = "localhost",
+                     san: str | None = None) -> Certificate:
+    """A self-signed certificate for ``cn`` with SANs localhost, 127.0.0.1, ::1
+    (or ``san``)."""
     if shutil.which("openssl") is None:
         require_real("openssl", "the openssl command is needed to generate a certificate")
     directory.mkdir(parents=True, exist_ok=True)
@@ -61,7 +63,7 @@ def make_certificate(directory: Path, cn: str = "localhost") -> Certificate:
         [
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             "-subj", f"/CN={cn}",
-            "-addext", f"subjectAltName=DNS:{cn},IP:127.0.0.1,IP:::1",
+            "-addext", f"subjectAltName={san or f'DNS:{cn},IP:127.0.0.1,IP:::1'}",
             "-addext", "basicConstraints=critical,CA:TRUE",
             "-keyout", str(key), "-out", str(cert),
         ],

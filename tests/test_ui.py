@@ -334,3 +334,30 @@ def test_log_window_keeps_the_last_lines(env: Env) -> None:
     assert len(lines) == log_window.MAX_LINES
     assert lines[-1].endswith(f"line {log_window.MAX_LINES + 49}")
     log.close()
+
+
+def test_settings_offers_to_trust_a_self_signed_certificate(
+        root: tk.Tk, make_devserver: MakeServer, tmp_path: Path) -> None:
+    from .realservers import make_certificate
+
+    cert = make_certificate(tmp_path / "cert")
+    srv = make_devserver(ssl_context=cert.server_context())
+    accounts = Accounts(resolve_paths(home=tmp_path / "home"), Settings(),
+                        passwords=MemoryStore())
+    dlg = SettingsDialog(root, TkBridge(root), accounts)
+    dlg.vars["host"].set("127.0.0.1")
+    dlg.vars["port"].set(str(srv.port))
+    dlg.port_typed = True
+    dlg.vars["username"].set("user")
+    dlg.vars["password"].set("pass")
+    dlg.test_connection()
+    assert pump(root, lambda: dlg.test_result)
+    assert "not trusted" in dlg.test_result and dlg.trust_button.winfo_manager() == "grid"
+    dlg.trust_button.invoke()
+    dlg.test_result = ""
+    dlg.test_connection()
+    assert pump(root, lambda: dlg.test_result)
+    assert dlg.test_result.startswith("OK: 5 messages")
+    assert dlg.save()
+    saved = (tmp_path / "home" / "settings.json").read_text()
+    assert dlg.offered_fingerprint and dlg.offered_fingerprint in saved

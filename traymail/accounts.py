@@ -5,6 +5,7 @@ windows and the console; no GUI imports."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from .mailbox import Mailbox
@@ -25,6 +26,9 @@ class Accounts:
         self.settings = settings if settings is not None else load_settings(paths.settings_file)
         self.passwords = passwords if passwords is not None else default_store()
         self.store = store if store is not None else Store(paths.state_db)
+        #: set when settings.json could not be read: shown to the user, and the
+        #: file is moved aside (never overwritten) before the next save
+        self.damaged_settings: Exception | None = None
         self._lock = threading.Lock()
         self._boxes: dict[str, Mailbox] = {}
         self._listeners: list[TranscriptListener] = []
@@ -76,7 +80,12 @@ class Accounts:
             password = (passwords or {}).get(account.name)
             if password:
                 self.passwords.set(account, password)
+        if self.damaged_settings is not None and self.paths.settings_file.exists():
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            self.paths.settings_file.rename(
+                self.paths.settings_file.with_name(f"settings.json.damaged-{stamp}"))
         save_settings(settings, self.paths.settings_file)
+        self.damaged_settings = None
         self.settings = settings
         self._sync()
 

@@ -36,11 +36,37 @@ from .ui.root import create_root
 from .ui.settings_dialog import SettingsDialog
 from .ui.worker import TkBridge
 
-__all__ = ["App", "Toast", "toast_text"]
+__all__ = ["App", "Toast", "toast_text", "setup_logging"]
 
 log = logging.getLogger("traymail.app")
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
             AccountState.BACKOFF)
+
+
+def setup_logging(log_dir: Path) -> Path | None:
+    """traymail's own log file (rotating, in the user log dir): warnings,
+    errors with tracebacks, and what the app did. Transcripts go to their
+    per-account files. No password ever reaches either (they are masked at
+    the source)."""
+    import logging.handlers
+
+    path = log_dir / "traymail.log"
+    logger = logging.getLogger("traymail")
+    for h in logger.handlers:
+        if getattr(h, "baseFilename", None) == str(path):
+            return path
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000,
+                                                       backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return path
 
 
 @dataclass(frozen=True)
@@ -99,10 +125,39 @@ class App:
             if use_notifier else None
         self.instance = InstanceServer(paths, self._instance_message) \
             if single_instance else None
+        self.internal_error = ""
+        self.log_file = setup_logging(paths.log_dir)
+        self._install_crash_handlers()
+
+    # -- crash safety ----------------------------------------------------------
+    def _install_crash_handlers(self) -> None:
+        """An unexpected exception in any thread: logged with its traceback, the
+        icon turns to the error state, and the app keeps running."""
+        def thread_hook(args: threading.ExceptHookArgs) -> None:
+            if args.exc_type is SystemExit or args.exc_value is None:
+                return
+            self._crashed(args.exc_value, args.thread.name if args.thread else "?")
+
+        threading.excepthook = thread_hook
+        self.root.report_callback_exception = (  # type: ignore[assignment]
+            lambda exc, value, tb: self._crashed(value, "Tk"))
+
+    def _crashed(self, exc: BaseException, where: str) -> None:
+        log.error("unexpected error in %s", where, exc_info=(type(exc), exc, exc.__traceback__))
+        text = f"internal error in {where}: {exc}"[:90]
+        self.bridge.post(lambda: self._set_internal_error(text))
+
+    def _set_internal_error(self, text: str) -> None:
+        self.internal_error = text
+        self.refresh_icon()
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
         self.platform.register_app_id()
+        recovered = self.accounts.store.recovered_from
+        if recovered is not None:
+            self._notice(f"The state database was damaged; it was kept as {recovered} and "
+                         "traymail started fresh (old mail may be announced once more).")
         if self.instance is not None:
             self.instance.start()
         if self.notifier is not None:
@@ -111,7 +166,11 @@ class App:
             self.tray.start(*self.icon_and_title())
         self.poller.start()
         if not self.accounts.settings.accounts:
-            self.show_settings()  # first run: ask for an account (or the demo)
+            dialog = self.show_settings()  # first run: ask for an account (or the demo)
+            if self.accounts.damaged_settings is not None:
+                dialog.general_error.configure(
+                    text=f"{self.accounts.damaged_settings}\nThe file was kept; saving here "
+                    "moves it aside as settings.json.damaged-<time>.")
 
     def run(self) -> int:
         import signal
@@ -344,7 +403,7 @@ class App:
         new = sum(r.new_count for r in self.results.values())
         size = sum(r.new_size for r in self.results.values())
         problems = {n: e for n, e in self.errors.items() if e.state in _PROBLEM}
-        if problems:
+        if problems or self.internal_error:
             state = IconState.ERROR
         elif self.checking and not self.results:
             state = IconState.CHECKING
@@ -362,6 +421,8 @@ class App:
         if problems:
             name, err = next(iter(problems.items()))
             parts.append(f"{name}: {str(err)[:60]}")
+        elif self.internal_error:
+            parts.append(self.internal_error[:60] + " (see the log)")
         if self.paused():
             parts.append("paused")
         if not self.accounts.names:

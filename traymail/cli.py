@@ -235,16 +235,19 @@ def _run_app(args: argparse.Namespace) -> int:
     if send_to_running(paths, "show"):
         print("traymail is already running; its window was opened.")
         return 0
+    from .accounts import Accounts
     from .app import App
+    from .settings import Settings
 
     try:
         settings = load_settings(paths.settings_file)
-    except SettingsError as exc:
+        damaged: SettingsError | None = None
+    except SettingsError as exc:  # run anyway; the file is kept and the user told
         print(f"traymail: {exc}", file=sys.stderr)
-        return 2
-    from .accounts import Accounts
-
-    return App(paths, accounts=Accounts(paths, settings)).run()
+        settings, damaged = Settings(), exc
+    accounts = Accounts(paths, settings)
+    accounts.damaged_settings = damaged
+    return App(paths, accounts=accounts).run()
 
 
 # -- parser ----------------------------------------------------------------------------

@@ -59,15 +59,27 @@ class AccountStatus:
 
 
 class MailboxError(Exception):
-    """A user-facing failure of an engine operation (one clear sentence)."""
+    """A user-facing failure of an engine operation (one clear sentence).
 
-    def __init__(self, message: str, state: AccountState = AccountState.ERROR) -> None:
+    ``cert_sha256`` is set when the server's certificate is not trusted: the
+    UI can show it and offer to pin it for this account."""
+
+    def __init__(self, message: str, state: AccountState = AccountState.ERROR,
+                 cert_sha256: str | None = None) -> None:
         super().__init__(message)
         self.state = state
+        self.cert_sha256 = cert_sha256
 
 
 def ssl_context(account: Account) -> ssl.SSLContext:
-    """Verification on (system store, host name); ``cafile`` for a private CA."""
+    """Verification on (system store, host name); ``cafile`` for a private CA.
+    A pinned certificate replaces CA verification by an exact fingerprint
+    match (checked in :func:`connect` right after the handshake)."""
+    if account.pinned_sha256:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
     try:
         return ssl.create_default_context(cafile=account.cafile or None)
     except (OSError, ssl.SSLError) as exc:
@@ -75,12 +87,66 @@ def ssl_context(account: Account) -> ssl.SSLContext:
                            AccountState.STOPPED) from None
 
 
+def _normal(fp: str) -> str:
+    return fp.replace(":", "").replace(" ", "").upper()
+
+
+def server_fingerprint(account: Account, timeout: float) -> str | None:
+    """The certificate fingerprint of the server, without trusting it (to show)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        if account.security is Security.SSL:
+            pop: POP3 = POP3_SSL(account.host, account.effective_port, timeout=timeout,
+                                 context=ctx)
+        else:
+            pop = POP3(account.host, account.effective_port, timeout=timeout)
+            pop.stls(ctx)
+        try:
+            return pop.peer_sha256
+        finally:
+            pop.close()
+    except (POP3Error, OSError):
+        return None
+
+
+def _untrusted(account: Account, exc: TransportError, timeout: float) -> MailboxError:
+    fp = server_fingerprint(account, timeout)
+    shown = f" Its SHA-256 fingerprint is {fp}." if fp else ""
+    return MailboxError(
+        f"the certificate of {account.host} is not trusted ({exc}).{shown} If you know this "
+        "is your server's certificate, trust it for this account (Settings).",
+        AccountState.STOPPED, cert_sha256=fp)
+
+
+def _check_pin(account: Account, pop: POP3) -> None:
+    if not account.pinned_sha256:
+        return
+    got = pop.peer_sha256
+    if got is None or _normal(got) != _normal(account.pinned_sha256):
+        pop.close()
+        raise MailboxError(
+            f"the certificate of {account.host} CHANGED: expected {account.pinned_sha256}, "
+            f"got {got}. This may be an attack; nothing was sent. If the server really got a "
+            "new certificate, trust the new one in Settings.",
+            AccountState.STOPPED, cert_sha256=got)
+
+
 def connect(account: Account, *, timeout: float, transcript: TranscriptHook | None) -> POP3:
     """Open a connection with the account's security; STARTTLS never falls back."""
-    if account.security is Security.SSL:
-        return POP3_SSL(account.host, account.effective_port, timeout=timeout,
-                        context=ssl_context(account), transcript=transcript)
-    pop = POP3(account.host, account.effective_port, timeout=timeout, transcript=transcript)
+    try:
+        if account.security is Security.SSL:
+            pop: POP3 = POP3_SSL(account.host, account.effective_port, timeout=timeout,
+                                 context=ssl_context(account), transcript=transcript)
+            _check_pin(account, pop)
+            return pop
+        pop = POP3(account.host, account.effective_port, timeout=timeout,
+                   transcript=transcript)
+    except TransportError as exc:
+        if "certificate" in str(exc):
+            raise _untrusted(account, exc, timeout) from exc
+        raise
     if account.security is Security.STARTTLS:
         try:
             caps = pop.capa()
@@ -88,6 +154,12 @@ def connect(account: Account, *, timeout: float, transcript: TranscriptHook | No
                 raise CapabilityError("the server does not offer STLS; traymail will not "
                                       "send the password without TLS")
             pop.stls(ssl_context(account))
+            _check_pin(account, pop)
+        except TransportError as exc:
+            pop.close()
+            if "certificate" in str(exc):
+                raise _untrusted(account, exc, timeout) from exc
+            raise
         except BaseException:
             pop.close()
             raise

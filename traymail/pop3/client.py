@@ -51,7 +51,7 @@ from ._replies import (
 )
 from ._transcript import Transcript, TranscriptHook
 
-__all__ = ["POP3", "POP3_SSL", "POP3_PORT", "POP3_SSL_PORT"]
+__all__ = ["POP3", "POP3_SSL", "POP3_PORT", "POP3_SSL_PORT", "fingerprint"]
 
 POP3_PORT: Final = 110
 POP3_SSL_PORT: Final = 995
@@ -138,6 +138,15 @@ class POP3:
     @property
     def connected(self) -> bool:
         return self._sock is not None
+
+    @property
+    def peer_sha256(self) -> str | None:
+        """SHA-256 fingerprint of the server's TLS certificate (AA:BB:...), or None."""
+        sock = self._sock
+        if not isinstance(sock, ssl.SSLSocket):
+            return None
+        der = sock.getpeercert(binary_form=True)
+        return fingerprint(der) if der else None
 
     @property
     def capabilities(self) -> Capabilities | None:
@@ -522,6 +531,12 @@ class POP3_SSL(POP3):
 
     def stls(self, context: ssl.SSLContext | None = None) -> str:
         raise LocalProtocolError("STLS on a connection that is already TLS")
+
+
+def fingerprint(der: bytes) -> str:
+    """The SHA-256 fingerprint of a DER certificate, as browsers show it."""
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def _num(number: int) -> str:

@@ -127,6 +127,10 @@ class SettingsDialog:
         self.test_button.pack(side="left")
         self.test_label = ttk.Label(test, text="", wraplength=330)
         self.test_label.pack(side="left", padx=8)
+        self.trust_button = ttk.Button(form, text="Trust this certificate",
+                                       command=self.trust_certificate)
+        self.trust_row = r + 1
+        self.offered_fingerprint: str | None = None
         form.columnconfigure(1, weight=1)
 
         bottom = ttk.Frame(self.top, padding=(10, 0, 10, 10))
@@ -314,10 +318,23 @@ class SettingsDialog:
             self.test_result = f"Failed: {exc}"
             self.test_button.state(["!disabled"])
             self.test_label.configure(text=self.test_result, foreground="#c0392b")
+            fp = getattr(exc, "cert_sha256", None)
+            if fp:
+                self.offered_fingerprint = fp
+                self.trust_button.grid(row=self.trust_row, column=1, sticky="w", pady=4)
 
         self.bridge.submit(lambda: probe(account, password),
                            lambda r: done(r) if self.alive else None,
                            lambda e: failed(e) if self.alive else None)
+
+    def trust_certificate(self) -> None:
+        """Pin the certificate shown by the failed test for this account."""
+        if self.current is None or not self.offered_fingerprint:
+            return
+        self.drafts[self.current]["pinned_sha256"] = self.offered_fingerprint
+        self.trust_button.grid_remove()
+        self.test_label.configure(text=f"Trusted {self.offered_fingerprint[:23]}…; "
+                                  "test again, then Save.", foreground="")
 
     def _demo(self) -> None:
         if self.on_demo is not None:
