@@ -315,6 +315,10 @@ class Mailbox:
             number = dict((u, n) for n, u in self._uid_list(pop)).get(uid)
             if number is None:
                 raise MailboxError("that message is no longer on the server", AccountState.OK)
+            caps = pop.capabilities
+            if caps is not None and caps.supported and not caps.has("TOP"):
+                raise CapabilityError("the server does not support TOP, so there is no "
+                                      "preview without downloading the message")
             data = pop.top(number, lines)
         return preview_text(data)
 
