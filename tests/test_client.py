@@ -328,6 +328,10 @@ def test_transcript_and_log_never_show_the_password(
             pop.pass_(secret)
             pop.stat()
             pop.retr(1)
+            srv.faults.raw["NOOP"] = f"-ERR your password {secret} expired\r\n".encode()
+            with pytest.raises(ServerError) as echoed:
+                pop.noop()
+            assert secret not in str(echoed.value) and MASK in echoed.value.text
         with POP3("127.0.0.1", srv.port, timeout=5, transcript=events.append) as pop:
             pop.apop("user", secret)
     text = "\n".join(str(e) for e in events) + caplog.text

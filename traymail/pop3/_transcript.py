@@ -74,12 +74,15 @@ class Transcript:
         if self.active:
             self._emit(Direction.CLIENT, redact_command(verb, args))
 
+    def mask(self, text: str) -> str:
+        """``text`` with every known secret replaced (a server may echo one)."""
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
     def server(self, raw: bytes) -> None:
         if self.active:
-            text = raw.decode("utf-8", "replace")
-            for secret in self._secrets:
-                text = text.replace(secret, MASK)
-            self._emit(Direction.SERVER, text)
+            self._emit(Direction.SERVER, self.mask(raw.decode("utf-8", "replace")))
 
     def note(self, text: str) -> None:
         if self.active:

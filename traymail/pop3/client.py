@@ -120,7 +120,7 @@ class POP3:
         self.greeting = status.reply.text
         if not status.reply.ok:
             self.close()
-            raise error_for_reply("GREETING", status.reply.text, status.reply.code)
+            raise self._error(status)
 
     def _wrap(self, sock: socket.socket) -> socket.socket:
         return sock
@@ -241,7 +241,17 @@ class POP3:
     def _command(self, verb: str, *args: str) -> Status:
         """Send one command and read its status line; -ERR raises."""
         self._send(verb, *args)
-        return _checked(self._read_status())
+        return self._checked(self._read_status())
+
+    def _checked(self, status: Status) -> Status:
+        if not status.reply.ok:
+            raise self._error(status)
+        return status
+
+    def _error(self, status: Status) -> ServerError:
+        """The exception for a -ERR; its text never repeats a secret."""
+        return error_for_reply(status.command, self.transcript.mask(status.reply.text),
+                               status.reply.code)
 
     def _read_lines(self) -> list[str]:
         lines: list[str] = []
@@ -286,8 +296,8 @@ class POP3:
         self.transcript.add_secret(password)
         self._write(self._encode("USER", (name,)) + self._encode("PASS", (password,)))
         user, pass_ = self._read_status(), self._read_status()
-        _checked(user)
-        text = _checked(pass_).reply.text
+        self._checked(user)
+        text = self._checked(pass_).reply.text
         self._logged_in()
         return text
 
@@ -469,7 +479,7 @@ class POP3:
                 status = self._read_status()
                 received += 1
                 if not status.reply.ok:
-                    error = error_for_reply(verb, status.reply.text, status.reply.code)
+                    error = self._error(status)
                     total = sent  # send nothing more; drain what is in flight
                     continue
                 if error is None:
@@ -543,12 +553,6 @@ def _num(number: int) -> str:
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise LocalProtocolError("message numbers are positive integers (RFC 1939 §5)")
     return str(number)
-
-
-def _checked(status: Status) -> Status:
-    if not status.reply.ok:
-        raise error_for_reply(status.command, status.reply.text, status.reply.code)
-    return status
 
 
 def _transport_error(exc: OSError, what: str) -> TransportError:
