@@ -76,3 +76,24 @@ def test_linux_desktop_file(tmp_path: Path) -> None:
     assert not linux.autostart_enabled()  # hidden by the desktop's settings
     linux.set_autostart(False, [])
     assert not (tmp_path / "autostart" / "traymail.desktop").exists()
+
+
+def test_single_instance_addresses(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+    import sys
+
+    from traymail import instance
+    from traymail.settings import resolve_paths
+
+    a, b = resolve_paths(home=tmp_path / "a"), resolve_paths(home=tmp_path / "b")
+    assert instance.address_for(a) != instance.address_for(b)  # one instance per home
+    assert instance.address_for(a).endswith(".sock")
+    monkeypatch.setattr(sys, "platform", "win32")
+    pipe = instance.address_for(a)
+    assert pipe.startswith("\\\\.\\pipe\\traymail-") and len(pipe) < 256
+    monkeypatch.setattr(sys, "platform", "linux")
+    key = instance._authkey(a)
+    assert len(key) == 32 and instance._authkey(a) == key
+    mode = stat.S_IMODE(os.stat(a.state_dir / "instance.key").st_mode)
+    assert mode == 0o600  # only this user can talk to the running app
