@@ -428,3 +428,36 @@ def test_login_pipelines_user_and_pass(make_devserver: MakeServer) -> None:
     with POP3("127.0.0.1", srv.port, timeout=5) as pop:  # without CAPA: lock-step
         pop.login("user", "pass")
         assert pop.state is State.TRANSACTION
+
+
+def test_scan_pipelined_and_lockstep(make_devserver: MakeServer) -> None:
+    piped = make_devserver(MemoryMailbox(sample_messages(4)))
+    plain = make_devserver(MemoryMailbox(sample_messages(4)),
+                           Faults(omit=frozenset({"PIPELINING"})))
+    results = []
+    for srv in (piped, plain):
+        events: list[TranscriptEvent] = []
+        with POP3("127.0.0.1", srv.port, timeout=5, transcript=events.append) as pop:
+            pop.capa()
+            pop.login("user", "pass")
+            st, ids, sizes = pop.scan()
+            results.append((st, [u.number for u in ids], sizes))
+            assert st is not None and st.count == 4 and sizes is not None
+            assert [s.size for s in sizes] == [len(m.data) for m in srv.mailbox.snapshot()]
+        lines = [str(e) for e in events if e.direction is not Direction.NOTE]
+        i = lines.index("C: STAT")
+        sent_together = lines[i + 1:i + 3] == ["C: UIDL", "C: LIST"]
+        assert sent_together == (srv is piped)
+    assert results[0] == results[1]
+    srv = make_devserver(faults=Faults(errors={"UIDL": "-ERR [SYS/TEMP] not now"}))
+    with POP3("127.0.0.1", srv.port, timeout=5) as pop:
+        pop.capa()
+        pop.login("user", "pass")
+        with pytest.raises(TemporaryFailure):
+            pop.scan()
+        assert pop.stat().count == 5  # every reply was read: still in sync
+
+
+def test_quit_without_waiting(devserver: DevServer) -> None:
+    pop = login(devserver)
+    assert pop.quit(wait=False) == "" and not pop.connected

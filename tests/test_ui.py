@@ -199,7 +199,7 @@ def test_network_never_blocks_the_tk_thread(root: tk.Tk, make_devserver: MakeSer
 def test_log_window_live_masked_filtered(env: Env, tmp_path: Path) -> None:
     log = LogWindow(env.root, env.bridge, env.accounts)
     env.bridge.submit(env.accounts.mailbox().check)
-    assert pump(env.root, lambda: "S: +OK bye" in log.contents())
+    assert pump(env.root, lambda: "C: QUIT" in log.contents())
     text = log.contents()
     assert "C: USER user" in text
     assert "C: PASS ********" in text and "pass\n" not in text

@@ -34,6 +34,7 @@ from .pop3 import (
     Direction,
     POP3Error,
     ServerError,
+    Stat,
     State,
     TranscriptEvent,
 )
@@ -197,7 +198,7 @@ class Mailbox:
                 pop.login(self.account.username, password)
                 yield pop
                 if pop.connected:
-                    pop.quit()
+                    pop.quit(wait=False)  # nothing to confirm: no DELE was sent
                 self.tracker.succeeded()
             except (POP3Error, OSError, KeyringUnavailable, MailboxError) as exc:
                 if pop is not None:
@@ -208,6 +209,21 @@ class Mailbox:
             finally:
                 if pop is not None:
                     pop.close()
+
+    def _scan(self, pop: POP3, stat: bool = False, listing: bool = True
+              ) -> tuple[Stat | None, list[tuple[int, str]], dict[int, int]]:
+        """STAT/UIDL/LIST of *this* session, pipelined into one round trip when
+        the server allows: (stat, [(number, uid)], {number: size})."""
+        try:
+            st, ids, sizes = pop.scan(stat=stat, listing=listing)
+        except ServerError:
+            caps = pop.capabilities
+            if caps is not None and caps.has("UIDL"):
+                raise
+            st = pop.stat() if stat else None
+            pairs = self._uid_list(pop)
+            return st, pairs, ({s.number: s.size for s in pop.list()} if listing else {})
+        return st, [(u.number, u.uid) for u in ids], {s.number: s.size for s in sizes or []}
 
     def _uid_list(self, pop: POP3) -> list[tuple[int, str]]:
         """(number, uid) for every message, from a UIDL in *this* session.
@@ -249,8 +265,9 @@ class Mailbox:
     def check(self) -> CheckResult:
         """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT."""
         with self._session() as pop:
-            stat = pop.stat()
-            ids = self._uid_list(pop)
+            stat_, ids, _ = self._scan(pop, stat=True, listing=False)
+            assert stat_ is not None
+            stat = stat_
             sizes = self._sizes(pop, ids)
         first_run = not self.store.has_history(self.name)
         self.store.sync_uids(self.name, sizes)
@@ -287,8 +304,8 @@ class Mailbox:
         """All messages' headers; only those missing from the cache are fetched
         (pipelined ``TOP n 0``). Without TOP: a clear error, never a RETR."""
         with self._session() as pop:
-            ids = self._uid_list(pop)
-            sizes = self._sizes(pop, ids)
+            _, ids, size_of = self._scan(pop)
+            sizes: dict[str, int | None] = {uid: size_of.get(n) for n, uid in ids}
             self.store.sync_uids(self.name, sizes)
             cache = self.store.headers(self.name)
             missing = [(n, uid) for n, uid in ids if uid not in cache]
@@ -312,7 +329,7 @@ class Mailbox:
     def preview(self, uid: str, lines: int = 20) -> str:
         """The first body lines (TOP), as text; the message stays unread on the server."""
         with self._session() as pop:
-            number = dict((u, n) for n, u in self._uid_list(pop)).get(uid)
+            number = {u: n for n, u in self._scan(pop, listing=False)[1]}.get(uid)
             if number is None:
                 raise MailboxError("that message is no longer on the server", AccountState.OK)
             caps = pop.capabilities
@@ -350,8 +367,9 @@ class Mailbox:
         out: dict[str, Path] = {}
         open_files: dict[int, _ProgressFile] = {}
         with self._session() as pop:
-            numbers = {u: n for n, u in self._uid_list(pop)}
-            sizes = self._sizes(pop, [(numbers[u], u) for u in todo if u in numbers])
+            _, ids, size_of = self._scan(pop)
+            numbers = {u: n for n, u in ids}
+            sizes = {u: size_of.get(numbers[u]) for u in todo if u in numbers}
             want = [u for u in todo if u in numbers]
             gone = [u for u in todo if u not in numbers]
             if gone:
@@ -416,8 +434,8 @@ class Mailbox:
         gone: list[str] = []
         failed: list[tuple[str, str]] = []
         with self._session() as pop:
-            numbers = {u: n for n, u in self._uid_list(pop)}
-            sizes = {s.number: s.size for s in pop.list()}
+            _, ids, sizes = self._scan(pop)  # the UIDL re-check, in this session
+            numbers = {u: n for n, u in ids}
             chosen: list[tuple[str, int]] = []
             for uid, size in marks.items():
                 n = numbers.get(uid)

@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from types import TracebackType
-from typing import Final, Protocol, overload
+from typing import Any, Final, Protocol, overload
 
 from ._connection import (
     Connection,
@@ -414,12 +414,48 @@ class POP3:
     def rset(self) -> str:
         return self._command("RSET").reply.text
 
-    def quit(self) -> str:
-        """End the session; in TRANSACTION the server now applies DELE (§6)."""
+    def quit(self, wait: bool = True) -> str:
+        """End the session; in TRANSACTION the server now applies DELE (§6).
+
+        ``wait=False`` sends QUIT and closes without reading the reply: one
+        round trip less for sessions that deleted nothing (there is nothing
+        to confirm). Never use it after DELE."""
         try:
+            if not wait:
+                self._send("QUIT")
+                return ""
             return self._command("QUIT").reply.text
         finally:
             self.close()
+
+    def scan(self, stat: bool = True, listing: bool = True
+             ) -> tuple[Stat | None, builtins.list[UniqueId], builtins.list[ScanListing] | None]:
+        """STAT, UIDL and LIST in one round trip when the server pipelines
+        (RFC 2449 §6.6), else one after the other. UIDL's -ERR raises
+        ServerError once every reply has been read (the session stays usable)."""
+        verbs = [v for v, want in (("STAT", stat), ("UIDL", True), ("LIST", listing)) if want]
+        if not self._conn.pipelining:
+            st = self.stat() if stat else None
+            ids = self.uidl()
+            return st, ids, (self.list() if listing else None)
+        self._write(b"".join(self._encode(v, ()) for v in verbs))
+        results: dict[str, Any] = {}
+        error: ServerError | None = None
+        for verb in verbs:
+            status = self._read_status()
+            if not status.reply.ok:
+                error = error or self._error(status)
+                continue
+            if verb == "STAT":
+                results[verb] = parse_stat(status.reply.text)
+            else:
+                lines = self._read_lines()
+                parse = parse_unique_id if verb == "UIDL" else parse_scan_listing
+                results[verb] = [parse(line) for line in lines]
+        if error is not None:
+            raise error
+        return (results.get("STAT"), results["UIDL"],
+                results.get("LIST"))
 
     # -- pipelined batches (RFC 2449 §6.6) -------------------------------------
     def top_many(self, numbers: Iterable[int], lines: int = 0) -> Iterator[tuple[int, bytes]]:
