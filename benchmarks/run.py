@@ -76,7 +76,7 @@ def fill(account: DovecotAccount, messages: list[bytes]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--suites", default="headers,download,huge")
+    ap.add_argument("--suites", default="headers,download,huge,check")
     ap.add_argument("--rtt", default="0,50", help="round-trip times in ms")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--count", type=int, default=1000)

@@ -99,41 +99,39 @@ def test_long_lines_and_dots_survive(make_devserver: MakeServer) -> None:
         assert pop.stat().count == 1
 
 
+class InFlight:
+    """A transcript hook counting commands sent but not yet answered."""
+
+    def __init__(self) -> None:
+        self.outstanding, self.peak = 1, 0  # the greeting is expected first
+
+    def __call__(self, ev: TranscriptEvent) -> None:
+        if ev.direction is Direction.CLIENT:
+            self.outstanding += 1
+            self.peak = max(self.peak, self.outstanding)
+        elif ev.direction is Direction.SERVER:
+            self.outstanding -= 1
+
+
 def test_pipelining_window_is_bounded(make_devserver: MakeServer) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(2500)))
-    outstanding, peak = 1, 0  # the greeting is expected first
+    flight = InFlight()
 
-    def hook(ev: TranscriptEvent) -> None:
-        nonlocal outstanding, peak
-        if ev.direction is Direction.CLIENT:
-            outstanding += 1
-            peak = max(peak, outstanding)
-        elif ev.direction is Direction.SERVER:
-            outstanding -= 1
-
-    with login(srv, transcript=hook) as pop:
+    with login(srv, transcript=flight) as pop:
         tops = list(pop.top_many(range(1, 2501)))
         assert [n for n, _ in tops] == list(range(1, 2501))
-    assert 900 <= peak <= 1000  # many in flight, never more than the window
+    assert 900 <= flight.peak <= 1000  # many in flight, never more than the window
 
 
 def test_lockstep_without_pipelining(make_devserver: MakeServer) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(20)), Faults(omit=frozenset({"PIPELINING"})))
-    outstanding, peak = 1, 0  # the greeting is expected first
+    flight = InFlight()
 
-    def hook(ev: TranscriptEvent) -> None:
-        nonlocal outstanding, peak
-        if ev.direction is Direction.CLIENT:
-            outstanding += 1
-            peak = max(peak, outstanding)
-        elif ev.direction is Direction.SERVER:
-            outstanding -= 1
-
-    with login(srv, transcript=hook) as pop:
+    with login(srv, transcript=flight) as pop:
         assert len(list(pop.top_many(range(1, 21)))) == 20
         assert pop.dele_many(range(1, 21)) == list(range(1, 21))
         pop.rset()
-    assert peak == 1
+    assert flight.peak == 1
 
 
 def test_server_without_capa_is_lockstep(make_devserver: MakeServer) -> None:

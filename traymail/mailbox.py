@@ -136,6 +136,7 @@ class Mailbox:
         self.listeners: list[Callable[[str, TranscriptEvent], None]] = []
         self._lock = threading.Lock()
         self._file_log = _file_logger(paths.log_dir, account.name)
+        self._log_buffer: list[TranscriptEvent] = []
         self._login_delay: int | None = None
         self._no_uidl_noted = False
 
@@ -165,8 +166,7 @@ class Mailbox:
     # -- the session ---------------------------------------------------------------
     def _on_wire(self, event: TranscriptEvent) -> None:
         self.transcript.append(event)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.timestamp))
-        self._file_log.info("%s %s", stamp, event)
+        self._log_buffer.append(event)  # written to the file once per session
         for listener in list(self.listeners):
             try:
                 listener(self.account.name, event)
@@ -209,6 +209,16 @@ class Mailbox:
             finally:
                 if pop is not None:
                     pop.close()
+                self._flush_log()
+
+    def _flush_log(self) -> None:
+        """Append this session's transcript to the account's log file in one write
+        (a 1,000-message batch is 3,000 lines: one record, not 3,000)."""
+        events, self._log_buffer = self._log_buffer, []
+        if events:
+            self._file_log.info("%s", "\n".join(
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.timestamp))} {e}"
+                for e in events))
 
     def _scan(self, pop: POP3, stat: bool = False, listing: bool = True
               ) -> tuple[Stat | None, list[tuple[int, str]], dict[int, int]]:
@@ -319,7 +329,7 @@ class Mailbox:
                 for n, data in pop.top_many([n for n, _ in missing], 0):
                     uid = by_number[n]
                     batch.append(parse_headers(uid, sizes.get(uid), data))
-                    if len(batch) >= 200:
+                    if len(batch) >= 500:
                         self.store.put_headers(self.name, batch)
                         batch = []
                 self.store.put_headers(self.name, batch)
@@ -389,7 +399,7 @@ class Mailbox:
                 for n, octets in pop.retr_many([numbers[u] for u in want], sink):
                     uid, f = by_number[n], open_files.pop(n)
                     f.commit()
-                    final = self._final_path(target, uid, cache.get(uid), f.path)
+                    final = self._final_path(target, uid, cache.get(uid), f.head)
                     os.replace(f.path, final)
                     self.store.add_download(self.name, uid, final, octets)
                     out[uid] = final
@@ -399,10 +409,9 @@ class Mailbox:
         return out
 
     def _final_path(self, target: Path, uid: str, header: StoredHeader | None,
-                    tmp: Path) -> Path:
+                    head: bytes) -> Path:
         if header is None:
-            with tmp.open("rb") as f:
-                header = parse_headers(uid, None, f.read(65536))
+            header = parse_headers(uid, None, head)
         when = (datetime.fromtimestamp(header.timestamp).strftime("%Y-%m-%d %H%M")
                 if header.timestamp else "undated")
         sender = header.sender.split("<")[0].strip().strip('"') or header.sender
@@ -481,10 +490,14 @@ class _ProgressFile:
         self._f = path.open("wb")
         self._counter, self._total = counter, total
         self._progress, self._cancel = progress, cancel
+        #: the first bytes written (the headers), to name the file without reading it
+        self.head = b""
 
     def write(self, data: bytes) -> int:
         if self._cancel is not None and self._cancel.is_set():
             raise DownloadCancelled()
+        if len(self.head) < 65536:
+            self.head += data[: 65536 - len(self.head)]
         n = self._f.write(data)
         self._counter[0] += n
         if self._progress is not None:

@@ -15,7 +15,7 @@ from tkinter import filedialog, ttk
 
 from ..accounts import Accounts
 from ..pop3 import Direction, TranscriptEvent
-from .root import release
+from .root import Window
 from .worker import TkBridge
 
 __all__ = ["LogWindow"]
@@ -24,7 +24,7 @@ MAX_LINES = 3000
 ALL = "All accounts"
 
 
-class LogWindow:
+class LogWindow(Window):
     def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts) -> None:
         self.bridge = bridge
         self.accounts = accounts
@@ -168,18 +168,6 @@ class LogWindow:
         if name:
             self.save_to(Path(name))
 
-    def show(self) -> None:
-        self.top.deiconify()
-        self.top.lift()
-
     def close(self) -> None:
         self.accounts.remove_listener(self._listener)
-        self.top.destroy()
-        release()
-
-    @property
-    def alive(self) -> bool:
-        try:
-            return bool(self.top.winfo_exists())
-        except tk.TclError:
-            return False
+        self.destroy_window()

@@ -20,7 +20,7 @@ from typing import Any
 from ..accounts import Accounts
 from ..decode import format_size
 from ..mailbox import DeleteReport, DownloadCancelled, Header, Mailbox
-from .root import release, shared_font
+from .root import Window, shared_font
 from .worker import TkBridge
 
 __all__ = ["MailboxWindow", "open_path"]
@@ -41,7 +41,7 @@ def open_path(path: Path) -> None:
                          stderr=subprocess.DEVNULL)
 
 
-class MailboxWindow:
+class MailboxWindow(Window):
     def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts, *,
                  on_show_log: Callable[[], object] | None = None,
                  on_notice: Callable[[str], object] | None = None,
@@ -437,18 +437,9 @@ class MailboxWindow:
         self.menu.tk_popup(event.x_root, event.y_root)
 
     def show(self) -> None:
-        self.top.deiconify()
-        self.top.lift()
+        super().show()
         self.top.focus_force()
 
     def close(self) -> None:
         self.cancel.set()
-        self.top.destroy()
-        release()
-
-    @property
-    def alive(self) -> bool:
-        try:
-            return bool(self.top.winfo_exists())
-        except tk.TclError:
-            return False
+        self.destroy_window()

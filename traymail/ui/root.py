@@ -12,7 +12,7 @@ from types import TracebackType
 
 from ..platform_support import platform_support
 
-__all__ = ["create_root", "set_window_icon", "shared_font", "release"]
+__all__ = ["create_root", "set_window_icon", "shared_font", "release", "Window"]
 
 log = logging.getLogger("traymail.ui")
 
@@ -73,3 +73,25 @@ def release() -> None:
     """After a window closes: collect reference cycles *now*, on the Tk thread,
     so no Tk object is left for the collector to free in another thread."""
     gc.collect()
+
+
+class Window:
+    """What every traymail window shares: a Toplevel that can be re-shown,
+    asked whether it is still open, and closed cleanly."""
+
+    top: tk.Toplevel
+
+    def show(self) -> None:
+        self.top.deiconify()
+        self.top.lift()
+
+    def destroy_window(self) -> None:
+        self.top.destroy()
+        release()
+
+    @property
+    def alive(self) -> bool:
+        try:
+            return bool(self.top.winfo_exists())
+        except tk.TclError:
+            return False

@@ -13,7 +13,7 @@ from typing import Any
 from ..accounts import Accounts
 from ..session import probe
 from ..settings import Account, Security, Settings, SettingsError, parse_settings
-from .root import release
+from .root import Window
 from .worker import TkBridge
 
 __all__ = ["SettingsDialog"]
@@ -24,7 +24,7 @@ SECURITY_LABELS = {Security.SSL: "SSL/TLS (port 995)", Security.STARTTLS: "START
                    Security.NONE: "None — password in plain text"}
 
 
-class SettingsDialog:
+class SettingsDialog(Window):
     def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts, *,
                  on_saved: Callable[[Settings], object] | None = None,
                  on_demo: Callable[[], object] | None = None) -> None:
@@ -342,14 +342,6 @@ class SettingsDialog:
             self.on_demo()
 
     def close(self) -> None:
-        self.top.destroy()
-        release()
-
-    @property
-    def alive(self) -> bool:
-        try:
-            return bool(self.top.winfo_exists())
-        except tk.TclError:
-            return False
+        self.destroy_window()
 
 
