@@ -390,3 +390,14 @@ def test_password_never_leaks(engine: Engine, make_devserver: MakeServer,
         assert not any(needle in t for t in texts)
         assert not any(needle.encode() in b for b in blobs)
     assert any("PASS ********" in str(e) for e in mb.transcript)
+
+
+def test_back_to_back_sessions_wait_for_our_own_lock(engine: Engine,
+                                                     make_devserver: MakeServer) -> None:
+    # the server takes a while to process our unconfirmed QUIT and keeps the
+    # maildrop locked meanwhile: the next session must not report "in use"
+    srv = make_devserver(faults=Faults(stall={"QUIT": 0.3}))
+    mb = engine.mailbox(srv.port)
+    mb.check()
+    assert mb.check().total_count == 5
+    assert any("still holds our previous session" in e.text for e in mb.transcript)

@@ -97,7 +97,7 @@ def parse_headers(uid: str, size: int | None, data: bytes) -> StoredHeader:
     raw = _split_headers(head)
     m = _CHARSET.search(raw.get("content-type", b"").decode("ascii", "replace"))
     hint = m.group(1) if m and _known(m.group(1)) else None
-    fields = {k: _text(v, hint) for k, v in raw.items()}
+    fields = {k: _text(v, hint) for k, v in raw.items() if k != "content-type"}
     date = fields.get("date", "")
     timestamp: float | None = None
     shown = date

@@ -415,6 +415,9 @@ class _Session:
             self.reply("RSET", f"+OK {len(self.messages)} messages")
 
     def cmd_QUIT(self, arg: str) -> bool:
+        stall = self.server.faults.stall.pop("QUIT", None)  # a slow UPDATE, lock held
+        if stall:
+            self.server.stopped.wait(stall)
         if self.authed:
             if not self.server.faults.errors.get("QUIT", "+").startswith("-"):
                 self.server.mailbox.delete(self.messages[n - 1].uid for n in self.deleted)

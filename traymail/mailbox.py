@@ -32,6 +32,7 @@ from .pop3 import (
     POP3,
     CapabilityError,
     Direction,
+    MailboxInUseError,
     POP3Error,
     ServerError,
     Stat,
@@ -137,6 +138,7 @@ class Mailbox:
         self._lock = threading.Lock()
         self._file_log = _file_logger(paths.log_dir, account.name)
         self._log_buffer: list[TranscriptEvent] = []
+        self._quit_unconfirmed = float("-inf")
         self._login_delay: int | None = None
         self._no_uidl_noted = False
 
@@ -192,13 +194,11 @@ class Mailbox:
             try:
                 password = self._password()
                 self.tracker.gate(password)
-                pop = connect(self.account, timeout=self.timeout, transcript=self._on_wire)
-                caps = pop.capabilities or pop.capa()
-                self._login_delay = caps.login_delay
-                pop.login(self.account.username, password)
+                pop = self._login(password)
                 yield pop
                 if pop.connected:
                     pop.quit(wait=False)  # nothing to confirm: no DELE was sent
+                    self._quit_unconfirmed = time.monotonic()
                 self.tracker.succeeded()
             except (POP3Error, OSError, KeyringUnavailable, MailboxError) as exc:
                 if pop is not None:
@@ -211,14 +211,44 @@ class Mailbox:
                     pop.close()
                 self._flush_log()
 
+    def _login(self, password: str) -> POP3:
+        """Connect and log in. Our previous session ended with an unconfirmed
+        QUIT; a server that locks the maildrop may not have let go of it yet,
+        so an [IN-USE] within a few seconds of that is retried briefly."""
+        for attempt in range(5):
+            pop = connect(self.account, timeout=self.timeout, transcript=self._on_wire)
+            try:
+                caps = pop.capabilities or pop.capa()
+                self._login_delay = caps.login_delay
+                pop.login(self.account.username, password)
+                return pop
+            except MailboxInUseError:
+                pop.close()
+                if attempt == 4 or time.monotonic() - self._quit_unconfirmed > 5:
+                    raise
+                self._note("the server still holds our previous session; retrying")
+                time.sleep(0.05 * 2 ** attempt)
+            except BaseException:
+                pop.close()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _flush_log(self) -> None:
         """Append this session's transcript to the account's log file in one write
         (a 1,000-message batch is 3,000 lines: one record, not 3,000)."""
         events, self._log_buffer = self._log_buffer, []
-        if events:
-            self._file_log.info("%s", "\n".join(
-                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.timestamp))} {e}"
-                for e in events))
+        if not events:
+            return
+        stamps: dict[int, str] = {}  # one strftime per second, not per line
+        lines = []
+        for e in events:
+            second = int(e.timestamp)
+            stamp = stamps.get(second)
+            if stamp is None:
+                stamp = stamps[second] = time.strftime("%Y-%m-%d %H:%M:%S",
+                                                       time.localtime(second))
+            lines.append(f"{stamp} {e}")
+        self._file_log.info("%s", "\n".join(lines))
 
     def _scan(self, pop: POP3, stat: bool = False, listing: bool = True
               ) -> tuple[Stat | None, list[tuple[int, str]], dict[int, int]]:
