@@ -233,6 +233,13 @@ def _mailbox(a: argparse.Namespace):  # type: ignore[no-untyped-def]
     paths = resolve_paths(home=home)
     store = MemoryStore()
     store.set(account, a.password)
+    # a running app has decoded headers before: warm the process (codecs,
+    # time zone, parsers), not the cache -- the cache stays cold
+    from traymail.decode import parse_headers
+    from traymail.samples import sample_message
+
+    for i in range(4):
+        parse_headers("warm-up", 0, sample_message(i))
     return Mailbox(account, Store(paths.state_db), store, paths, timeout=120)
 
 
