@@ -291,14 +291,26 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
 }
 
 
+def _no_display(exc: Exception) -> int:
+    print(f"traymail: cannot open a window ({exc}). The tray app needs a desktop "
+          "session; the console commands (traymail shell, check, headers...) work "
+          "without one.", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("home", "config", "account"):
         if not hasattr(args, name):
             setattr(args, name, None)
+    import tkinter
+
     if args.demo:
-        return _demo(args)
+        try:
+            return _demo(args)
+        except tkinter.TclError as exc:
+            return _no_display(exc)
     if args.command == "shell":
         return cmd_shell(None)
     if args.quit:
@@ -309,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         print("traymail: no running instance", file=sys.stderr)
         return 1
     if args.command is None:
-        return _run_app(args)
+        try:
+            return _run_app(args)
+        except tkinter.TclError as exc:
+            return _no_display(exc)
     try:
         ctx = Context(args)
         return COMMANDS[args.command](ctx)
