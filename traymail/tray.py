@@ -33,6 +33,8 @@ class MenuEntry:
 
 
 SEPARATOR = MenuEntry("-")
+#: Shell_NotifyIcon's message when the user clicks the balloon (WM_USER + 5)
+NIN_BALLOONUSERCLICK = 0x0405
 
 
 class Tray:
@@ -74,6 +76,18 @@ class Tray:
         import pystray
 
         cls = pystray.Icon
+        if cls.__module__ == "pystray._win32":  # pragma: no cover - Windows only
+            class BalloonClickIcon(cls):  # type: ignore[misc,valid-type]
+                """pystray's win32 backend ignores a click on its balloon (the
+                toast fallback); treat it like a click on the icon."""
+
+                def _on_notify(self, wparam: Any, lparam: Any) -> Any:
+                    if lparam == NIN_BALLOONUSERCLICK:
+                        self()
+                        return None
+                    return super()._on_notify(wparam, lparam)
+
+            return BalloonClickIcon
         if cls.__module__ != "pystray._xorg":
             return cls
         import Xlib.X
