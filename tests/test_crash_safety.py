@@ -114,3 +114,23 @@ def test_corrupt_state_database_is_moved_aside(x_display: str, make_devserver: M
         assert pump(app.root, lambda: app.results)  # and it works
     finally:
         app.shutdown()
+
+
+def test_first_run_opens_settings_and_offers_the_demo(x_display: str, tmp_path: Path,
+                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subprocess as sp
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(sp, "Popen", lambda argv, **kw: started.append(argv))
+    app = make(tmp_path / "home", None, Settings())
+    app.start()
+    try:
+        dlg = app.settings_dialog
+        assert dlg is not None and dlg.alive and dlg.on_demo is not None
+        buttons = [w for w in dlg.top.winfo_children()[0].winfo_children()[0].winfo_children()
+                   if w.winfo_class() == "TButton" and w.cget("text") == "Try the demo"]
+        assert len(buttons) == 1
+        buttons[0].invoke()
+        assert started and started[0][-1] == "--demo" and app.stopped.is_set()
+    finally:
+        app.shutdown()

@@ -290,9 +290,21 @@ class App:
         if self.settings_dialog is not None and self.settings_dialog.alive:
             self.settings_dialog.top.lift()
         else:
-            self.settings_dialog = SettingsDialog(self.root, self.bridge, self.accounts,
-                                                  on_saved=lambda s: self._settings_saved())
+            first_run = not self.accounts.settings.accounts
+            self.settings_dialog = SettingsDialog(
+                self.root, self.bridge, self.accounts,
+                on_saved=lambda s: self._settings_saved(),
+                on_demo=self.start_demo if first_run else None)
         return self.settings_dialog
+
+    def start_demo(self) -> None:
+        """First run, "Try the demo": the demo runs as its own app, in its own
+        throwaway folder; this one (with no account yet) makes way for it."""
+        import subprocess
+
+        subprocess.Popen([sys.executable, "-m", "traymail", "--demo"],
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self.quit()
 
     def _settings_saved(self) -> None:
         s = self.accounts.settings
