@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from traymail import mailbox as mailbox_module
+from traymail import files as files_module
 from traymail.devserver import DevServer, Faults, MemoryMailbox
 from traymail.mailbox import Mailbox, MailboxError
 from traymail.passwords import MemoryStore
@@ -83,13 +83,13 @@ def _reuse_uid(mb: Mailbox, srv: DevServer) -> None:
 
 def _disk(err: int) -> Callable[[], Callable[[], None]]:
     def patch() -> Callable[[], None]:
-        original = mailbox_module._ProgressFile.write
+        original = files_module.ProgressFile.write
 
         def failing(self: object, data: bytes) -> int:
             raise OSError(err, f"injected: {errno.errorcode[err]}", "download.part")
 
-        mailbox_module._ProgressFile.write = failing  # type: ignore[method-assign]
-        return lambda: setattr(mailbox_module._ProgressFile, "write", original)
+        files_module.ProgressFile.write = failing  # type: ignore[method-assign]
+        return lambda: setattr(files_module.ProgressFile, "write", original)
     return patch
 
 

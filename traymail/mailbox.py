@@ -16,7 +16,6 @@ import hashlib
 import logging
 import logging.handlers
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -27,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .decode import parse_headers, preview_text
+from .files import DownloadCancelled, ProgressFile, abort, file_logger, safe_filename
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
     POP3,
@@ -36,7 +36,6 @@ from .pop3 import (
     POP3Error,
     ServerError,
     Stat,
-    State,
     TranscriptEvent,
 )
 from .session import AccountState, AccountStatus, MailboxError, StateTracker, connect
@@ -88,40 +87,6 @@ class DeleteReport:
     failed: tuple[tuple[str, str], ...] = ()
 
 
-class DownloadCancelled(MailboxError):
-    def __init__(self) -> None:
-        super().__init__("download cancelled", AccountState.OK)
-
-
-_FILE_LOGGERS: dict[str, logging.Logger] = {}
-_FILE_LOGGERS_LOCK = threading.Lock()
-
-
-def _file_logger(log_dir: Path, account: str) -> logging.Logger:
-    """A rotating transcript file per account (already masked lines only)."""
-    safe = re.sub(r"[^\w.-]", "_", account) or "account"
-    path = log_dir / f"{safe}.log"
-    with _FILE_LOGGERS_LOCK:
-        logger = _FILE_LOGGERS.get(str(path))
-        if logger is None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            logger = logging.getLogger(f"traymail.transcript.{safe}.{len(_FILE_LOGGERS)}")
-            logger.propagate = False
-            logger.setLevel(logging.INFO)
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            logger.addHandler(handler)
-            _FILE_LOGGERS[str(path)] = logger
-        return logger
-
-
-def _safe_filename(text: str, limit: int = 80) -> str:
-    text = re.sub(r'[\x00-\x1f<>:"/\\|?*]', "_", text)
-    text = re.sub(r"\s+", " ", text).strip(" .")
-    return text[:limit].rstrip(" .") or "message"
-
-
 class Mailbox:
     """Engine operations for one account. Thread-safe; blocking (run it off the UI thread)."""
 
@@ -136,7 +101,7 @@ class Mailbox:
         self.transcript: deque[TranscriptEvent] = deque(maxlen=TRANSCRIPT_LINES)
         self.listeners: list[Callable[[str, TranscriptEvent], None]] = []
         self._lock = threading.Lock()
-        self._file_log = _file_logger(paths.log_dir, account.name)
+        self._file_log = file_logger(paths.log_dir, account.name)
         self._log_buffer: list[TranscriptEvent] = []
         self._quit_unconfirmed = float("-inf")
         self._login_delay: int | None = None
@@ -202,7 +167,7 @@ class Mailbox:
                 self.tracker.succeeded()
             except (POP3Error, OSError, KeyringUnavailable, MailboxError) as exc:
                 if pop is not None:
-                    _abort(pop)
+                    abort(pop)
                 if isinstance(exc, DownloadCancelled):
                     raise
                 raise self.tracker.failed(exc, password, self._login_delay) from exc
@@ -405,7 +370,7 @@ class Mailbox:
         target.mkdir(parents=True, exist_ok=True)
         cache = self.store.headers(self.name)
         out: dict[str, Path] = {}
-        open_files: dict[int, _ProgressFile] = {}
+        open_files: dict[int, ProgressFile] = {}
         with self._session() as pop:
             _, ids, size_of = self._scan(pop)
             numbers = {u: n for n, u in ids}
@@ -418,9 +383,9 @@ class Mailbox:
             counter = [0]
             by_number = {numbers[u]: u for u in want}
 
-            def sink(n: int) -> _ProgressFile:
+            def sink(n: int) -> ProgressFile:
                 tag = hashlib.sha256(by_number[n].encode()).hexdigest()[:16]
-                f = _ProgressFile(target / f".traymail-{tag}.part", counter, total,
+                f = ProgressFile(target / f".traymail-{tag}.part", counter, total,
                                   progress, cancel)
                 open_files[n] = f
                 return f
@@ -445,7 +410,7 @@ class Mailbox:
         when = (datetime.fromtimestamp(header.timestamp).strftime("%Y-%m-%d %H%M")
                 if header.timestamp else "undated")
         sender = header.sender.split("<")[0].strip().strip('"') or header.sender
-        name = _safe_filename(f"{when} {sender} - {header.subject}", 100)
+        name = safe_filename(f"{when} {sender} - {header.subject}", 100)
         tag = hashlib.sha256(uid.encode()).hexdigest()[:8]
         return target / f"{name} [{tag}].eml"
 
@@ -509,48 +474,3 @@ class Mailbox:
 
     def forget_seen(self) -> None:
         self.store.set_seen(self.name, False)
-
-
-class _ProgressFile:
-    """A download sink: counts bytes for progress, honours cancel."""
-
-    def __init__(self, path: Path, counter: list[int], total: int,
-                 progress: Progress | None, cancel: threading.Event | None) -> None:
-        self.path = path
-        self._f = path.open("wb")
-        self._counter, self._total = counter, total
-        self._progress, self._cancel = progress, cancel
-        #: the first bytes written (the headers), to name the file without reading it
-        self.head = b""
-
-    def write(self, data: bytes) -> int:
-        if self._cancel is not None and self._cancel.is_set():
-            raise DownloadCancelled()
-        if len(self.head) < 65536:
-            self.head += data[: 65536 - len(self.head)]
-        n = self._f.write(data)
-        self._counter[0] += n
-        if self._progress is not None:
-            self._progress(self._counter[0], self._total)
-        return n
-
-    def commit(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-
-    def discard(self) -> None:
-        self._f.close()
-        self.path.unlink(missing_ok=True)
-
-
-def _abort(pop: POP3) -> None:
-    """End a failed session without committing anything: RSET + QUIT when the
-    session is still in sync, else just drop the connection."""
-    if pop.connected and pop.state is State.TRANSACTION:
-        try:
-            pop.rset()
-            pop.quit()
-        except POP3Error:
-            pass
-    pop.close()

@@ -12,14 +12,12 @@ import builtins
 import hashlib
 import socket
 import ssl
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import closing
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, Protocol, overload
+from typing import Final, overload
 
 from ._connection import (
     Connection,
-    ConnectionClosed,
     DataChunk,
     DataLine,
     EndOfData,
@@ -38,6 +36,7 @@ from ._errors import (
     TransportTimeout,
     error_for_reply,
 )
+from ._pipelining import Pipelining, Sink, _num
 from ._replies import (
     Capabilities,
     ScanListing,
@@ -60,22 +59,8 @@ READ_SIZE: Final = 65536
 #: that answers pipelined commands in separate small writes (Nagle on its
 #: side) waits for our delayed ACK, up to 40 ms per exchange.
 _QUICKACK: Final = getattr(socket, "TCP_QUICKACK", None)
-#: Pipelining window (RFC 2449 §6.6). mpop keeps 100 in flight and refills at
-#: 20, which costs a round trip per 80 messages on a slow link. Commands are
-#: tiny, so we keep up to 1,000 in flight (refilling when half are answered)
-#: and bound the unanswered command bytes well below any socket buffer, so
-#: the write can never block against replies we are not yet reading.
-PIPELINE_MAX: Final = 1000
-PIPELINE_REFILL: Final = 500
-PIPELINE_MAX_BYTES: Final = 16384
 
-class Sink(Protocol):
-    """Where a streamed body goes: anything with ``write(bytes)``."""
-
-    def write(self, data: bytes, /) -> object: ...
-
-
-class POP3:
+class POP3(Pipelining):
     """A POP3 session over plain TCP (RFC 1939). Connects in the constructor."""
 
     default_port: int = POP3_PORT
@@ -428,125 +413,6 @@ class POP3:
         finally:
             self.close()
 
-    def scan(self, stat: bool = True, listing: bool = True
-             ) -> tuple[Stat | None, builtins.list[UniqueId], builtins.list[ScanListing] | None]:
-        """STAT, UIDL and LIST in one round trip when the server pipelines
-        (RFC 2449 §6.6), else one after the other. UIDL's -ERR raises
-        ServerError once every reply has been read (the session stays usable)."""
-        verbs = [v for v, want in (("STAT", stat), ("UIDL", True), ("LIST", listing)) if want]
-        if not self._conn.pipelining:
-            st = self.stat() if stat else None
-            ids = self.uidl()
-            return st, ids, (self.list() if listing else None)
-        self._write(b"".join(self._encode(v, ()) for v in verbs))
-        results: dict[str, Any] = {}
-        error: ServerError | None = None
-        for verb in verbs:
-            status = self._read_status()
-            if not status.reply.ok:
-                error = error or self._error(status)
-                continue
-            if verb == "STAT":
-                results[verb] = parse_stat(status.reply.text)
-            else:
-                lines = self._read_lines()
-                parse = parse_unique_id if verb == "UIDL" else parse_scan_listing
-                results[verb] = [parse(line) for line in lines]
-        if error is not None:
-            raise error
-        return (results.get("STAT"), results["UIDL"],
-                results.get("LIST"))
-
-    # -- pipelined batches (RFC 2449 §6.6) -------------------------------------
-    def top_many(self, numbers: Iterable[int], lines: int = 0) -> Iterator[tuple[int, bytes]]:
-        """``TOP n lines`` for each number, pipelined; yields (number, bytes) in order."""
-        if lines < 0:
-            raise LocalProtocolError("TOP needs a non-negative line count")
-        nums = [int(n) for n in numbers]
-        with closing(self._pipeline("TOP", [(_num(n), str(lines)) for n in nums], nums)) as replies:
-            for number, _status in replies:
-                parts: builtins.list[bytes] = []
-                self._read_body(parts.append)
-                yield number, b"".join(parts)
-
-    def retr_many(
-        self, numbers: Iterable[int], sink_factory: Callable[[int], Sink]
-    ) -> Iterator[tuple[int, int]]:
-        """RETR each message into ``sink_factory(number)``; yields (number, octets)."""
-        nums = [int(n) for n in numbers]
-        with closing(self._pipeline("RETR", [(_num(n),) for n in nums], nums)) as replies:
-            for number, _status in replies:
-                sink = sink_factory(number)
-                yield number, self._read_body(sink.write)
-
-    def dele_many(self, numbers: Iterable[int]) -> builtins.list[int]:
-        """DELE each number, pipelined; returns the numbers marked deleted."""
-        nums = [int(n) for n in numbers]
-        return [n for n, _status in self._pipeline("DELE", [(_num(n),) for n in nums], nums)]
-
-    def _pipeline(
-        self, verb: str, arglist: Sequence[tuple[str, ...]], keys: Sequence[int]
-    ) -> Generator[tuple[int, Status], None, None]:
-        """Send ``verb`` for each argument tuple within a bounded window.
-
-        Yields (key, status) for each +OK; the consumer reads that reply's
-        data before the next step. A -ERR stops sending, the replies still in
-        flight are read and dropped, then the ServerError is raised.
-        """
-        if self._conn.state is not State.TRANSACTION:
-            raise LocalProtocolError(f"{verb} is not allowed in state {self._conn.state.value}")
-        pipelining = self._ensure_capabilities().pipelining
-        high, low = (PIPELINE_MAX, PIPELINE_REFILL) if pipelining else (1, 0)
-        if pipelining and arglist:
-            per_command = len(verb) + 3 + sum(len(a) + 1 for a in arglist[-1])
-            high = max(1, min(high, PIPELINE_MAX_BYTES // per_command))
-            low = min(low, high // 2)
-        total = len(arglist)
-        if pipelining and total > 1:
-            self.transcript.note(f"pipelining {total} {verb} commands, window {high}")
-        sent = received = 0
-        error: ServerError | None = None
-        try:
-            while received < total:
-                if sent < total and sent - received <= low:
-                    stop = min(total, received + high)
-                    self._write(b"".join(self._encode(verb, arglist[i]) for i in range(sent, stop)))
-                    sent = stop
-                status = self._read_status()
-                received += 1
-                if not status.reply.ok:
-                    error = self._error(status)
-                    total = sent  # send nothing more; drain what is in flight
-                    continue
-                if error is None:
-                    yield keys[received - 1], status
-                elif status.command in ("TOP", "RETR"):
-                    self._read_body(lambda _data: None)
-        finally:
-            if self._sock is not None and _usable(self._conn) and self._conn.pending:
-                if verb == "RETR":
-                    # interrupted (a sink failed, the caller stopped): reading
-                    # megabytes only to drop them helps nobody. Closing without
-                    # QUIT deletes nothing (RFC 1939 §6).
-                    self.transcript.note("RETR batch interrupted; closing the connection")
-                    self.close()
-                else:
-                    self._drain()
-        if error is not None:
-            raise error
-
-    def _drain(self) -> None:
-        """Read and drop every reply still in flight (after an early stop)."""
-        while self._conn.pending:
-            event = self._event()
-            if isinstance(event, Status):
-                self.transcript.server(event.raw)
-            elif isinstance(event, EndOfData):
-                self.transcript.note(f"[{event.command} body dropped: {event.octets} octets]")
-            elif isinstance(event, ConnectionClosed):  # pragma: no cover
-                break
-
-
 class POP3_SSL(POP3):
     """A POP3 session over implicit TLS (RFC 8314 §3.3), port 995 by default.
 
@@ -585,19 +451,9 @@ def fingerprint(der: bytes) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def _num(number: int) -> str:
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise LocalProtocolError("message numbers are positive integers (RFC 1939 §5)")
-    return str(number)
-
-
 def _transport_error(exc: OSError, what: str) -> TransportError:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return TransportTimeout(f"{what}: timed out")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return TransportError(f"{what}: certificate verification failed: {exc.verify_message}")
     return TransportError(f"{what}: {exc.strerror or exc}")
-
-
-def _usable(conn: Connection) -> bool:
-    return conn.state not in (State.ERROR, State.CLOSED)
