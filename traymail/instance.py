@@ -110,16 +110,9 @@ class InstanceServer:
 
     def close(self) -> None:
         self._stop = True
-        try:
-            # wake accept(): connect once, then close the listener
-            if sys.platform != "win32":
-                import socket
-
-                with socket.socket(socket.AF_UNIX) as s:
-                    s.settimeout(1)
-                    s.connect(self.address)
-        except OSError:
-            pass
+        # wake accept() the portable way (a named pipe's accept does not end
+        # when another thread closes the listener): say "ping" to ourselves
+        send_to_running(self.paths, "ping", timeout=1.0)
         self.listener.close()
         self._thread.join(3)
         if sys.platform != "win32":
