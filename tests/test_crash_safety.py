@@ -91,6 +91,7 @@ def test_damaged_settings_are_kept_and_explained(x_display: str, tmp_path: Path)
         dlg.vars["host"].set("pop.example.com")
         dlg.vars["username"].set("me")
         assert dlg.save()
+        assert pump(app.root, lambda: not dlg.alive)
         kept = list(home.glob("settings.json.damaged-*"))
         assert len(kept) == 1 and kept[0].read_text() == bad
         assert load_settings(home / "settings.json").accounts[0].host == "pop.example.com"

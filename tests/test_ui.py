@@ -259,7 +259,7 @@ def test_settings_dialog(root: tk.Tk, make_devserver: MakeServer, tmp_path: Path
     assert pump(root, lambda: dlg.test_result)
     assert dlg.test_result.startswith("OK: 5 messages")
     assert dlg.save()
-    assert not dlg.alive and saved
+    assert pump(root, lambda: not dlg.alive and saved)
     on_disk = load_settings(home / "settings.json")
     assert on_disk.accounts[0].port == srv.port and on_disk.accounts[0].allow_insecure
     assert "pass" not in (home / "settings.json").read_text().replace("allow_insecure", "")
@@ -359,5 +359,25 @@ def test_settings_offers_to_trust_a_self_signed_certificate(
     assert pump(root, lambda: dlg.test_result)
     assert dlg.test_result.startswith("OK: 5 messages")
     assert dlg.save()
+    assert pump(root, lambda: not dlg.alive)
     saved = (tmp_path / "home" / "settings.json").read_text()
     assert dlg.offered_fingerprint and dlg.offered_fingerprint in saved
+
+
+def test_settings_not_saved_without_a_keyring(root: tk.Tk, tmp_path: Path) -> None:
+    from traymail.passwords import KeyringUnavailable
+
+    class NoKeyring(MemoryStore):
+        def set(self, account: Account, password: str) -> None:
+            raise KeyringUnavailable("no secure keyring is available (test)")
+
+    home = tmp_path / "home"
+    accounts = Accounts(resolve_paths(home=home), Settings(), passwords=NoKeyring())
+    dlg = SettingsDialog(root, TkBridge(root), accounts)
+    dlg.vars["host"].set("pop.example.com")
+    dlg.vars["username"].set("me")
+    dlg.vars["password"].set("pw")
+    assert dlg.save()
+    assert pump(root, lambda: "Not saved" in dlg.general_error.cget("text"))
+    assert "no secure keyring" in dlg.general_error.cget("text")
+    assert dlg.alive and not (home / "settings.json").exists()  # nothing half-saved

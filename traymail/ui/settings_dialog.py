@@ -47,6 +47,7 @@ class SettingsDialog(Window):
         self.port_typed = False
         self.errors: dict[str, ttk.Label] = {}
         self.test_result = ""
+        self.saving = False
         self._build()
         if self.drafts:
             self.select(0)
@@ -283,18 +284,28 @@ class SettingsDialog(Window):
         self.general_error.configure(text=str(exc))
 
     def save(self) -> bool:
+        """Validate here; write settings and passwords off the Tk thread (a
+        keyring may take its time, or ask to be unlocked). False: invalid."""
         settings = self.build_settings()
         if settings is None:
             return False
         passwords = {self.drafts[i]["name"]: p for i, p in self.passwords.items()
                      if i < len(self.drafts)}
-        try:
-            self.accounts.apply(settings, passwords)
-        except Exception as exc:  # keyring unavailable, disk full...
-            self.general_error.configure(text=f"Not saved: {exc}")
-            return False
-        self.on_saved(settings)
-        self.close()
+        self.saving = True
+        self.general_error.configure(text="Saving…", foreground="")
+
+        def saved(_: object) -> None:
+            self.saving = False
+            if self.alive:
+                self.close()
+            self.on_saved(settings)
+
+        def failed(exc: BaseException) -> None:  # keyring unavailable, disk full...
+            self.saving = False
+            if self.alive:
+                self.general_error.configure(text=f"Not saved: {exc}", foreground="#c0392b")
+
+        self.bridge.submit(lambda: self.accounts.apply(settings, passwords), saved, failed)
         return True
 
     def test_connection(self) -> None:
@@ -302,10 +313,7 @@ class SettingsDialog(Window):
         if settings is None or self.current is None:
             return
         account = settings.accounts[self.current]
-        password = self.passwords.get(self.current) or self.accounts.password(account) or ""
-        if not password:
-            self.errors["password"].configure(text="enter the password to test")
-            return
+        typed = self.passwords.get(self.current)
         self.test_button.state(["disabled"])
         self.test_label.configure(text="Testing…", foreground="")
 
@@ -323,7 +331,13 @@ class SettingsDialog(Window):
                 self.offered_fingerprint = fp
                 self.trust_button.grid(row=self.trust_row, column=1, sticky="w", pady=4)
 
-        self.bridge.submit(lambda: probe(account, password),
+        def run() -> str:  # the worker: the keyring is read here, not on the Tk thread
+            password = typed or self.accounts.password(account)
+            if not password:
+                raise ValueError("enter the password to test the connection")
+            return probe(account, password)
+
+        self.bridge.submit(run,
                            lambda r: done(r) if self.alive else None,
                            lambda e: failed(e) if self.alive else None)
 
