@@ -291,6 +291,18 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
 }
 
 
+def _gui_errors() -> tuple[type[Exception], ...]:
+    """Tk missing (no python3-tk) or no display: the console commands still work."""
+    try:
+        import tkinter
+    except ImportError:
+        return (ImportError,)
+    return (tkinter.TclError, ImportError)
+
+
+_GUI_ERRORS = _gui_errors()
+
+
 def _no_display(exc: Exception) -> int:
     print(f"traymail: cannot open a window ({exc}). The tray app needs a desktop "
           "session; the console commands (traymail shell, check, headers...) work "
@@ -304,12 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("home", "config", "account"):
         if not hasattr(args, name):
             setattr(args, name, None)
-    import tkinter
-
     if args.demo:
         try:
             return _demo(args)
-        except tkinter.TclError as exc:
+        except _GUI_ERRORS as exc:
             return _no_display(exc)
     if args.command == "shell":
         return cmd_shell(None)
@@ -323,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         try:
             return _run_app(args)
-        except tkinter.TclError as exc:
+        except _GUI_ERRORS as exc:
             return _no_display(exc)
     try:
         ctx = Context(args)
