@@ -228,14 +228,15 @@ def check_menu_items(app: App, srv: DevServer, box: MemoryMailbox) -> None:
 
 def test_icon_states(session_env: Desktop, make_devserver: MakeServer, tmp_path: Path) -> None:
     from traymail.devserver import Faults
+    from traymail.icons import draw_icon
 
     srv = make_devserver(faults=Faults(errors={"PASS": "-ERR [AUTH] bad password"}))
     app = make_app(tmp_path / "home", srv, use_tray=False, single_instance=False)
-    states: list[str] = []
     app.start()
     try:
         assert app_pump(app, lambda: "Home" in app.errors)
-        title = app.icon_and_title()[1]
+        image, title = app.icon_and_title()
+        assert image.tobytes() == draw_icon(64, IconState.ERROR).tobytes()
         assert "Home: login to 127.0.0.1 failed" in title and len(title) <= 127
         # said once, as a notice toast; not at every poll
         assert app.notifier is not None
@@ -244,12 +245,16 @@ def test_icon_states(session_env: Desktop, make_devserver: MakeServer, tmp_path:
         app.check_now()
         app_pump(app, lambda: False, timeout=1.0)
         assert len(app.notifier.history) == n
-        states.append(title)
+        app.pause(60)  # the error still wins over "paused"
+        assert app.icon_and_title()[0].tobytes() == draw_icon(64, IconState.ERROR).tobytes()
+        app.errors.clear()
+        assert app.icon_and_title()[0].tobytes() == draw_icon(64, IconState.PAUSED).tobytes()
     finally:
         app.shutdown()
-    from traymail.icons import draw_icon
-
-    assert draw_icon(32, IconState.NEW, 120).size == (32, 32)
+    # the badge: a number while it fits, a dot beyond 99; states look different
+    pictures = {draw_icon(32, IconState.NEW, n).tobytes() for n in (1, 7, 42, 120, 999)}
+    assert len(pictures) == 4  # 120 and 999 both show the dot
+    assert len({draw_icon(32, st, 1).tobytes() for st in IconState}) == len(IconState)
 
 
 def test_second_launch_hands_off(session_env: Desktop, make_devserver: MakeServer,
