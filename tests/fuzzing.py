@@ -38,6 +38,13 @@ def logged_in(pipelining: bool = True) -> Connection:
     return conn
 
 
+def drain(conn: Connection, limit: int = 10_000) -> None:
+    """Pull events until the connection needs data (bounded: a bug never spins)."""
+    for _ in range(limit):
+        if conn.next_event() is NEED_DATA:
+            break
+
+
 def fuzz_connection(data: bytes, chunk: int, commands: int, eof: bool) -> str:
     """Feed ``data`` in ``chunk``-byte pieces to a connection expecting replies.
     Returns "ok" or "POP3Error"; anything else propagates (a finding)."""
@@ -48,15 +55,11 @@ def fuzz_connection(data: bytes, chunk: int, commands: int, eof: bool) -> str:
         step = max(1, chunk)
         for i in range(0, len(data), step):
             conn.receive_data(data[i : i + step])
-            for _ in range(10_000):
-                if conn.next_event() is NEED_DATA:
-                    break
+            drain(conn)
             assert conn.leftover() <= BUFFER_BOUND, f"buffered {conn.leftover()} octets"
         if eof:
             conn.receive_data(b"")
-            for _ in range(10_000):
-                if conn.next_event() is NEED_DATA:
-                    break
+            drain(conn)
     except POP3Error:
         return "POP3Error"
     return "ok"
@@ -67,9 +70,7 @@ def fuzz_greeting(data: bytes) -> str:
     try:
         conn.receive_data(data)
         conn.receive_data(b"")
-        for _ in range(100):
-            if conn.next_event() is NEED_DATA:
-                break
+        drain(conn, 100)
     except POP3Error:
         return "POP3Error"
     return "ok"

@@ -153,25 +153,22 @@ class Shell(cmd.Cmd):
         s = self._need().stat()
         self.say(f"{s.count} messages, {s.size} octets")
 
+    def _listing(self, arg: str, one: Callable[[int], Any], every: Callable[[], Any],
+                 value: str) -> None:
+        """LIST and UIDL: one message when a number is given, else all of them."""
+        items = [one(self._int(arg.strip()))] if arg.strip() else every()
+        for item in items:
+            self.say(f"{item.number} {getattr(item, value)}")
+
     def do_list(self, arg: str) -> None:
         """list [N] -- message sizes"""
         pop = self._need()
-        if arg.strip():
-            item = pop.list(self._int(arg.strip()))
-            self.say(f"{item.number} {item.size}")
-            return
-        for item in pop.list():
-            self.say(f"{item.number} {item.size}")
+        self._listing(arg, pop.list, pop.list, "size")
 
     def do_uidl(self, arg: str) -> None:
         """uidl [N] -- unique ids"""
         pop = self._need()
-        if arg.strip():
-            u = pop.uidl(self._int(arg.strip()))
-            self.say(f"{u.number} {u.uid}")
-            return
-        for u in pop.uidl():
-            self.say(f"{u.number} {u.uid}")
+        self._listing(arg, pop.uidl, pop.uidl, "uid")
 
     def do_top(self, arg: str) -> None:
         """top N [LINES] -- headers and the first LINES body lines (default 0)"""
