@@ -39,7 +39,7 @@ class Accounts:
             names = {a.name for a in self.settings.accounts}
             for name in list(self._boxes):
                 if name not in names:
-                    del self._boxes[name]
+                    self._boxes.pop(name).close()  # its transcript log file
             for account in self.settings.accounts:
                 box = self._boxes.get(account.name)
                 if box is None:
@@ -91,3 +91,11 @@ class Accounts:
 
     def password(self, account: Account) -> str | None:
         return self.passwords.get(account)
+
+    def close(self) -> None:
+        """Close every file this holds open: transcript logs and the state DB."""
+        with self._lock:
+            boxes = list(self._boxes.values())
+        for box in boxes:
+            box.close()
+        self.store.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import shutil
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ from .icons import IconState, draw_icon
 from .instance import InstanceServer
 from .mailbox import CheckResult, Header, Mailbox, MailboxError
 from .notify import Notifier
-from .platform_support import PlatformSupport, platform_support
+from .platform_support import PlatformSupport, autostart_command, platform_support
 from .poller import Poller
 from .session import AccountState
 from .settings import Paths
@@ -36,7 +35,7 @@ from .ui.root import create_root
 from .ui.settings_dialog import SettingsDialog
 from .ui.worker import TkBridge
 
-__all__ = ["App", "Toast", "toast_text", "setup_logging"]
+__all__ = ["App", "Toast", "toast_text", "setup_logging", "close_logging"]
 
 log = logging.getLogger("traymail.app")
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
@@ -67,6 +66,18 @@ def setup_logging(log_dir: Path) -> Path | None:
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)
     return path
+
+
+def close_logging(path: Path | None) -> None:
+    """Detach and close the app log's handler (Windows cannot delete or
+    rotate a file another handle holds open)."""
+    if path is None:
+        return
+    logger = logging.getLogger("traymail")
+    for h in list(logger.handlers):
+        if getattr(h, "baseFilename", None) == str(path):
+            logger.removeHandler(h)
+            h.close()
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,11 @@ class App:
     def __init__(self, paths: Paths, *, accounts: Accounts | None = None,
                  use_tray: bool = True, use_notifier: bool = True,
                  single_instance: bool = True, platform: PlatformSupport | None = None,
-                 title_note: str = "") -> None:
+                 title_note: str = "", demo: bool = False,
+                 instance_paths: Paths | None = None) -> None:
         self.paths = paths
+        #: the demo never touches the real autostart (its home is thrown away)
+        self.demo = demo
         self.root = create_root(hidden=True)
         self.bridge = TkBridge(self.root)
         self.accounts = accounts or Accounts(paths)
@@ -123,7 +137,7 @@ class App:
         self.notifier = Notifier(lambda: self.bridge.post(self.show_mailbox),
                                  icon_path=self._icon_file(), fallback=self._balloon) \
             if use_notifier else None
-        self.instance = InstanceServer(paths, self._instance_message) \
+        self.instance = InstanceServer(instance_paths or paths, self._instance_message) \
             if single_instance else None
         self.internal_error = ""
         self.log_file = setup_logging(paths.log_dir)
@@ -205,6 +219,9 @@ class App:
         except Exception:
             pass
         gc.collect()  # free Tk objects here, on the Tk thread
+        self.accounts.close()  # the state DB and the transcript logs
+        close_logging(self.log_file)
+        self.log_file = None
 
     @property
     def threads(self) -> list[threading.Thread]:
@@ -230,7 +247,9 @@ class App:
                 MenuEntry("Resume", self.resume, enabled=self.paused),
             ]),
             MenuEntry("Mark all as seen", self.mark_all_seen),
-            MenuEntry(autostart, self.toggle_autostart, checked=self.platform.autostart_enabled),
+            MenuEntry(autostart, self.toggle_autostart,
+                      checked=(lambda: False) if self.demo else self.platform.autostart_enabled,
+                      enabled=(lambda: not self.demo)),
             SEPARATOR,
             MenuEntry("Quit", self.quit),
         ]
@@ -252,7 +271,9 @@ class App:
                     menu.add_cascade(label=e.label, menu=build(menu, e.submenu))
                 elif e.checked is not None:
                     var = tk.BooleanVar(menu, value=e.checked())
-                    menu.add_checkbutton(label=e.label, variable=var, command=e.action)
+                    menu.add_checkbutton(label=e.label, variable=var, command=e.action,
+                                         state="normal" if e.enabled is None or e.enabled()
+                                         else "disabled")
                     menu._vars = [*getattr(menu, "_vars", []), var]  # type: ignore[attr-defined]
                 else:
                     state = "normal" if e.enabled is None or e.enabled() else "disabled"
@@ -308,7 +329,9 @@ class App:
 
     def _settings_saved(self) -> None:
         s = self.accounts.settings
-        if s.start_with_system != self.platform.autostart_enabled():
+        if self.demo:
+            pass  # the demo's settings live in a throwaway folder: no autostart
+        elif s.start_with_system != self.platform.autostart_enabled():
             self.platform.set_autostart(s.start_with_system, self.autostart_command())
         self.errors.clear()
         self.poller.check_now()
@@ -336,6 +359,10 @@ class App:
         self.refresh_icon()
 
     def toggle_autostart(self) -> None:
+        if self.demo:
+            self._notice("The demo does not start with the system; run traymail "
+                          "itself to set that up.")
+            return
         enabled = not self.platform.autostart_enabled()
         self.platform.set_autostart(enabled, self.autostart_command())
         settings = replace(self.accounts.settings, start_with_system=enabled)
@@ -346,8 +373,8 @@ class App:
         self.refresh_icon()
 
     def autostart_command(self) -> list[str]:
-        exe = shutil.which("traymailw") or shutil.which("traymail")
-        command = [exe] if exe else [sys.executable, "-m", "traymail"]
+        """traymailw / pythonw.exe (no console window), never python.exe."""
+        command = autostart_command(sys.executable, frozen=bool(getattr(sys, "frozen", False)))
         if self.paths.portable:
             command += ["--home", str(self.paths.settings_file.parent)]
         return command

@@ -15,7 +15,8 @@ from pathlib import Path
 from .pop3 import POP3, POP3Error, State
 from .session import AccountState, MailboxError
 
-__all__ = ["DownloadCancelled", "ProgressFile", "file_logger", "safe_filename", "abort"]
+__all__ = ["DownloadCancelled", "ProgressFile", "file_logger", "close_file_logger",
+           "safe_filename", "abort"]
 
 Progress = Callable[[int, int], None]
 
@@ -29,10 +30,18 @@ _FILE_LOGGERS: dict[str, logging.Logger] = {}
 _FILE_LOGGERS_LOCK = threading.Lock()
 
 
-def file_logger(log_dir: Path, account: str) -> logging.Logger:
-    """A rotating transcript file per account (already masked lines only)."""
+def _log_path(log_dir: Path, account: str) -> tuple[str, Path]:
     safe = re.sub(r"[^\w.-]", "_", account) or "account"
-    path = log_dir / f"{safe}.log"
+    return safe, log_dir / f"{safe}.log"
+
+
+def file_logger(log_dir: Path, account: str) -> logging.Logger:
+    """A rotating transcript file per account (already masked lines only).
+
+    The file is opened at the first write (``delay``) and closed again by
+    :func:`close_file_logger` after every session, so no handle stays open
+    between checks (Windows cannot delete or rotate a file that is open)."""
+    safe, path = _log_path(log_dir, account)
     with _FILE_LOGGERS_LOCK:
         logger = _FILE_LOGGERS.get(str(path))
         if logger is None:
@@ -41,11 +50,19 @@ def file_logger(log_dir: Path, account: str) -> logging.Logger:
             logger.propagate = False
             logger.setLevel(logging.INFO)
             handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+                path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True)
             handler.setFormatter(logging.Formatter("%(message)s"))
             logger.addHandler(handler)
             _FILE_LOGGERS[str(path)] = logger
         return logger
+
+
+def close_file_logger(log_dir: Path, account: str) -> None:
+    """Close the account's transcript file; a later write opens it again."""
+    with _FILE_LOGGERS_LOCK:
+        logger = _FILE_LOGGERS.get(str(_log_path(log_dir, account)[1]))
+    for handler in list(logger.handlers) if logger is not None else []:
+        handler.close()
 
 
 def safe_filename(text: str, limit: int = 80) -> str:

@@ -26,7 +26,14 @@ from datetime import datetime
 from pathlib import Path
 
 from .decode import parse_headers, preview_text
-from .files import DownloadCancelled, ProgressFile, abort, file_logger, safe_filename
+from .files import (
+    DownloadCancelled,
+    ProgressFile,
+    abort,
+    close_file_logger,
+    file_logger,
+    safe_filename,
+)
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
     POP3,
@@ -101,6 +108,7 @@ class Mailbox:
         self.transcript: deque[TranscriptEvent] = deque(maxlen=TRANSCRIPT_LINES)
         self.listeners: list[Callable[[str, TranscriptEvent], None]] = []
         self._lock = threading.Lock()
+        self._log_name = account.name
         self._file_log = file_logger(paths.log_dir, account.name)
         self._log_buffer: list[TranscriptEvent] = []
         self._quit_unconfirmed = float("-inf")
@@ -214,6 +222,11 @@ class Mailbox:
                                                        time.localtime(second))
             lines.append(f"{stamp} {e}")
         self._file_log.info("%s", "\n".join(lines))
+        self.close()
+
+    def close(self) -> None:
+        """Release the transcript file (reopened by the next session's write)."""
+        close_file_logger(self.paths.log_dir, self._log_name)
 
     def _scan(self, pop: POP3, stat: bool = False, listing: bool = True
               ) -> tuple[Stat | None, list[tuple[int, str]], dict[int, int]]:

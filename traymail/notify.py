@@ -2,9 +2,10 @@
 
 desktop-notifier is asyncio-based: it gets one event loop in its own thread.
 A click on a toast calls ``on_click`` in that thread; the app hands it to
-the Tk thread. When the platform has no notification service, sending fails
-once, is logged once, and every later toast goes to ``fallback`` (the tray's
-balloon on Windows) or nowhere (the badge still tells).
+the Tk thread. When the platform has no notification service, the failure
+is logged once and the toast goes to ``fallback`` (the tray's balloon on
+Windows) or nowhere (the badge still tells); every later toast tries the
+service again, so one that starts after traymail is used from then on.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ class Notifier:
         return asyncio.run_coroutine_threadsafe(self._send(title, message), self._loop)
 
     async def _send(self, title: str, message: str) -> None:
-        if self._notifier is not None and not self.failed:
+        # after a failure every toast still tries the service first: it may
+        # start after traymail does (the login race) and toasts come back
+        if self._notifier is not None:
             dispatched: list[bool] = []
             try:
                 # desktop-notifier logs and swallows a failed send; on_dispatched
@@ -67,6 +70,9 @@ class Notifier:
             except Exception as exc:
                 self._give_up(exc)
             if dispatched:
+                if self.failed:
+                    log.warning("the notification service is back; toasts are shown again")
+                    self.failed = False
                 self.history.append((title, message, "native"))
                 return
             self._give_up(RuntimeError("the notification service refused the toast"))

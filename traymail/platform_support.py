@@ -1,18 +1,25 @@
 """Platform services behind one small interface: start with the system,
-DPI awareness, the toast app id. Windows code talks to the registry and
-user32/shcore through :class:`WinApi`, which tests replace with a fake."""
+DPI awareness, the toast app id, opening a file or its folder. Windows code
+talks to the registry and user32/shcore through :class:`WinApi`, which tests
+replace with a fake; :func:`open_file` and :func:`show_in_folder` make the
+real calls (``os.startfile``, Explorer; ``xdg-open`` elsewhere)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shlex
+import shutil
+import subprocess
 import sys
-from pathlib import Path
+import threading
+from collections.abc import Callable
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Protocol
 
 __all__ = ["PlatformSupport", "WindowsSupport", "LinuxSupport", "WinApi", "platform_support",
-           "RUN_KEY", "APPROVED_KEY", "APP_ID"]
+           "RUN_KEY", "APPROVED_KEY", "APP_ID", "OpenFailed", "open_file", "show_in_folder",
+           "autostart_command"]
 
 log = logging.getLogger("traymail.platform")
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -161,3 +168,105 @@ def platform_support() -> PlatformSupport:
     if sys.platform == "win32":  # pragma: no cover
         return WindowsSupport()
     return LinuxSupport()
+
+
+# -- opening files -------------------------------------------------------------------
+
+class OpenFailed(Exception):
+    """The system could not open ``path``: no program for its type, no opener."""
+
+    def __init__(self, path: Path, message: str, detail: str = "") -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(message)
+
+
+#: how long xdg-open gets to report a failure; it may then keep running (some
+#: of its fallbacks wait for the program they started)
+XDG_OPEN_WAIT = 3.0
+
+
+def _no_program(path: Path, detail: str) -> OpenFailed:
+    kind = f"{path.suffix} files" if path.suffix else "this file"
+    return OpenFailed(path, f"No program opens {kind}", detail)
+
+
+def _xdg_open(target: Path, path: Path) -> None:
+    try:
+        proc = subprocess.Popen(["xdg-open", str(target)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        raise _no_program(path, f"xdg-open: {exc.strerror or exc}") from None
+    try:
+        code = proc.wait(XDG_OPEN_WAIT)
+    except subprocess.TimeoutExpired:  # a program runs; reap xdg-open when it ends
+        threading.Thread(target=proc.wait, name="traymail-xdg-open", daemon=True).start()
+        return
+    if code != 0:  # xdg-open(1): 3 = no method available, 4 = the action failed
+        raise _no_program(path, f"xdg-open exit status {code}")
+
+
+def open_file(path: Path) -> None:
+    """Open ``path`` with the program the system associates with its type.
+
+    Raises :class:`OpenFailed` (message: "No program opens .eml files") when
+    none does: ``os.startfile`` fails (ERROR_NO_ASSOCIATION 1155 on Windows,
+    193 under Wine) or ``xdg-open`` is missing or reports failure. Blocks up to
+    :data:`XDG_OPEN_WAIT` seconds on Linux: call it off the UI thread."""
+    if not path.exists():
+        raise OpenFailed(path, f"{path.name} is gone from {path.parent}")
+    if sys.platform == "win32":
+        try:
+            os.startfile(path)  # type: ignore[attr-defined,unused-ignore]
+        except OSError as exc:
+            raise _no_program(path, str(exc)) from None
+    elif sys.platform == "darwin":  # pragma: no cover
+        if subprocess.run(["open", str(path)], capture_output=True).returncode != 0:
+            raise _no_program(path, "open failed")
+    else:
+        _xdg_open(path, path)
+
+
+def show_in_folder(path: Path) -> None:
+    """Show the folder holding ``path`` (Explorer with the file selected on
+    Windows; the folder through xdg-open elsewhere). Raises :class:`OpenFailed`."""
+    if sys.platform == "win32":
+        # explorer parses its own command line: /select,"C:\a b\m.eml" (no outer quotes)
+        try:
+            subprocess.Popen(f'explorer /select,"{path}"')  # exit status means nothing
+        except OSError as exc:
+            raise OpenFailed(path, f"Explorer did not start: {exc}") from None
+    else:
+        try:
+            _xdg_open(path.parent, path.parent)
+        except OpenFailed as exc:
+            raise OpenFailed(path, f"Cannot show the folder {path.parent}", exc.detail) from None
+
+
+# -- autostart command -----------------------------------------------------------------
+
+def autostart_command(executable: str, *, platform: str = sys.platform, frozen: bool = False,
+                      exists: Callable[[str], bool] = os.path.exists,
+                      which: Callable[[str], str | None] = shutil.which) -> list[str]:
+    """What "Start with Windows / the system" runs: never a console window.
+
+    Frozen (an installed ``traymail.exe``): the executable itself. Otherwise
+    the ``traymailw`` launcher beside the interpreter (venv ``Scripts``/``bin``
+    or the install's ``Scripts``), then one on PATH, then on Windows
+    ``pythonw.exe -m traymail`` (the windowless sibling of ``python.exe``)."""
+    if frozen:
+        return [executable]
+    win = platform == "win32"
+    exe: PurePath = PureWindowsPath(executable) if win else PurePosixPath(executable)
+    launcher = "traymailw.exe" if win else "traymailw"
+    for folder in (exe.parent, exe.parent / "Scripts"):
+        if exists(str(folder / launcher)):
+            return [str(folder / launcher)]
+    found = which("traymailw")
+    if found:
+        return [found]
+    if win:
+        if not exe.name.lower().startswith("pythonw"):
+            exe = exe.with_name("pythonw.exe")
+        return [str(exe), "-m", "traymail"]
+    return [executable, "-m", "traymail"]

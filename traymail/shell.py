@@ -19,7 +19,43 @@ from typing import IO, Any
 
 from .pop3 import POP3, POP3_SSL, POP3Error, TranscriptEvent
 
-__all__ = ["Shell"]
+__all__ = ["Shell", "split_args"]
+
+
+def split_args(text: str, *, windows: bool = sys.platform == "win32") -> list[str]:
+    """Split a command line into words.
+
+    POSIX: :func:`shlex.split` (quotes, backslash escapes). Windows: a
+    backslash is a path separator, not an escape (``shlex`` would turn
+    ``C:\\Users\\me\\m1.eml`` into ``C:Usersmem1.eml``), so only quotes
+    group words there: ``"C:\\My Mail\\m1.eml"``. An unclosed quote raises
+    ValueError, as shlex does."""
+    if not windows:
+        return shlex.split(text)
+    words: list[str] = []
+    word: list[str] = []
+    started = False  # "" is a word too
+    quote = ""
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = ""
+            else:
+                word.append(ch)
+        elif ch in "\"'":
+            quote, started = ch, True
+        elif ch.isspace():
+            if started:
+                words.append("".join(word))
+                word, started = [], False
+        else:
+            word.append(ch)
+            started = True
+    if quote:
+        raise ValueError("No closing quotation")
+    if started:
+        words.append("".join(word))
+    return words
 
 
 class Shell(cmd.Cmd):
@@ -87,7 +123,7 @@ class Shell(cmd.Cmd):
     # -- commands -------------------------------------------------------------
     def do_connect(self, arg: str) -> None:
         """connect HOST [PORT] [--ssl | --starttls] [--cafile FILE] [--timeout S]"""
-        words = shlex.split(arg)
+        words = split_args(arg)
         opts = {w for w in words if w in ("--ssl", "--starttls")}
         cafile = timeout = None
         rest: list[str] = []
@@ -181,7 +217,7 @@ class Shell(cmd.Cmd):
 
     def do_retr(self, arg: str) -> None:
         """retr N FILE -- download message N into FILE (streamed)"""
-        words = shlex.split(arg)
+        words = split_args(arg)
         if len(words) != 2:
             raise ValueError("usage: retr N FILE")
         number, path = self._int(words[0]), Path(words[1])

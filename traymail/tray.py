@@ -11,12 +11,14 @@ pystray is imported lazily: importing it needs a display on Linux.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MenuEntry", "Tray", "SEPARATOR"]
+__all__ = ["MenuEntry", "Tray", "SEPARATOR", "load_pystray"]
 
 log = logging.getLogger("traymail.tray")
 Post = Callable[[Callable[[], Any]], None]
@@ -37,6 +39,54 @@ SEPARATOR = MenuEntry("-")
 NIN_BALLOONUSERCLICK = 0x0405
 
 
+#: pystray's own order on Linux; it only moves on after an ImportError, but a
+#: missing typelib (gir1.2-ayatanaappindicator3) raises ValueError from gi
+LINUX_BACKENDS = ("appindicator", "gtk", "xorg")
+
+
+def load_pystray() -> Any:
+    """Import pystray with a backend that works here; log which one runs.
+
+    On Linux, a backend that fails to load (e.g. ``ValueError: Namespace
+    AyatanaAppIndicator3 not available`` with the gtk extra but no
+    AppIndicator typelib) falls back along appindicator -> gtk -> xorg, also
+    when PYSTRAY_BACKEND named the failing one."""
+    if "pystray" in sys.modules:
+        return sys.modules["pystray"]
+    wanted = os.environ.get("PYSTRAY_BACKEND", "")
+    if sys.platform != "linux" or (wanted and wanted not in LINUX_BACKENDS):
+        import pystray
+
+        return pystray
+    order = LINUX_BACKENDS[LINUX_BACKENDS.index(wanted):] if wanted else LINUX_BACKENDS
+    failures: list[str] = []
+    for i, name in enumerate(order):
+        os.environ["PYSTRAY_BACKEND"] = name
+        try:
+            import pystray
+        except Exception as exc:
+            for mod in [m for m in sys.modules if m == "pystray" or m.startswith("pystray.")]:
+                del sys.modules[mod]
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+            if i == len(order) - 1:
+                if wanted:
+                    os.environ["PYSTRAY_BACKEND"] = wanted
+                else:
+                    os.environ.pop("PYSTRAY_BACKEND", None)
+                raise ImportError("no tray backend works: " + "; ".join(failures)) from exc
+            continue
+        if failures:
+            log.warning("tray backend %s could not load (%s); falling back", order[0],
+                        "; ".join(failures))
+        return pystray
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def backend_name(module: str) -> str:
+    """``pystray._gtk`` -> ``gtk``."""
+    return module.rsplit("._", 1)[-1]
+
+
 class Tray:
     def __init__(self, entries: list[MenuEntry], post: Post,
                  popup: Callable[[int, int], Any]) -> None:
@@ -51,7 +101,7 @@ class Tray:
 
     # -- building --------------------------------------------------------------
     def _menu(self, entries: list[MenuEntry]) -> Any:
-        import pystray
+        pystray = load_pystray()
 
         items = []
         for e in entries:
@@ -73,7 +123,7 @@ class Tray:
         return run
 
     def _icon_class(self) -> Any:
-        import pystray
+        pystray = load_pystray()
 
         cls = pystray.Icon
         if cls.__module__ == "pystray._win32":  # pragma: no cover - Windows only
@@ -168,10 +218,10 @@ class Tray:
 
     # -- running -----------------------------------------------------------------
     def start(self, image: Any, title: str) -> None:
-        import pystray
-
+        pystray = load_pystray()
         cls = self._icon_class()
         self.backend = pystray.Icon.__module__
+        log.info("tray backend: %s", backend_name(self.backend))
         self.icon = cls("traymail", image, self._title(title), menu=self._menu(self.entries))
         self.has_menu = bool(self.icon.HAS_MENU)
 

@@ -4,9 +4,6 @@ mark, delete, preview -- every network call in a worker thread."""
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 import threading
 import time
 import tkinter as tk
@@ -17,6 +14,7 @@ from pathlib import Path
 from tkinter import messagebox, ttk
 from typing import Any
 
+from .. import platform_support
 from ..accounts import Accounts
 from ..decode import format_size
 from ..mailbox import DeleteReport, DownloadCancelled, Header, Mailbox
@@ -31,14 +29,8 @@ COLUMNS = (("flag", "", 40), ("from", "From", 170), ("subject", "Subject", 330),
 
 
 def open_path(path: Path) -> None:
-    """Open a file with the system's default program."""
-    if sys.platform == "win32":
-        os.startfile(path)  # type: ignore[attr-defined]
-    elif sys.platform == "darwin":
-        subprocess.Popen(["open", str(path)])
-    else:
-        subprocess.Popen(["xdg-open", str(path)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+    """Open a file with the system's default program (raises OpenFailed)."""
+    platform_support.open_file(path)
 
 
 class MailboxWindow(Window):
@@ -46,12 +38,16 @@ class MailboxWindow(Window):
                  on_show_log: Callable[[], object] | None = None,
                  on_notice: Callable[[str], object] | None = None,
                  opener: Callable[[Path], object] = open_path,
+                 folder_opener: Callable[[Path], object] = platform_support.show_in_folder,
                  confirm: Callable[[str, str], bool] | None = None) -> None:
         self.bridge = bridge
         self.accounts = accounts
         self.on_show_log = on_show_log or (lambda: None)
         self.on_notice = on_notice or (lambda text: log.info("%s", text))
         self.opener = opener
+        self.folder_opener = folder_opener
+        #: the file the last failed open was about ("Show in folder" shows it)
+        self.unopened: Path | None = None
         self.confirm = confirm or (lambda title, text: messagebox.askokcancel(
             title, text, parent=self.top, icon="warning"))
         self.headers: dict[str, Header] = {}
@@ -142,6 +138,8 @@ class MailboxWindow(Window):
         self.log_link = ttk.Label(status, text="Show log", foreground="#1f4fa8",
                                   cursor="hand2")
         self.log_link.bind("<Button-1>", lambda e: self.on_show_log())
+        self.folder_button = ttk.Button(status, text="Show in folder",
+                                        command=self.show_in_folder)
 
         self.menu = tk.Menu(self.top, tearoff=False)
         self.menu.add_command(label="Open", command=self.open_selected)
@@ -190,6 +188,7 @@ class MailboxWindow(Window):
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status.configure(text=text, foreground="#c0392b" if error else "")
+        self.folder_button.pack_forget()
         if error:
             self.last_error = text
             self.log_link.pack(side="right")
@@ -375,10 +374,36 @@ class MailboxWindow(Window):
             return
         header = self.headers.get(sel[0])
         if header is not None and header.downloaded is not None:
-            self.opener(header.downloaded)
+            self.open_file(header.downloaded)
             return
         self.tree.selection_set(sel[:1])
-        self.download_selected(then=lambda paths: [self.opener(p) for p in paths[:1]])
+        self.download_selected(then=lambda paths: [self.open_file(p) for p in paths[:1]])
+
+    def open_file(self, path: Path) -> None:
+        """Hand ``path`` to the system's program for it, off the Tk thread; when
+        there is none, say so and offer "Show in folder" (never a Tk error)."""
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, (platform_support.OpenFailed, OSError)):
+                raise exc
+            self.unopened = path
+            detail = getattr(exc, "detail", "")
+            log.info("cannot open %s: %s%s", path, exc, f" ({detail})" if detail else "")
+            self.set_status(f"{exc}. It is saved as {path.name}.", error=True)
+            self.folder_button.pack(side="right", padx=(4, 0))
+
+        self._submit(lambda: self.opener(path), lambda r: None, failed)
+
+    def show_in_folder(self) -> None:
+        path = self.unopened
+        if path is None:
+            return
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, (platform_support.OpenFailed, OSError)):
+                raise exc
+            self.set_status(f"{exc}. The file is {path}", error=True)
+
+        self._submit(lambda: self.folder_opener(path), lambda r: None, failed)
 
     # -- marks / delete ------------------------------------------------------------------
     def toggle_mark(self) -> None:
