@@ -221,6 +221,9 @@ def run_one(op: str, fault: Fault, workdir: Path) -> Outcome:
         # 4. no thread left hung: the account lock is free again
         if mb.busy:
             problems.append("the account lock is still held")
+        if done.is_set():  # release the files (Windows cannot remove open ones)
+            mb.close()
+            mb.store.close()
     except Exception as exc:  # the harness itself
         problems.append(f"harness: {type(exc).__name__}: {exc}")
     finally:

@@ -339,3 +339,35 @@ def test_quit_from_a_second_command(session_env: Desktop, make_devserver: MakeSe
         assert app_pump(app, lambda: app.stopped.is_set())
     finally:
         app.shutdown()
+
+
+def test_toasts_come_back_when_the_service_starts_later(
+        x_display: str, make_devserver: MakeServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The login race: no notification daemon when traymail starts; dunst
+    appears later; the next arrival is a real toast, without a restart."""
+    desktop = Desktop()
+    desktop.start_bus()  # a session bus with no notification daemon yet
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", desktop.env["DBUS_SESSION_BUS_ADDRESS"])
+    box = MemoryMailbox(sample_messages(2))
+    srv = make_devserver(box)
+    app = make_app(tmp_path / "home", srv, use_tray=False, single_instance=False)
+    try:
+        app.start()
+        assert app.notifier is not None
+        assert app_pump(app, lambda: app.notifier is not None and app.notifier.history,
+                        timeout=20)
+        assert app.notifier.history[-1][2] == "none"  # the first-run toast: nowhere to go
+        assert "no notification service" in caplog.text
+        start_notification_daemon(desktop, x_display)
+        box.add(sample_message(7))
+        app.check_now()
+        assert app_pump(app, lambda: len(app.notifier.history) >= 2, timeout=20)  # type: ignore[union-attr]
+        assert app.notifier.history[-1][2] == "native"
+        wait_for(lambda: dunst_displayed(desktop) >= 1, 10, "the toast in dunst")
+        subprocess.run(["dunstctl", "close-all"], env=desktop.env, timeout=10)
+        assert any(n["summary"].startswith("1 new message") for n in dunst_history(desktop))
+        assert "notification service is back" in caplog.text
+    finally:
+        app.shutdown()
+        desktop.stop()

@@ -87,3 +87,50 @@ def test_gtk_backend_menu_opens_window_and_quits(gtk_desktop: Desktop, x_display
                 pytest.fail(f"the app did not quit:\n{err[-3000:]}")
     assert "s3cret-gtk" not in proc.stderr.read()
     assert not [p for p in home.rglob("*") if p.is_file() and b"s3cret-gtk" in p.read_bytes()]
+
+
+def _ayatana_typelib() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import gi; gi.require_version("
+                            "'AyatanaAppIndicator3', '0.1')"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.parametrize("backend", [None, "appindicator"])
+def test_tray_backend_falls_back_when_appindicator_cannot_load(
+        gtk_desktop: Desktop, x_display: str, tmp_path: Path, backend: str | None) -> None:
+    """traymail[gtk] without the AyatanaAppIndicator typelib: pystray's
+    appindicator backend raises ValueError at import; the app falls back
+    (gtk here) instead of dying, docks its icon and says which backend runs."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in gtk_desktop.env.items() if k != "PYSTRAY_BACKEND"}
+    if backend is not None:
+        env["PYSTRAY_BACKEND"] = backend
+    typelib = _ayatana_typelib()
+    before_icons = len(tray_icons(x_display))
+    proc = subprocess.Popen([sys.executable, "-m", "traymail", "--home", str(home)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = home / "logs" / "traymail.log"
+    try:
+        wait_for(lambda: log.exists() and "tray backend:" in log.read_text(), 20,
+                 "the backend log line")
+        text = log.read_text()
+        if typelib:  # the machine has it: appindicator runs (no XEmbed icon to see)
+            assert "tray backend: appindicator" in text
+        else:
+            assert "tray backend appindicator could not load" in text
+            assert "AyatanaAppIndicator3 not available" in text
+            assert "tray backend: gtk" in text
+            wait_for(lambda: len(tray_icons(x_display)) > before_icons, 20, "the gtk icon")
+        assert proc.poll() is None  # running, not dead at start
+        quit_ = subprocess.run([sys.executable, "-m", "traymail", "--home", str(home),
+                                "--quit"], env=env, capture_output=True, text=True,
+                               timeout=60)
+        assert quit_.returncode == 0, quit_.stderr
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
