@@ -289,9 +289,19 @@ def test_demo_folder_is_removed_and_a_second_demo_hands_off(
             time.sleep(0.1)
         assert len(homes) == 1, (homes, proc.poll())
         time.sleep(1.0)
+        if not WINDOWS:
+            from .desktop import wait_for, xdotool
+
+            def windows() -> set[str]:
+                return set(xdotool(env["DISPLAY"], "search", "--onlyvisible", "--name",
+                                   "^traymail$").split())
+
+            before = windows()
         shown = second("--show")
         assert shown.returncode == 0, shown.stderr
         assert "demo is running" in shown.stdout
+        if not WINDOWS:  # the demo's mailbox window is on screen
+            wait_for(lambda: windows() - before, 15, "the demo's window")
         again = second("--demo")
         assert again.returncode == 0, again.stderr
         assert "already running" in again.stdout

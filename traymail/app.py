@@ -329,9 +329,8 @@ class App:
 
     def _settings_saved(self) -> None:
         s = self.accounts.settings
-        if self.demo:
-            pass  # the demo's settings live in a throwaway folder: no autostart
-        elif s.start_with_system != self.platform.autostart_enabled():
+        # the demo's settings live in a throwaway folder: never an autostart
+        if not self.demo and s.start_with_system != self.platform.autostart_enabled():
             self.platform.set_autostart(s.start_with_system, self.autostart_command())
         self.errors.clear()
         self.poller.check_now()
