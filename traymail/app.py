@@ -323,8 +323,9 @@ class App:
         throwaway folder; this one (with no account yet) makes way for it."""
         import subprocess
 
-        subprocess.Popen([sys.executable, "-m", "traymail", "--demo"],
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+        # traymailw / pythonw.exe like the autostart: no console window on Windows
+        command = autostart_command(sys.executable, frozen=bool(getattr(sys, "frozen", False)))
+        subprocess.Popen([*command, "--demo"], stdin=subprocess.DEVNULL, start_new_session=True)
         self.quit()
 
     def _settings_saved(self) -> None:
