@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from traymail.settings import (
     Account,
+    AuthMethod,
+    OAuth2Settings,
     Security,
     Settings,
     SettingsError,
@@ -37,6 +40,8 @@ def test_example_file_is_valid_and_documents_every_field() -> None:
         assert name in documented and f"_{name}" in documented, name
     for name in ("notifications", "start_with_system", "schema_version"):
         assert f"_{name}" in data
+    for name in OAuth2Settings.__dataclass_fields__:
+        assert name in data["accounts"][0]["_oauth2"], name
 
 
 def test_defaults_and_ports() -> None:
@@ -62,6 +67,32 @@ def test_defaults_and_ports() -> None:
     ({"accounts": [acc(), acc()]}, "accounts", "two accounts"),
     ({"accounts": [acc(cafile="/no/such.pem")]}, "accounts[0].cafile", "no such file"),
     ({"schema_version": 9}, "schema_version", "version 1"),
+    ({"accounts": [acc(auth="xoauth2")]}, "accounts[0].auth", '"oauth2"'),
+    ({"accounts": [acc(auth="oauth2")]}, "accounts[0].oauth2", "required"),
+    ({"accounts": [acc(email="nobody")]}, "accounts[0].email", "e-mail address"),
+    ({"accounts": [acc(email="a b@x.org")]}, "accounts[0].email", "e-mail address"),
+    ({"accounts": [acc(auth="oauth2", oauth2=[])]}, "accounts[0].oauth2", "object"),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "yahoo"})]},
+     "accounts[0].oauth2.provider", '"microsoft"'),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "google", "mechanism": "plain"})]},
+     "accounts[0].oauth2.mechanism", '"oauthbearer"'),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "google", "flow": "implicit"})]},
+     "accounts[0].oauth2.flow", '"device"'),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "google", "token": "x"})]},
+     "accounts[0].oauth2.token", "unknown"),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "custom"})]},
+     "accounts[0].oauth2.issuer", "token_endpoint"),
+    ({"accounts": [acc(auth="oauth2", oauth2={"issuer": "ftp://idp.example"})]},
+     "accounts[0].oauth2.issuer", "http(s)"),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "microsoft",
+                                               "token_endpoint": "javascript:x"})]},
+     "accounts[0].oauth2.token_endpoint", "http(s)"),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "microsoft", "scopes": "a b"})]},
+     "accounts[0].oauth2.scopes", "list"),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "microsoft", "tenant": "a/b"})]},
+     "accounts[0].oauth2.tenant", "tenant"),
+    ({"accounts": [acc(auth="oauth2", oauth2={"provider": "microsoft", "client_id": ""})]},
+     "accounts[0].oauth2.client_id", "non-empty"),
     ({"notifications": "yes"}, "notifications", "true or false"),
     ([], "(top level)", "object"),
 ])
@@ -95,6 +126,43 @@ def test_save_is_atomic_and_round_trips(tmp_path: Path) -> None:
     s2 = s.with_account(Account("w", "10.0.0.2", "me"))
     save_settings(s2, path)
     assert load_settings(path).accounts[0].host == "10.0.0.2"
+
+
+def test_auth_methods_and_oauth2_round_trip(tmp_path: Path) -> None:
+    s = parse_settings({"accounts": [
+        acc(),
+        acc(name="p", auth="plain"),
+        acc(name="ms", auth="oauth2", email="me@contoso.example",
+            oauth2={"provider": "microsoft", "tenant": "organizations", "flow": "device"}),
+        acc(name="c", auth="oauth2", oauth2={
+            "provider": "custom", "client_id": "traymail", "client_secret": "s3",
+            "scopes": ["openid", "offline_access", "pop"], "mechanism": "oauthbearer",
+            "issuer": "http://127.0.0.1:9000/", "token_endpoint": "https://idp.example/token",
+            "authorization_endpoint": "https://idp.example/auth",
+            "device_authorization_endpoint": "https://idp.example/device",
+            "revocation_endpoint": "https://idp.example/revoke"}),
+    ]})
+    a, p, ms, c = s.accounts
+    assert a.auth is AuthMethod.PASSWORD and a.oauth2 is None and a.email is None
+    assert p.auth is AuthMethod.PLAIN
+    assert ms.oauth2 == OAuth2Settings(provider="microsoft", tenant="organizations",
+                                       flow="device")
+    assert ms.sasl_user == "me@contoso.example" and c.sasl_user == "u"
+    assert c.oauth2 is not None and c.oauth2.scopes == ("openid", "offline_access", "pop")
+    assert c.oauth2.mechanism == "oauthbearer" and c.oauth2.client_secret == "s3"
+    path = tmp_path / "settings.json"
+    save_settings(s, path)
+    assert load_settings(path) == s
+    saved = json.loads(path.read_text())["accounts"]
+    assert "auth" not in saved[0] and "oauth2" not in saved[0]  # defaults are not written
+    assert saved[1]["auth"] == "plain"
+    assert saved[2]["oauth2"] == {"provider": "microsoft", "tenant": "organizations",
+                                  "scopes": [], "mechanism": "xoauth2", "flow": "device"}
+    # a change of method or provider settings is a change of connection
+    assert len({x.fingerprint() for x in
+                (a, replace(a, auth=AuthMethod.PLAIN), replace(a, email="u@x.org"),
+                 replace(ms, oauth2=OAuth2Settings(provider="microsoft")))} | {
+                ms.fingerprint()}) == 5
 
 
 def test_paths_portable_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

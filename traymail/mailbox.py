@@ -45,8 +45,17 @@ from .pop3 import (
     Stat,
     TranscriptEvent,
 )
-from .session import AccountState, AccountStatus, MailboxError, StateTracker, connect
-from .settings import Account, Paths
+from .session import (
+    AccountState,
+    AccountStatus,
+    MailboxError,
+    StateTracker,
+    TokenSource,
+    connect,
+    default_token_source,
+    log_in,
+)
+from .settings import Account, AuthMethod, Paths
 from .store import Store, StoredHeader
 
 __all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
@@ -98,8 +107,10 @@ class Mailbox:
     """Engine operations for one account. Thread-safe; blocking (run it off the UI thread)."""
 
     def __init__(self, account: Account, store: Store, passwords: PasswordStore, paths: Paths,
-                 *, timeout: float = 30.0) -> None:
+                 *, timeout: float = 30.0, token_source: TokenSource | None = None) -> None:
         self.account = account
+        #: OAuth2 accounts: where access tokens come from (the secret of the session)
+        self.token_source: TokenSource = token_source or default_token_source
         self.store = store
         self.passwords = passwords
         self.paths = paths
@@ -152,6 +163,8 @@ class Mailbox:
         self._on_wire(TranscriptEvent(Direction.NOTE, time.time(), text))
 
     def _password(self) -> str:
+        if self.account.auth is AuthMethod.OAUTH2:
+            return self.token_source(self.account)
         password = self.passwords.get(self.account)
         if password is None:
             raise MailboxError(f"no password is stored for {self.account.keyring_user}; "
@@ -193,7 +206,7 @@ class Mailbox:
             try:
                 caps = pop.capabilities or pop.capa()
                 self._login_delay = caps.login_delay
-                pop.login(self.account.username, password)
+                log_in(pop, self.account, password)
                 return pop
             except MailboxInUseError:
                 pop.close()

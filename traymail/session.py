@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import importlib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .passwords import KeyringUnavailable
@@ -33,9 +35,14 @@ from .pop3 import (
     TransportError,
     TransportTimeout,
 )
-from .settings import Account, Security
+from .settings import Account, AuthMethod, Security
 
-__all__ = ["AccountState", "AccountStatus", "MailboxError", "connect", "StateTracker"]
+__all__ = ["AccountState", "AccountStatus", "MailboxError", "connect", "StateTracker",
+           "TokenSource", "log_in", "default_token_source"]
+
+#: gives a valid OAuth2 access token for an account (may refresh it; raises
+#: MailboxError when the user must sign in again)
+TokenSource = Callable[[Account], str]
 
 
 class AccountState(enum.Enum):
@@ -166,6 +173,34 @@ def connect(account: Account, *, timeout: float, transcript: TranscriptHook | No
     return pop
 
 
+def log_in(pop: POP3, account: Account, secret: str) -> str:
+    """Log in the way the account asks (``auth``); never another way.
+
+    ``secret`` is the password (PASSWORD, PLAIN) or the access token
+    (OAUTH2, as XOAUTH2 or OAUTHBEARER with the account's address)."""
+    if account.auth is AuthMethod.PASSWORD:
+        return pop.login(account.username, secret)
+    if account.auth is AuthMethod.PLAIN:
+        return pop.login(account.username, secret, mechanism="plain")
+    mechanism = account.oauth2.mechanism if account.oauth2 else "xoauth2"
+    return pop.login(account.sasl_user, secret, mechanism=mechanism)
+
+
+def default_token_source(account: Account) -> str:
+    """The access token from :func:`traymail.oauth.access_token_for`."""
+    try:
+        oauth = importlib.import_module("traymail.oauth")
+    except ImportError:
+        raise MailboxError(f"{account.name} signs in with OAuth2, which this traymail "
+                           "cannot do", AccountState.STOPPED) from None
+    token = oauth.access_token_for(account)
+    if not isinstance(token, str) or not token:
+        raise MailboxError(f"{account.name} needs sign-in: run 'traymail sign-in "
+                           f"--account {account.name}' or use Settings",
+                           AccountState.STOPPED)
+    return token
+
+
 class StateTracker:
     """Maps outcomes to :class:`AccountStatus`, with back-off and the
     once-per-settings-change rule for wrong passwords."""
@@ -246,13 +281,14 @@ class StateTracker:
 def probe(account: Account, password: str, timeout: float = 15.0,
           transcript: TranscriptHook | None = None) -> str:
     """Test a connection (the Settings dialog's button): TLS, login, STAT.
-    Touches no state; returns a one-line result or raises MailboxError."""
+    Touches no state; returns a one-line result or raises MailboxError.
+    ``password`` is the access token for an OAuth2 account."""
     tracker = StateTracker(account)
     pop: POP3 | None = None
     try:
         pop = connect(account, timeout=timeout, transcript=transcript)
         caps = pop.capabilities or pop.capa()
-        pop.login(account.username, password)
+        log_in(pop, account, password)
         stat = pop.stat()
         pop.quit()
     except (POP3Error, OSError, MailboxError) as exc:

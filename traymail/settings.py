@@ -26,6 +26,8 @@ from typing import Any
 __all__ = [
     "SCHEMA_VERSION",
     "Security",
+    "AuthMethod",
+    "OAuth2Settings",
     "Account",
     "Settings",
     "SettingsError",
@@ -56,6 +58,39 @@ class Security(enum.StrEnum):
     NONE = "none"          # plain text: needs allow_insecure
 
 
+class AuthMethod(enum.StrEnum):
+    """How an account logs in."""
+
+    PASSWORD = "password"  # USER/PASS (RFC 1939 section 7)
+    PLAIN = "plain"        # AUTH PLAIN (RFC 5034, RFC 4616)
+    OAUTH2 = "oauth2"      # AUTH XOAUTH2 or OAUTHBEARER (RFC 7628) with an access token
+
+
+OAUTH2_PROVIDERS = ("microsoft", "google", "custom")
+OAUTH2_MECHANISMS = ("xoauth2", "oauthbearer")
+OAUTH2_FLOWS = ("loopback", "device")
+_OAUTH2_URLS = ("issuer", "authorization_endpoint", "token_endpoint",
+                "device_authorization_endpoint", "revocation_endpoint")
+
+
+@dataclass(frozen=True)
+class OAuth2Settings:
+    """OAuth2 sign-in of an account; unset fields take the provider's defaults."""
+
+    provider: str = "custom"          # "microsoft" | "google" | "custom"
+    client_id: str | None = None
+    client_secret: str | None = None  # only for providers that issue one to desktop apps
+    tenant: str = "common"            # Microsoft: "common", "consumers", "organizations" or an id
+    scopes: tuple[str, ...] = ()
+    mechanism: str = "xoauth2"        # "xoauth2" | "oauthbearer" (RFC 7628)
+    flow: str = "loopback"            # "loopback" (RFC 8252 + PKCE) | "device" (RFC 8628)
+    issuer: str | None = None         # OpenID Connect discovery base
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+
+
 @dataclass(frozen=True)
 class Account:
     name: str
@@ -70,6 +105,15 @@ class Account:
     allow_insecure: bool = False
     #: SHA-256 fingerprint of a pinned (e.g. self-signed) certificate
     pinned_sha256: str | None = None
+    #: the e-mail address (discovery; the XOAUTH2/OAUTHBEARER user when set)
+    email: str | None = None
+    auth: AuthMethod = AuthMethod.PASSWORD
+    oauth2: OAuth2Settings | None = None
+
+    @property
+    def sasl_user(self) -> str:
+        """The user named in an OAuth2 SASL exchange: the address, else the user name."""
+        return self.email or self.username
 
     @property
     def effective_port(self) -> int:
@@ -85,7 +129,7 @@ class Account:
     def fingerprint(self) -> tuple[object, ...]:
         """What a connection depends on (a change re-allows a failed login)."""
         return (self.host, self.effective_port, self.security, self.username, self.cafile,
-                self.pinned_sha256)
+                self.pinned_sha256, self.email, self.auth, self.oauth2)
 
 
 @dataclass(frozen=True)
@@ -130,6 +174,60 @@ def _check_host(value: object, where: str) -> str:
     return host.strip("[]")
 
 
+_OAUTH2_FIELDS = {f for f in OAuth2Settings.__dataclass_fields__}
+
+
+def _check_url(value: object, where: str) -> str:
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        raise SettingsError(where, "must be an http(s) URL")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(where, f"{value!r} is not an http(s) URL")
+    return value
+
+
+def _oauth2(data: object, where: str) -> OAuth2Settings:
+    if not isinstance(data, Mapping):
+        raise SettingsError(where, "must be an object")
+    unknown = {k for k in data if not str(k).startswith("_")} - _OAUTH2_FIELDS
+    if unknown:
+        raise SettingsError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+    choices = {"provider": OAUTH2_PROVIDERS, "mechanism": OAUTH2_MECHANISMS,
+               "flow": OAUTH2_FLOWS}
+    values: dict[str, Any] = {}
+    for key, allowed in choices.items():
+        if key in data:
+            if data[key] not in allowed:
+                raise SettingsError(f"{where}.{key}",
+                                    "must be " + " or ".join(f'"{a}"' for a in allowed))
+            values[key] = data[key]
+    for key in ("client_id", "client_secret"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise SettingsError(f"{where}.{key}", "must be a non-empty text or null")
+        values[key] = value
+    tenant = data.get("tenant", "common")
+    if not isinstance(tenant, str) or not tenant or any(c in tenant for c in "/?#\\ "):
+        raise SettingsError(f"{where}.tenant", "must be a tenant name or id")
+    values["tenant"] = tenant
+    scopes = data.get("scopes", ())
+    if (not isinstance(scopes, (list, tuple))
+            or not all(isinstance(x, str) and x and not any(c.isspace() for c in x)
+                       for x in scopes)):
+        raise SettingsError(f"{where}.scopes", "must be a list of scope names without spaces")
+    values["scopes"] = tuple(scopes)
+    for key in _OAUTH2_URLS:
+        if data.get(key) is not None:
+            values[key] = _check_url(data[key], f"{where}.{key}")
+    result = OAuth2Settings(**values)
+    if result.provider == "custom" and not (result.issuer or result.token_endpoint):
+        raise SettingsError(f"{where}.issuer", 'a "custom" provider needs "issuer" '
+                            '(OpenID discovery) or "token_endpoint"')
+    return result
+
+
 def _account(data: object, i: int) -> Account:
     where = f"accounts[{i}]"
     if not isinstance(data, Mapping):
@@ -167,6 +265,21 @@ def _account(data: object, i: int) -> Account:
         raise SettingsError(f"{where}.security",
                             '"none" sends the password in plain text; '
                             'set "allow_insecure": true to accept that')
+    email = data.get("email")
+    if email is not None and (not isinstance(email, str) or email.count("@") != 1
+                              or not all(email.split("@"))
+                              or any(c.isspace() or ord(c) < 32 for c in email)):
+        raise SettingsError(f"{where}.email", "must be an e-mail address like name@example.com")
+    try:
+        auth = AuthMethod(data.get("auth", "password"))
+    except ValueError:
+        raise SettingsError(f"{where}.auth", 'must be "password", "plain" or "oauth2"') from None
+    oauth2 = None
+    if data.get("oauth2") is not None:
+        oauth2 = _oauth2(data["oauth2"], f"{where}.oauth2")
+    elif auth is AuthMethod.OAUTH2:
+        raise SettingsError(f"{where}.oauth2", 'is required when "auth" is "oauth2" '
+                            '(at least {"provider": "microsoft"} or "google")')
     cafile = data.get("cafile")
     if cafile and not Path(cafile).expanduser().is_file():
         raise SettingsError(f"{where}.cafile", f"no such file: {cafile}")
@@ -175,7 +288,7 @@ def _account(data: object, i: int) -> Account:
         security=security, port=port, cafile=cafile,
         check_interval_minutes=float(interval), download_dir=data.get("download_dir"),
         enabled=bool(data.get("enabled", True)), allow_insecure=allow_insecure,
-        pinned_sha256=data.get("pinned_sha256"),
+        pinned_sha256=data.get("pinned_sha256"), email=email, auth=auth, oauth2=oauth2,
     )
 
 
@@ -210,6 +323,12 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
     for acc in settings.accounts:
         d = asdict(acc)
         d["security"] = acc.security.value
+        d["auth"] = acc.auth.value
+        if acc.auth is AuthMethod.PASSWORD:
+            del d["auth"]  # the default: files from before "auth" existed stay the same
+        if acc.oauth2 is not None:
+            d["oauth2"] = {k: (list(v) if isinstance(v, tuple) else v)
+                           for k, v in d["oauth2"].items() if v is not None}
         accounts.append({k: v for k, v in d.items() if v is not None})
     return {"schema_version": SCHEMA_VERSION, "accounts": accounts,
             "notifications": settings.notifications,
