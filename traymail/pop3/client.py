@@ -12,11 +12,13 @@ import builtins
 import hashlib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Final, overload
+from typing import Any, Final, overload
 
 from ._connection import (
+    MAX_TOP,
     Connection,
     DataChunk,
     DataLine,
@@ -26,6 +28,7 @@ from ._connection import (
     State,
     Status,
 )
+from ._deadline import GRACE, MIN_RATE, Deadline
 from ._errors import (
     CapabilityError,
     LocalProtocolError,
@@ -41,6 +44,7 @@ from ._replies import (
     Capabilities,
     ScanListing,
     Stat,
+    TopReply,
     UniqueId,
     apop_timestamp,
     parse_capabilities,
@@ -72,14 +76,23 @@ class POP3(Pipelining):
         *,
         timeout: float = 30.0,
         transcript: TranscriptHook | None = None,
+        deadline: float = GRACE,
+        min_rate: float = MIN_RATE,
+        max_top: int = MAX_TOP,
+        secrets: tuple[str, ...] = (),
     ) -> None:
+        """``timeout`` bounds each read; ``deadline`` and ``min_rate`` each
+        operation (see :mod:`._deadline`); ``max_top`` the octets a TOP reply
+        keeps; ``secrets`` are masked in the transcript from the greeting on."""
         if timeout is None or timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
         self.host = host.strip("[]")
         self.port = self.default_port if port is None else port
         self.timeout = timeout
-        self.transcript = Transcript(transcript)
-        self._conn = Connection()
+        self.transcript = Transcript(transcript, secrets)
+        self._deadline = Deadline(deadline, min_rate)
+        self._conn = Connection(max_top=max_top)
+        self._truncated = False
         self._caps: Capabilities | None = None
         self._caps_after_login = False
         self._sock: socket.socket | None = None
@@ -184,6 +197,8 @@ class POP3(Pipelining):
             raise _transport_error(exc, "sending failed") from exc
 
     def _encode(self, verb: str, args: tuple[str, ...]) -> bytes:
+        if not self._conn.pending:  # a new operation: a new deadline
+            self._deadline.start(verb)
         try:
             data = self._conn.send_command(verb, *args)
         except RemoteProtocolError:
@@ -196,25 +211,43 @@ class POP3(Pipelining):
         self._write(self._encode(verb, args))
 
     def _event(self) -> Event:
-        conn = self._conn
+        conn, deadline = self._conn, self._deadline
         while True:
             try:
                 event = conn.next_event()
-            except RemoteProtocolError:
+            except RemoteProtocolError as exc:
                 self.close()
-                raise
+                raise self._masked(exc) from None
             if not isinstance(event, NeedData):
+                if isinstance(event, (DataChunk, DataLine)):
+                    deadline.octets += len(event.data if isinstance(event, DataChunk)
+                                           else event.line)
                 return event
             if self._sock is None:
                 raise LocalProtocolError("the connection is closed")
+            budget = deadline.budget()
+            if budget <= 0:
+                self.close()
+                raise deadline.expired()
+            started = time.monotonic()
             try:
                 if _QUICKACK is not None:
                     self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                if budget < self.timeout:
+                    self._sock.settimeout(budget)
                 data = self._sock.recv(READ_SIZE)
             except OSError as exc:
                 self.close()
+                deadline.waited += time.monotonic() - started
+                if budget < self.timeout and isinstance(exc, TimeoutError):
+                    raise deadline.expired() from None
                 raise _transport_error(exc, "receiving failed") from exc
+            finally:
+                if budget < self.timeout and self._sock is not None:
+                    self._sock.settimeout(self.timeout)
+            deadline.waited += time.monotonic() - started
             conn.receive_data(data)
+
 
     def _read_status(self) -> Status:
         event = self._event()
@@ -255,9 +288,11 @@ class POP3(Pipelining):
             if isinstance(event, DataChunk):
                 write(event.data)
             elif isinstance(event, EndOfData):
+                cut = f", cut to {self._conn.max_top}" if event.truncated else ""
                 self.transcript.note(
-                    f"[{event.command} body: {event.lines} lines, {event.octets} octets]"
+                    f"[{event.command} body: {event.lines} lines, {event.octets} octets{cut}]"
                 )
+                self._truncated = event.truncated
                 return event.octets
             else:  # pragma: no cover
                 raise RemoteProtocolError("unexpected event in a message body")
@@ -354,9 +389,9 @@ class POP3(Pipelining):
     def list(self, number: int) -> ScanListing: ...
     def list(self, number: int | None = None) -> builtins.list[ScanListing] | ScanListing:
         if number is not None:
-            return parse_scan_listing(self._command("LIST", _num(number)).reply.text)
+            return self._parse(parse_scan_listing, self._command("LIST", _num(number)).reply.text)
         self._command("LIST")
-        return [parse_scan_listing(line) for line in self._read_lines()]
+        return [self._parse(parse_scan_listing, line) for line in self._read_lines()]
 
     @overload
     def uidl(self) -> builtins.list[UniqueId]: ...
@@ -364,9 +399,9 @@ class POP3(Pipelining):
     def uidl(self, number: int) -> UniqueId: ...
     def uidl(self, number: int | None = None) -> builtins.list[UniqueId] | UniqueId:
         if number is not None:
-            return parse_unique_id(self._command("UIDL", _num(number)).reply.text)
+            return self._parse(parse_unique_id, self._command("UIDL", _num(number)).reply.text)
         self._command("UIDL")
-        return [parse_unique_id(line) for line in self._read_lines()]
+        return [self._parse(parse_unique_id, line) for line in self._read_lines()]
 
     def top(self, number: int, lines: int) -> bytes:
         """Headers plus ``lines`` body lines (RFC 1939 §7)."""
@@ -375,7 +410,7 @@ class POP3(Pipelining):
         self._command("TOP", _num(number), str(lines))
         parts: builtins.list[bytes] = []
         self._read_body(parts.append)
-        return b"".join(parts)
+        return TopReply(b"".join(parts), self._truncated)
 
     @overload
     def retr(self, number: int) -> bytes: ...
@@ -431,9 +466,10 @@ class POP3_SSL(POP3):
         timeout: float = 30.0,
         context: ssl.SSLContext | None = None,
         transcript: TranscriptHook | None = None,
+        **limits: Any,
     ) -> None:
         self.context = context or ssl.create_default_context()
-        super().__init__(host, port, timeout=timeout, transcript=transcript)
+        super().__init__(host, port, timeout=timeout, transcript=transcript, **limits)
 
     def _wrap(self, sock: socket.socket) -> socket.socket:
         tls = self.context.wrap_socket(sock, server_hostname=self.host)
