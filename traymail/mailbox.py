@@ -29,6 +29,8 @@ from .decode import parse_headers, preview_text
 from .files import DownloadCancelled, ProgressFile, abort, file_logger, safe_filename
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
+    GRACE,
+    MIN_RATE,
     POP3,
     CapabilityError,
     Direction,
@@ -91,12 +93,15 @@ class Mailbox:
     """Engine operations for one account. Thread-safe; blocking (run it off the UI thread)."""
 
     def __init__(self, account: Account, store: Store, passwords: PasswordStore, paths: Paths,
-                 *, timeout: float = 30.0) -> None:
+                 *, timeout: float = 30.0, deadline: float = GRACE,
+                 min_rate: float = MIN_RATE) -> None:
         self.account = account
         self.store = store
         self.passwords = passwords
         self.paths = paths
         self.timeout = timeout
+        #: each operation's time bound (traymail.pop3._deadline)
+        self.deadline, self.min_rate = deadline, min_rate
         self.tracker = StateTracker(account)
         self.transcript: deque[TranscriptEvent] = deque(maxlen=TRANSCRIPT_LINES)
         self.listeners: list[Callable[[str, TranscriptEvent], None]] = []
@@ -181,7 +186,8 @@ class Mailbox:
         QUIT; a server that locks the maildrop may not have let go of it yet,
         so an [IN-USE] within a few seconds of that is retried briefly."""
         for attempt in range(5):
-            pop = connect(self.account, timeout=self.timeout, transcript=self._on_wire)
+            pop = connect(self.account, timeout=self.timeout, transcript=self._on_wire,
+                          deadline=self.deadline, min_rate=self.min_rate, secrets=(password,))
             try:
                 caps = pop.capabilities or pop.capa()
                 self._login_delay = caps.login_delay
@@ -215,10 +221,11 @@ class Mailbox:
             lines.append(f"{stamp} {e}")
         self._file_log.info("%s", "\n".join(lines))
 
-    def _scan(self, pop: POP3, stat: bool = False, listing: bool = True
+    def _scan(self, pop: POP3, stat: bool = True, listing: bool = True
               ) -> tuple[Stat | None, list[tuple[int, str]], dict[int, int]]:
         """STAT/UIDL/LIST of *this* session, pipelined into one round trip when
-        the server allows: (stat, [(number, uid)], {number: size})."""
+        the server allows: (stat, [(number, uid)], {number: size}). STAT comes
+        first: its count bounds the listings (traymail.pop3 caps them)."""
         try:
             st, ids, sizes = pop.scan(stat=stat, listing=listing)
         except ServerError:

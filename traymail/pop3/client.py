@@ -211,43 +211,50 @@ class POP3(Pipelining):
         self._write(self._encode(verb, args))
 
     def _event(self) -> Event:
+        """The next event, reading as needed within the operation's deadline
+        (the time spent here counts, the caller's time between events not)."""
         conn, deadline = self._conn, self._deadline
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError as exc:
-                self.close()
-                raise self._masked(exc) from None
-            if not isinstance(event, NeedData):
-                if isinstance(event, (DataChunk, DataLine)):
-                    deadline.octets += len(event.data if isinstance(event, DataChunk)
-                                           else event.line)
-                return event
-            if self._sock is None:
-                raise LocalProtocolError("the connection is closed")
-            budget = deadline.budget()
-            if budget <= 0:
-                self.close()
-                raise deadline.expired()
-            started = time.monotonic()
-            try:
-                if _QUICKACK is not None:
-                    self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-                if budget < self.timeout:
-                    self._sock.settimeout(budget)
-                data = self._sock.recv(READ_SIZE)
-            except OSError as exc:
-                self.close()
-                deadline.waited += time.monotonic() - started
-                if budget < self.timeout and isinstance(exc, TimeoutError):
-                    raise deadline.expired() from None
-                raise _transport_error(exc, "receiving failed") from exc
-            finally:
-                if budget < self.timeout and self._sock is not None:
-                    self._sock.settimeout(self.timeout)
-            deadline.waited += time.monotonic() - started
-            conn.receive_data(data)
-
+        since = time.monotonic()
+        try:
+            while True:
+                try:
+                    event = conn.next_event()
+                except RemoteProtocolError as exc:
+                    self.close()
+                    raise self._masked(exc) from None
+                if not isinstance(event, NeedData):
+                    if isinstance(event, DataChunk):
+                        deadline.octets += len(event.data)
+                    elif isinstance(event, DataLine):
+                        deadline.octets += len(event.line)
+                    return event
+                if self._sock is None:
+                    raise LocalProtocolError("the connection is closed")
+                now = time.monotonic()
+                deadline.waited += now - since
+                since = now
+                budget = deadline.budget()
+                if budget <= 0:
+                    self.close()
+                    raise deadline.expired()
+                try:
+                    if _QUICKACK is not None:
+                        self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                    if budget < self.timeout:
+                        self._sock.settimeout(budget)
+                    data = self._sock.recv(READ_SIZE)
+                    if budget < self.timeout:
+                        self._sock.settimeout(self.timeout)
+                except OSError as exc:
+                    self.close()
+                    if budget < self.timeout and isinstance(exc, TimeoutError):
+                        deadline.waited += time.monotonic() - since
+                        since = time.monotonic()
+                        raise deadline.expired() from None
+                    raise _transport_error(exc, "receiving failed") from exc
+                conn.receive_data(data)
+        finally:
+            deadline.waited += time.monotonic() - since
 
     def _read_status(self) -> Status:
         event = self._event()
