@@ -69,13 +69,17 @@ class Pipelining:
     def _masked(self, exc: RemoteProtocolError) -> RemoteProtocolError:
         """``exc`` with any secret the server echoed masked (its text quotes it)."""
         text = self.transcript.mask(str(exc))
-        return exc if text == str(exc) else RemoteProtocolError(text)
+        if text != str(exc):
+            exc = RemoteProtocolError(text)
+        exc.__context__ = None
+        return exc
 
     def _parse(self, parse: Callable[[str], _T], text: str) -> _T:
         try:
             return parse(text)
         except RemoteProtocolError as exc:
-            raise self._masked(exc) from None
+            error = self._masked(exc)
+        raise error  # outside the handler: the unmasked one is not its __context__
 
     def scan(self, stat: bool = True, listing: bool = True
              ) -> tuple[Stat | None, builtins.list[UniqueId], builtins.list[ScanListing] | None]:

@@ -217,11 +217,14 @@ class POP3(Pipelining):
         since = time.monotonic()
         try:
             while True:
+                failure: RemoteProtocolError | None = None
                 try:
                     event = conn.next_event()
                 except RemoteProtocolError as exc:
                     self.close()
-                    raise self._masked(exc) from None
+                    failure = self._masked(exc)
+                if failure is not None:  # raised outside the handler: no unmasked context
+                    raise failure
                 if not isinstance(event, NeedData):
                     if isinstance(event, DataChunk):
                         deadline.octets += len(event.data)
