@@ -43,6 +43,7 @@ from .pop3 import (
 from .session import AccountState, AccountStatus, MailboxError, StateTracker, connect
 from .settings import Account, Paths
 from .store import Store, StoredHeader
+from .text import clean
 
 __all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
            "AccountState", "AccountStatus", "DownloadCancelled"]
@@ -305,9 +306,10 @@ class Mailbox:
         for uid in order:
             h = cache.get(uid) or StoredHeader(uid, sizes.get(uid), "", "", "", "", None, "")
             announced_seen = flags.get(uid, (False, False))
-            out.append(Header(
-                uid, (numbers or {}).get(uid), sizes.get(uid, h.size), h.sender, h.recipients,
-                h.subject, h.date, h.timestamp, h.message_id,
+            out.append(Header(  # clean again: the cache may predate the rule
+                uid, (numbers or {}).get(uid), sizes.get(uid, h.size), clean(h.sender),
+                clean(h.recipients), clean(h.subject), clean(h.date), h.timestamp,
+                clean(h.message_id),
                 new=not announced_seen[1] and uid not in downloads, marked=uid in marks,
                 downloaded=downloads.get(uid)))
         return out
