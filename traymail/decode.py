@@ -69,8 +69,8 @@ def _split_headers(head: bytes, wanted: tuple[str, ...] = _WANTED) -> dict[str, 
         if not line:
             break
         if line[:1] in (b" ", b"\t"):
-            if name is not None and room[name] > 0:
-                piece = line.strip()[: room[name]]
+            if name is not None and room[name] > 1:  # a space, then the piece
+                piece = line.strip()[: room[name] - 1]
                 found[name].append(piece)
                 room[name] -= len(piece) + 1
             continue
