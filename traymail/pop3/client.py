@@ -226,16 +226,14 @@ class POP3(Pipelining):
                 if failure is not None:  # raised outside the handler: no unmasked context
                     raise failure
                 if not isinstance(event, NeedData):
-                    if isinstance(event, DataChunk):
-                        deadline.octets += len(event.data)
-                    elif isinstance(event, DataLine):
-                        deadline.octets += len(event.line)
+                    if isinstance(event, (DataChunk, DataLine)):  # progress buys time
+                        deadline.octets += len(event.data if isinstance(event, DataChunk)
+                                               else event.line)
                     return event
                 if self._sock is None:
                     raise LocalProtocolError("the connection is closed")
                 now = time.monotonic()
-                deadline.waited += now - since
-                since = now
+                deadline.waited, since = deadline.waited + now - since, now
                 budget = deadline.budget()
                 if budget <= 0:
                     self.close()
