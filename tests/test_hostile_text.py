@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from traymail.decode import MAX_HEADER, parse_headers, preview_text
+from traymail.decode import MAX_HEADER, MAX_PREVIEW_INPUT, parse_headers, preview_text
 from traymail.devserver import DevServer, Faults, MemoryMailbox
 from traymail.pop3 import visible
 from traymail.samples import sample_messages
@@ -57,19 +57,21 @@ def test_controls_in_headers_and_preview_are_shown_not_executed() -> None:
 
 
 # -- item 7: linear decoding, measured as a ratio -------------------------------------
-def best_time(fn: Callable[[], object], runs: int = 3) -> float:
+def best_time(fn: Callable[[], object], runs: int) -> float:
+    """The least CPU time of ``runs`` calls (CPU time: the other processes
+    sharing the machine do not count)."""
     best = float("inf")
     for _ in range(runs):
-        t = time.perf_counter()
+        t = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, time.process_time() - t)
     return best
 
 
 def ratio(make: Callable[[int], bytes], parse: Callable[[bytes], object], n: int) -> float:
     small, large = make(n), make(8 * n)
     parse(small)  # warm up
-    return best_time(lambda: parse(large), 2) / best_time(lambda: parse(small), 3)
+    return best_time(lambda: parse(large), 3) / max(best_time(lambda: parse(small), 5), 1e-4)
 
 
 def encoded_words(n: int) -> bytes:
@@ -88,9 +90,27 @@ def test_header_decoding_is_linear(make: Callable[[int], bytes]) -> None:
     assert len(parse_headers("u", None, make(100_000)).subject) <= MAX_HEADER
 
 
-def test_preview_decoding_is_linear() -> None:
+def test_preview_input_is_capped_and_linear() -> None:
+    big = b"Subject: x\r\n\r\n" + b"a" * 300 + b"\r\n" + b"b" * (MAX_PREVIEW_INPUT + 10)
+    shown = preview_text(big + b"\r\nTAIL\r\n", max_chars=10**7)
+    assert shown.startswith("a" * 300) and "TAIL" not in shown
+    assert len(shown) < MAX_PREVIEW_INPUT
     r = ratio(folded_lines, preview_text, 20_000)
     assert r < 16, f"8x input took {r:.1f}x the time"
+
+
+def test_headers_cached_before_the_rule_are_shown_clean(tmp_path: Path) -> None:
+    from traymail.store import StoredHeader
+
+    from .engine import Engine
+
+    engine = Engine(tmp_path / "home")
+    mb = engine.mailbox(1)
+    engine.store.sync_uids("test", {"u1": 10})
+    engine.store.put_headers("test", [StoredHeader("u1", 10, "Eve\x1b[2J", "", "a\u202eb\x07",
+                                                   "", None, "")])
+    (h,) = mb.cached_headers()  # what the windows, the toasts and the CLI show
+    assert (h.sender, h.subject) == ("Eve\\x1b[2J", "a<U+202E>b\\x07")
 
 
 # -- the terminal and the logs, through the real command ------------------------------

@@ -190,12 +190,9 @@ def _bounded(data: bytes) -> bytes:
     the MIME headers, each cut (the parser's header folding is not linear)."""
     data = data[:MAX_PREVIEW_INPUT]
     m = re.search(rb"\r?\n\r?\n", data)
-    if m is None:
-        return data
-    mime = _split_headers(data[:m.start()], ("content-type", "content-transfer-encoding",
-                                            "mime-version"))
-    head = b"".join(k.encode() + b": " + v + b"\r\n" for k, v in mime.items())
-    return head + b"\r\n" + data[m.end():]
+    head, body = (data[:m.start()], data[m.end():]) if m else (data, b"")
+    mime = _split_headers(head, ("content-type", "content-transfer-encoding", "mime-version"))
+    return b"".join(k.encode() + b": " + v + b"\r\n" for k, v in mime.items()) + b"\r\n" + body
 
 
 def preview_text(data: bytes, max_chars: int = 4000) -> str:
