@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzzing import (
+    COMMAND_SETS,
     endless_line_is_bounded,
     fuzz_auth,
     fuzz_connection,
@@ -45,7 +46,7 @@ def main() -> int:
             escapes.append(f"{name}: {traceback.format_exc(limit=3)}")
 
     @cfg
-    @given(ANY, st.integers(1, 300), st.integers(0, 2), st.booleans())
+    @given(ANY, st.integers(1, 300), st.integers(0, len(COMMAND_SETS) - 1), st.booleans())
     def connection(data: bytes, chunk: int, commands: int, eof: bool) -> None:
         guard("connection", fuzz_connection, data, chunk, commands, eof)
 

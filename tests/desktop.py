@@ -244,14 +244,16 @@ def tray_icons(display: str) -> list[dict[str, int]]:
 
 
 def dunst_history(desktop: Desktop) -> list[dict[str, str]]:
-    """Notifications dunst showed: [{"summary", "body"}], newest first."""
+    """Notifications dunst showed: [{"summary", "body", "message"}], newest first
+    ("message" is the Pango markup dunst rendered from its format)."""
     import json
 
     out = subprocess.run(["dunstctl", "history"], env=desktop.env, capture_output=True,
                          text=True, timeout=10)
     data = json.loads(out.stdout or "{}")
     items = data.get("data", [[]])[0]
-    return [{"summary": i["summary"]["data"], "body": i["body"]["data"]} for i in items]
+    return [{"summary": i["summary"]["data"], "body": i["body"]["data"],
+             "message": i.get("message", {}).get("data", "")} for i in items]
 
 
 def dunst_displayed(desktop: Desktop) -> int:

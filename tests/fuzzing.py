@@ -27,11 +27,14 @@ COMMAND_SETS: list[tuple[tuple[str, ...], ...]] = [
     (("STAT",), ("LIST",), ("RETR", "1"), ("UIDL",), ("TOP", "1", "0")),
     (("CAPA",), ("UIDL", "3"), ("LIST", "2"), ("DELE", "1"), ("NOOP",)),
     (("RETR", "1"), ("RETR", "2"), ("RETR", "3")),
+    # the caps: a listing bounded by STAT, bodies bounded by LIST n
+    (("STAT",), ("UIDL",), ("LIST", "1"), ("TOP", "1", "0"), ("RETR", "1")),
 ]
 
 
 def logged_in(pipelining: bool = True) -> Connection:
-    conn = Connection()
+    # small caps, so that short generated streams reach them too
+    conn = Connection(max_top=256, max_listing=32)
     conn.receive_data(b"+OK hi\r\n")
     conn.next_event()
     conn.pipelining = pipelining

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .fuzzing import (
+    COMMAND_SETS,
     endless_line_is_bounded,
     fuzz_auth,
     fuzz_connection,
@@ -30,7 +31,7 @@ ANY = st.one_of(st.binary(max_size=2000), POP3ISH)
 
 
 @FUZZ
-@given(ANY, st.integers(1, 300), st.integers(0, 2), st.booleans())
+@given(ANY, st.integers(1, 300), st.integers(0, len(COMMAND_SETS) - 1), st.booleans())
 def test_only_pop3_errors_escape(data: bytes, chunk: int, commands: int, eof: bool) -> None:
     assert fuzz_connection(data, chunk, commands, eof) in ("ok", "POP3Error")
 

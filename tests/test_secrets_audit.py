@@ -114,3 +114,47 @@ def test_no_secret_anywhere(x_display: str, secret_service: dict[str, str], tmp_
 
 
 _KEEP: list[App] = []
+
+
+def _chain(exc: BaseException | None) -> list[str]:
+    """The text of an exception and of every cause/context behind it."""
+    out: list[str] = []
+    while exc is not None and len(out) < 20:
+        out.append(f"{type(exc).__name__}: {exc}")
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+def test_a_password_echoed_in_capa_and_listings_is_masked_in_any_case(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 12, item 8: notes ("capabilities: ...", upper-cased), server lines,
+    the log file, the wire logger and exception texts never show the password."""
+    from traymail.mailbox import MailboxError
+
+    from .engine import Engine
+
+    caplog.set_level(logging.DEBUG)
+    capa = (f"USER\r\nUIDL\r\nTOP\r\n{SECRET}\r\nX-ECHO {SECRET.lower()}\r\n.\r\n").encode()
+    echo = Faults(data={"CAPA": lambda: [capa], "LIST": lambda: [f"1 {SECRET}\r\n.\r\n".encode()]},
+                  omit=frozenset({"PIPELINING"}))  # CAPA is read again after login
+    shout = Faults(errors={"STAT": f"-ERR [SYS/TEMP] {SECRET.upper()} is wrong"})
+    engine = Engine(tmp_path / "home")
+    texts: list[str] = []
+    for faults in (echo, shout):
+        with DevServer(MemoryMailbox(sample_messages(2)), {"user": SECRET},
+                       faults=faults) as srv:
+            mb = engine.mailbox(srv.port, password=SECRET, name=f"echo{srv.port}")
+            with pytest.raises(MailboxError) as info:
+                mb.check()
+            texts += _chain(info.value) + [str(e) for e in mb.transcript]
+    notes = [t for t in texts if t.startswith("*: capabilities:")]
+    assert any("TOP ******** X-ECHO" in t for t in notes), notes
+    assert any("malformed scan listing" in t for t in texts)
+    assert any("[SYS/TEMP] ******** is wrong" in t for t in texts)
+    texts.append(caplog.text)
+    texts += [p.read_text("utf-8", "replace") for p in engine.files() if p.suffix == ".log"]
+    assert any("capabilities:" in t for t in texts[-1:])  # the log file has the session
+    needles = {SECRET, SECRET.upper(), SECRET.lower()}
+    hits = [(n, t[max(0, t.find(n) - 200):t.find(n) + 40])
+            for n in needles for t in texts if n in t]
+    assert hits == [], hits

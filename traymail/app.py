@@ -28,6 +28,7 @@ from .platform_support import PlatformSupport, autostart_command, platform_suppo
 from .poller import Poller
 from .session import AccountState
 from .settings import Paths
+from .text import CleanFormatter
 from .tray import SEPARATOR, MenuEntry, Tray
 from .ui.log_window import LogWindow
 from .ui.mailbox_window import MailboxWindow
@@ -60,7 +61,7 @@ def setup_logging(log_dir: Path) -> Path | None:
                                                        backupCount=3, encoding="utf-8")
     except OSError:
         return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(CleanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > logging.INFO:

@@ -23,6 +23,7 @@ from .mailbox import Mailbox, MailboxError
 from .passwords import KeyringUnavailable, default_store
 from .settings import Paths, Settings, SettingsError, load_settings, resolve_paths
 from .store import Store, StoreError
+from .text import clean
 
 __all__ = ["main", "gui_main"]
 
@@ -81,11 +82,11 @@ def cmd_check(ctx: Context) -> int:
         except MailboxError as exc:
             failed = True
             entry.update(new_count=None, new_size=None, total_count=None, total_size=None,
-                         newly_arrived=[], state=exc.state.value, error=str(exc))
+                         newly_arrived=[], state=exc.state.value, error=clean(str(exc)))
         out.append(entry)
         if not ctx.args.json:
             if "error" in entry:
-                print(f"{account.name}: error: {entry['error']}")
+                print(f"{account.name}: error: {clean(entry['error'])}")
             else:
                 print(f"{account.name}: {entry['new_count']} new "
                       f"({format_size(entry['new_size'])}), {entry['total_count']} messages "
@@ -151,7 +152,7 @@ def cmd_delete(ctx: Context) -> int:
     for uid in report.gone:
         print(f"not on the server: {uid}")
     for uid, why in report.failed:
-        print(f"NOT deleted {uid}: {why}")
+        print(f"NOT deleted {uid}: {clean(why)}")
     return 0 if not report.failed and not report.gone else 1
 
 
@@ -474,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"traymail: {exc}", file=sys.stderr)
         return 2
     except (MailboxError, KeyringUnavailable, StoreError) as exc:
-        print(f"traymail: error: {exc}", file=sys.stderr)
+        print(f"traymail: error: {clean(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

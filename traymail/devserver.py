@@ -10,7 +10,9 @@ session that ends any other way deletes nothing (RFC 1939 §6).
 
 :class:`Faults` injects failures for tests: stalls, a connection dropped
 after N bytes, bare LF line ends, missing capabilities or commands, -ERR
-replies with response codes, over-long or garbage status lines.
+replies with response codes, over-long or garbage status lines, hostile
+data after ``+OK`` (generated lazily: endless lines, millions of listing
+lines, oversized bodies) and replies trickled a byte at a time.
 
 Run it: ``python -m traymail.devserver --port 1110 --sample 20``.
 """
@@ -24,6 +26,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import devsasl
@@ -65,6 +68,11 @@ class Faults:
     sasl_mechanisms: tuple[str, ...] | None = None
     #: answer AUTH with challenges forever (a hostile server)
     sasl_endless: bool = False
+    #: what follows "+OK" for CAPA/LIST/UIDL/RETR/TOP instead of the real data
+    #: (terminator included), produced lazily chunk by chunk
+    data: dict[str, Callable[[], Iterable[bytes]]] = field(default_factory=dict)
+    #: seconds between the single bytes of the replies to these commands
+    trickle: dict[str, float] = field(default_factory=dict)
 
 
 class _Dropped(Exception):
@@ -85,6 +93,7 @@ class _Session:
         self.messages: list[Message] = []
         self.deleted: set[int] = set()
         self.seen: dict[str, int] = {}
+        self.command = "GREETING"
         self.stamp = f"<{os.getpid()}.{time.time_ns()}@traymail-devserver>"
 
     # -- I/O -----------------------------------------------------------------
@@ -110,8 +119,24 @@ class _Session:
         if limit is not None and self.sent + len(data) >= limit:
             self.sock.sendall(data[: max(0, limit - self.sent)])
             raise _Dropped()
-        self.sock.sendall(data)
+        delay = faults.trickle.get(self.command)
+        if delay is not None:
+            for i in range(len(data)):
+                if self.server.stopped.wait(delay):
+                    raise _Dropped()
+                self.sock.sendall(data[i : i + 1])
+        else:
+            self.sock.sendall(data)
         self.sent += len(data)
+
+    def send_data(self, command: str, data: bytes) -> None:
+        """The data after "+OK", or what the ``data`` fault produces instead."""
+        make = self.server.faults.data.get(command)
+        if make is None:
+            self.send(data)
+            return
+        for chunk in make():
+            self.send(chunk)
 
     def reply(self, command: str, ok: str) -> None:
         """Send a status line, or the fault configured for ``command``."""
@@ -145,7 +170,7 @@ class _Session:
                     return
                 text = line.decode("utf-8", "replace")
                 verb, _, arg = text.partition(" ")
-                verb = verb.upper()
+                verb = self.command = verb.upper()
                 if verb in ("PASS", "APOP"):
                     text = verb
                 elif verb == "AUTH":  # the initial response is a secret
@@ -221,8 +246,8 @@ class _Session:
         if self.server.faults.login_delay is not None:
             caps.append(f"LOGIN-DELAY {self.server.faults.login_delay}")
         caps.append("IMPLEMENTATION traymail-devserver")
-        self.send(("+OK capabilities follow\r\n" + "".join(c + "\r\n" for c in caps) + ".\r\n")
-                  .encode())
+        self.send(b"+OK capabilities follow\r\n")
+        self.send_data("CAPA", ("".join(c + "\r\n" for c in caps) + ".\r\n").encode())
 
     def cmd_STLS(self, arg: str) -> None:
         ctx = self.server.stls_context
@@ -290,7 +315,7 @@ class _Session:
             for n, m in enumerate(self.messages, 1)
             if n not in self.deleted
         ]
-        self.send(("".join(out) + ".\r\n").encode())
+        self.send_data(command, ("".join(out) + ".\r\n").encode())
 
     def cmd_LIST(self, arg: str) -> None:
         self._listing("LIST", arg, "size")
@@ -305,7 +330,7 @@ class _Session:
         if found:
             self.reply("RETR", f"+OK {len(found[1].data)} octets")
             if not self.faulted("RETR"):
-                self.send(dot_stuff(found[1].data))
+                self.send_data("RETR", dot_stuff(found[1].data))
 
     def cmd_TOP(self, arg: str) -> None:
         if self._need_auth("TOP"):
@@ -322,7 +347,7 @@ class _Session:
             text = head + sep + b"".join(line + b"\r\n" for line in lines)
             self.reply("TOP", "+OK top of message follows")
             if not self.faulted("TOP"):
-                self.send(dot_stuff(text))
+                self.send_data("TOP", dot_stuff(text))
 
     def cmd_DELE(self, arg: str) -> None:
         if self._need_auth("DELE"):

@@ -36,6 +36,8 @@ from .files import (
 )
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
+    GRACE,
+    MIN_RATE,
     POP3,
     CapabilityError,
     Direction,
@@ -57,6 +59,7 @@ from .session import (
 )
 from .settings import Account, AuthMethod, Paths
 from .store import Store, StoredHeader
+from .text import clean
 
 __all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
            "AccountState", "AccountStatus", "DownloadCancelled"]
@@ -107,7 +110,8 @@ class Mailbox:
     """Engine operations for one account. Thread-safe; blocking (run it off the UI thread)."""
 
     def __init__(self, account: Account, store: Store, passwords: PasswordStore, paths: Paths,
-                 *, timeout: float = 30.0, token_source: TokenSource | None = None) -> None:
+                 *, timeout: float = 30.0, token_source: TokenSource | None = None,
+                 deadline: float = GRACE, min_rate: float = MIN_RATE) -> None:
         self.account = account
         #: OAuth2 accounts: where access tokens come from (the secret of the session)
         self.token_source: TokenSource = token_source or default_token_source
@@ -115,6 +119,8 @@ class Mailbox:
         self.passwords = passwords
         self.paths = paths
         self.timeout = timeout
+        #: each operation's time bound (traymail.pop3._deadline)
+        self.deadline, self.min_rate = deadline, min_rate
         self.tracker = StateTracker(account)
         self.transcript: deque[TranscriptEvent] = deque(maxlen=TRANSCRIPT_LINES)
         self.listeners: list[Callable[[str, TranscriptEvent], None]] = []
@@ -202,7 +208,8 @@ class Mailbox:
         QUIT; a server that locks the maildrop may not have let go of it yet,
         so an [IN-USE] within a few seconds of that is retried briefly."""
         for attempt in range(5):
-            pop = connect(self.account, timeout=self.timeout, transcript=self._on_wire)
+            pop = connect(self.account, timeout=self.timeout, transcript=self._on_wire,
+                          deadline=self.deadline, min_rate=self.min_rate, secrets=(password,))
             try:
                 caps = pop.capabilities or pop.capa()
                 self._login_delay = caps.login_delay
@@ -241,10 +248,11 @@ class Mailbox:
         """Release the transcript file (reopened by the next session's write)."""
         close_file_logger(self.paths.log_dir, self._log_name)
 
-    def _scan(self, pop: POP3, stat: bool = False, listing: bool = True
+    def _scan(self, pop: POP3, stat: bool = True, listing: bool = True
               ) -> tuple[Stat | None, list[tuple[int, str]], dict[int, int]]:
         """STAT/UIDL/LIST of *this* session, pipelined into one round trip when
-        the server allows: (stat, [(number, uid)], {number: size})."""
+        the server allows: (stat, [(number, uid)], {number: size}). STAT comes
+        first: its count bounds the listings (traymail.pop3 caps them)."""
         try:
             st, ids, sizes = pop.scan(stat=stat, listing=listing)
         except ServerError:
@@ -324,9 +332,10 @@ class Mailbox:
         for uid in order:
             h = cache.get(uid) or StoredHeader(uid, sizes.get(uid), "", "", "", "", None, "")
             announced_seen = flags.get(uid, (False, False))
-            out.append(Header(
-                uid, (numbers or {}).get(uid), sizes.get(uid, h.size), h.sender, h.recipients,
-                h.subject, h.date, h.timestamp, h.message_id,
+            out.append(Header(  # clean again: the cache may predate the rule
+                uid, (numbers or {}).get(uid), sizes.get(uid, h.size), clean(h.sender),
+                clean(h.recipients), clean(h.subject), clean(h.date), h.timestamp,
+                clean(h.message_id),
                 new=not announced_seen[1] and uid not in downloads, marked=uid in marks,
                 downloaded=downloads.get(uid)))
         return out

@@ -6,17 +6,25 @@ the Tk thread. When the platform has no notification service, the failure
 is logged once and the toast goes to ``fallback`` (the tray's balloon on
 Windows) or nowhere (the badge still tells); every later toast tries the
 service again, so one that starts after traymail is used from then on.
+
+Subjects and senders are anyone's text: where the D-Bus notification server
+announces ``body-markup`` (Desktop Notifications spec, GetCapabilities) it
+would render ``<b>``, ``<a href>`` and ``<img>`` from a sender, so the body
+is escaped there (:func:`traymail.text.escape_markup`) and arrives literally.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
+
+from .text import escape_markup
 
 __all__ = ["Notifier"]
 
@@ -38,6 +46,8 @@ class Notifier:
         self._thread = threading.Thread(target=self._loop.run_forever,
                                         name="traymail-notifier", daemon=True)
         self._notifier: Any = None
+        #: the notification server renders body markup: escape the body
+        self.markup = False
 
     def start(self) -> None:
         self._thread.start()
@@ -51,6 +61,8 @@ class Notifier:
             self._notifier = DesktopNotifier(app_name=self.app_name, app_icon=icon)
         except Exception as exc:  # no backend for this platform
             self._give_up(exc)
+        if sys.platform.startswith("linux"):
+            self.markup = await _body_markup()
 
     def show(self, title: str, message: str) -> Future[None]:
         """Queue a toast (any thread); the future completes once it was handed over."""
@@ -64,7 +76,8 @@ class Notifier:
             try:
                 # desktop-notifier logs and swallows a failed send; on_dispatched
                 # is how we learn that the toast really went out
-                await self._notifier.send(title=title, message=message,
+                body = escape_markup(message) if self.markup else message
+                await self._notifier.send(title=title, message=body,
                                           on_clicked=self._clicked,
                                           on_dispatched=lambda: dispatched.append(True))
             except Exception as exc:
@@ -101,3 +114,27 @@ class Notifier:
     @property
     def threads(self) -> list[threading.Thread]:
         return [self._thread]
+
+
+async def _body_markup() -> bool:
+    """Whether the session's notification server announces ``body-markup``.
+    When it cannot be asked, assume it does: an escaped body is at worst
+    shown with entities, an unescaped one may render a sender's markup."""
+    try:
+        from dbus_fast import Message, MessageType
+        from dbus_fast.aio import MessageBus
+
+        bus = await asyncio.wait_for(MessageBus().connect(), 5)
+        try:
+            reply = await asyncio.wait_for(bus.call(Message(
+                destination="org.freedesktop.Notifications",
+                path="/org/freedesktop/Notifications",
+                interface="org.freedesktop.Notifications", member="GetCapabilities")), 5)
+        finally:
+            bus.disconnect()
+        if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
+            return True
+        return "body-markup" in reply.body[0]
+    except Exception as exc:
+        log.debug("cannot ask the notification server for its capabilities: %s", exc)
+        return True

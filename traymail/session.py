@@ -17,6 +17,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .passwords import KeyringUnavailable
 from .pop3 import (
@@ -33,7 +34,6 @@ from .pop3 import (
     TemporaryFailure,
     TranscriptHook,
     TransportError,
-    TransportTimeout,
 )
 from .settings import Account, AuthMethod, Security
 
@@ -140,16 +140,18 @@ def _check_pin(account: Account, pop: POP3) -> None:
             AccountState.STOPPED, cert_sha256=got)
 
 
-def connect(account: Account, *, timeout: float, transcript: TranscriptHook | None) -> POP3:
-    """Open a connection with the account's security; STARTTLS never falls back."""
+def connect(account: Account, *, timeout: float, transcript: TranscriptHook | None,
+            **limits: Any) -> POP3:
+    """Open a connection with the account's security; STARTTLS never falls back.
+    ``limits`` go to the client (``deadline``, ``min_rate``, ``secrets``...)."""
     try:
         if account.security is Security.SSL:
             pop: POP3 = POP3_SSL(account.host, account.effective_port, timeout=timeout,
-                                 context=ssl_context(account), transcript=transcript)
+                                 context=ssl_context(account), transcript=transcript, **limits)
             _check_pin(account, pop)
             return pop
         pop = POP3(account.host, account.effective_port, timeout=timeout,
-                   transcript=transcript)
+                   transcript=transcript, **limits)
     except TransportError as exc:
         if "certificate" in str(exc):
             raise _untrusted(account, exc, timeout) from exc
@@ -257,7 +259,7 @@ class StateTracker:
             self._failures += 1
             delay = min(self.MAX_BACKOFF, 60.0 * 2 ** (self._failures - 1))
             retry = now + delay
-            what = "timed out" if isinstance(exc, TransportTimeout) else str(exc)
+            what = str(exc)  # a timeout says which operation and how slow
             err = MailboxError(f"{host}: {what}; trying again in {delay / 60:.0f} min",
                                AccountState.BACKOFF)
         elif isinstance(exc, (PermanentFailure, CapabilityError, KeyringUnavailable)):
@@ -286,7 +288,7 @@ def probe(account: Account, password: str, timeout: float = 15.0,
     tracker = StateTracker(account)
     pop: POP3 | None = None
     try:
-        pop = connect(account, timeout=timeout, transcript=transcript)
+        pop = connect(account, timeout=timeout, transcript=transcript, secrets=(password,))
         caps = pop.capabilities or pop.capa()
         log_in(pop, account, password)
         stat = pop.stat()

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from .pop3 import POP3, POP3_SSL, POP3Error, TranscriptEvent
+from .pop3 import POP3, POP3_SSL, POP3Error, TranscriptEvent, visible
 
 __all__ = ["Shell", "split_args"]
 
@@ -80,7 +80,8 @@ class Shell(cmd.Cmd):
 
     # -- plumbing -------------------------------------------------------------
     def say(self, text: str) -> None:
-        self.stdout.write(text + "\n")
+        """Every output line: server text never reaches the terminal raw."""
+        self.stdout.write(visible(text, newlines=True) + "\n")
         self.stdout.flush()
 
     def _transcript(self, event: TranscriptEvent) -> None:

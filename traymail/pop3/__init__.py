@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from ._connection import Challenge, Connection, State
+from ._deadline import GRACE, MIN_RATE
 from ._errors import (
     AuthenticationError,
     CapabilityError,
@@ -23,8 +24,9 @@ from ._errors import (
     TransportError,
     TransportTimeout,
 )
-from ._replies import Capabilities, ScanListing, Stat, UniqueId
+from ._replies import Capabilities, ScanListing, Stat, TopReply, UniqueId
 from ._sasl import Mechanism, SaslError, oauthbearer, plain, xoauth2
+from ._text import visible
 from ._transcript import MASK, Direction, TranscriptEvent, TranscriptHook
 from .client import POP3, POP3_PORT, POP3_SSL, POP3_SSL_PORT
 
@@ -44,6 +46,10 @@ __all__ = [
     "Stat",
     "ScanListing",
     "UniqueId",
+    "TopReply",
+    "GRACE",
+    "MIN_RATE",
+    "visible",
     "Capabilities",
     "Direction",
     "TranscriptEvent",

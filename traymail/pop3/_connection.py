@@ -32,6 +32,15 @@ The final ``+OK``/``-ERR`` ends the exchange like a reply to PASS does.
 Any RemoteProtocolError moves the connection to ERROR for good; every later
 call raises LocalProtocolError. A ``-ERR`` is an ordinary reply, not an error
 of the connection.
+
+Bounds against a hostile server (all state is data here, so they hold for
+any I/O layer): a status line is at most ``max_status_line`` octets; a
+LIST/UIDL listing has at most STAT's count + :data:`LISTING_SLACK` lines
+(``max_listing`` when no STAT was seen), a UIDL line at most
+:data:`MAX_UIDL_LINE` octets, CAPA at most :data:`MAX_CAPA_LINES` lines; a
+TOP reply keeps its first ``max_top`` octets and drops the rest
+(``EndOfData.truncated``); a RETR or TOP body larger than
+:func:`oversize_limit` of the size LIST gave for that message fails.
 """
 
 from __future__ import annotations
@@ -62,6 +71,12 @@ __all__ = [
     "Event",
     "MAX_STATUS_LINE",
     "MAX_COMMAND",
+    "MAX_TOP",
+    "MAX_LISTING",
+    "LISTING_SLACK",
+    "MAX_UIDL_LINE",
+    "MAX_CAPA_LINES",
+    "oversize_limit",
 ]
 
 
@@ -89,6 +104,23 @@ class Shape(enum.Enum):
 MAX_STATUS_LINE: Final = 8192
 #: RFC 2449 §4: a command line is at most 255 octets including CRLF.
 MAX_COMMAND: Final = 255
+#: a TOP reply keeps this many octets; the rest is read and dropped
+MAX_TOP: Final = 256 * 1024
+#: lines a LIST/UIDL listing may have beyond STAT's message count
+LISTING_SLACK: Final = 16
+#: lines of a LIST/UIDL listing when no STAT count is known
+MAX_LISTING: Final = 500_000
+#: RFC 1939 §7: "n uid", the uid 1-70 octets; extra spaces tolerated
+MAX_UIDL_LINE: Final = 160
+#: lines of a CAPA reply (RFC 2449 §5 defines a dozen capabilities)
+MAX_CAPA_LINES: Final = 1000
+
+
+def oversize_limit(size: int) -> int:
+    """The most octets a body may have when LIST said ``size`` (RFC 1939 §5
+    sizes may differ by line-end conventions; this is far beyond that)."""
+    return max(2 * size, size + 1024 * 1024)
+
 
 # -- the rules as data -----------------------------------------------------
 #: commands allowed in each state (RFC 1939 §4-§7, RFC 2449 §5, RFC 2595 §4)
@@ -151,6 +183,8 @@ class EndOfData:
     command: str
     lines: int
     octets: int
+    #: TOP only: octets beyond ``max_top`` were dropped
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,14 +216,26 @@ Event = Status | DataLine | DataChunk | EndOfData | ConnectionClosed | Challenge
 class _Expect:
     command: str
     shape: Shape
+    #: the message number of RETR/TOP, to look up its LIST size
+    number: int | None = None
 
 
 class Connection:
     """POP3 client protocol state, with no I/O."""
 
-    def __init__(self, *, max_status_line: int = MAX_STATUS_LINE) -> None:
+    def __init__(self, *, max_status_line: int = MAX_STATUS_LINE, max_top: int = MAX_TOP,
+                 max_listing: int = MAX_LISTING) -> None:
         self.state = State.GREETING
         self.max_status_line = max_status_line
+        self.max_top = max_top
+        self.max_listing = max_listing
+        #: the message count of the last STAT (bounds LIST/UIDL listings)
+        self.stat_count: int | None = None
+        #: message sizes from LIST (bound RETR/TOP bodies)
+        self.sizes: dict[int, int] = {}
+        self._limit: int | None = None  # lines of a listing / octets of a body
+        self._kept = 0
+        self._truncated = False
         self._buffer = ReceiveBuffer()
         self._eof = False
         self._pending: deque[_Expect] = deque([_Expect("GREETING", Shape.SINGLE)])
@@ -255,7 +301,8 @@ class Connection:
             self._user_accepted = False
         if verb == "QUIT" and self.state is State.TRANSACTION:
             self.state = State.UPDATE  # RFC 1939 §6
-        self._pending.append(_Expect(verb, shape))
+        number = int(args[0]) if verb in ("RETR", "TOP") and args[0].isdigit() else None
+        self._pending.append(_Expect(verb, shape, number))
         return line
 
     def send_auth(self, mechanism: str, initial_response: bytes | None = None) -> bytes:
@@ -361,24 +408,59 @@ class Connection:
         expect = self._pending.popleft()
         reply = parse_status_line(line)
         self._transition(expect.command, reply)
+        if reply.ok and expect.shape is Shape.SINGLE:
+            self._learn(expect.command, reply.text)
         if reply.ok and expect.shape is not Shape.SINGLE:
             self._in_data = expect
             self._body = BodyReader() if expect.shape is Shape.BODY else None
             self._lines_seen = 0
             self._octets_seen = 0
+            self._kept = 0
+            self._truncated = False
+            self._limit = self._data_limit(expect)
         return Status(expect.command, reply, line)
+
+    def _learn(self, command: str, text: str) -> None:
+        """Remember STAT's count and ``LIST n`` sizes (they bound later replies)."""
+        if command in ("STAT", "LIST"):
+            parts = text.split(None, 2)
+            if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+                if command == "STAT":
+                    self.stat_count = int(parts[0])
+                else:
+                    self.sizes[int(parts[0])] = int(parts[1])
+
+    def _data_limit(self, expect: _Expect) -> int | None:
+        if expect.shape is Shape.BODY:
+            size = self.sizes.get(expect.number) if expect.number is not None else None
+            return None if size is None else oversize_limit(size)
+        if expect.command == "CAPA":
+            return MAX_CAPA_LINES
+        if self.stat_count is not None:
+            return min(self.max_listing, self.stat_count + LISTING_SLACK)
+        return self.max_listing
 
     def _next_data_event(self, expect: _Expect) -> Event | NeedData:
         if self._body is not None:
             body = self._body
-            chunk = body.read(self._buffer)
-            if chunk:
-                return DataChunk(chunk)
+            while chunk := body.read(self._buffer):
+                if self._limit is not None and body.octets > self._limit:
+                    self._fail(f"{expect.command} {expect.number}: the server sent more than "
+                               f"{self._limit} octets for a message LIST gave as "
+                               f"{self.sizes.get(expect.number or 0)} octets")
+                if expect.command == "TOP":
+                    room = self.max_top - self._kept
+                    if len(chunk) > room:
+                        chunk, self._truncated = chunk[:max(0, room)], True
+                    self._kept += len(chunk)
+                if chunk:
+                    return DataChunk(chunk)
             if body.done:
                 self._in_data = self._body = None
-                return EndOfData(expect.command, body.lines, body.octets)
+                return EndOfData(expect.command, body.lines, body.octets, self._truncated)
         else:
-            line = self._buffer.take_line(self.max_status_line)
+            cap = MAX_UIDL_LINE if expect.command == "UIDL" else self.max_status_line
+            line = self._buffer.take_line(cap)
             if line is not None:
                 if line == b".":
                     self._in_data = None
@@ -386,6 +468,13 @@ class Connection:
                 if line.startswith(b".."):
                     line = line[1:]
                 self._lines_seen += 1
+                if self._limit is not None and self._lines_seen > self._limit:
+                    known = (f" (STAT said {self.stat_count} messages)"
+                             if expect.command != "CAPA" and self.stat_count is not None else "")
+                    self._fail(f"{expect.command} listing longer than {self._limit} "
+                               f"lines{known}")
+                if expect.command == "LIST":
+                    self._learn("LIST", line.decode("ascii", "replace"))
                 self._octets_seen += len(line) + 2
                 return DataLine(line)
         if self._eof:

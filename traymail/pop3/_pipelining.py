@@ -10,14 +10,15 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from ._connection import Connection, ConnectionClosed, EndOfData, State, Status
-from ._errors import LocalProtocolError, ServerError
+from ._errors import LocalProtocolError, RemoteProtocolError, ServerError
 from ._replies import (
     Capabilities,
     ScanListing,
     Stat,
+    TopReply,
     UniqueId,
     parse_scan_listing,
     parse_stat,
@@ -35,6 +36,7 @@ __all__ = ["Pipelining", "Sink", "PIPELINE_MAX", "PIPELINE_REFILL", "PIPELINE_MA
 PIPELINE_MAX: Final = 1000
 PIPELINE_REFILL: Final = 500
 PIPELINE_MAX_BYTES: Final = 16384
+_T = TypeVar("_T")
 
 
 class Sink(Protocol):
@@ -48,6 +50,7 @@ class Pipelining:
 
     if TYPE_CHECKING:  # provided by POP3
         _conn: Connection
+        _truncated: bool
         _sock: Any
         transcript: Transcript
         stat: Callable[[], Stat]
@@ -62,6 +65,21 @@ class Pipelining:
         _error: Callable[[Status], ServerError]
         _event: Callable[[], Any]
         _ensure_capabilities: Callable[[], Capabilities]
+
+    def _masked(self, exc: RemoteProtocolError) -> RemoteProtocolError:
+        """``exc`` with any secret the server echoed masked (its text quotes it)."""
+        text = self.transcript.mask(str(exc))
+        if text != str(exc):
+            exc = RemoteProtocolError(text)
+        exc.__context__ = None
+        return exc
+
+    def _parse(self, parse: Callable[[str], _T], text: str) -> _T:
+        try:
+            return parse(text)
+        except RemoteProtocolError as exc:
+            error = self._masked(exc)
+        raise error  # outside the handler: the unmasked one is not its __context__
 
     def scan(self, stat: bool = True, listing: bool = True
              ) -> tuple[Stat | None, builtins.list[UniqueId], builtins.list[ScanListing] | None]:
@@ -85,8 +103,9 @@ class Pipelining:
                 results[verb] = parse_stat(status.reply.text)
             else:
                 lines = self._read_lines()
-                parse = parse_unique_id if verb == "UIDL" else parse_scan_listing
-                results[verb] = [parse(line) for line in lines]
+                parse: Callable[[str], Any] = (parse_unique_id if verb == "UIDL"
+                                               else parse_scan_listing)
+                results[verb] = [self._parse(parse, line) for line in lines]
         if error is not None:
             raise error
         return (results.get("STAT"), results["UIDL"],
@@ -102,7 +121,7 @@ class Pipelining:
             for number, _status in replies:
                 parts: builtins.list[bytes] = []
                 self._read_body(parts.append)
-                yield number, b"".join(parts)
+                yield number, TopReply(b"".join(parts), self._truncated)
 
     def retr_many(
         self, numbers: Iterable[int], sink_factory: Callable[[int], Sink]

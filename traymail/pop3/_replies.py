@@ -10,12 +10,14 @@ import re
 from dataclasses import dataclass, field
 
 from ._errors import RemoteProtocolError
+from ._text import visible
 
 __all__ = [
     "Reply",
     "Stat",
     "ScanListing",
     "UniqueId",
+    "TopReply",
     "Capabilities",
     "parse_status_line",
     "parse_stat",
@@ -28,6 +30,8 @@ __all__ = [
 _CODE = re.compile(r"\[([^\]\s]{1,64})\]\s?")
 # RFC 1939 §7: the timestamp is a msg-id, "<process-ID.clock@hostname>".
 _TIMESTAMP = re.compile(r"<[^<>\s@]{1,200}@[^<>\s@]{1,200}>")
+#: RFC 1939 §7: a unique-id is 1 to 70 characters
+MAX_UID = 70
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,18 @@ class UniqueId:
 
     number: int
     uid: str
+
+
+class TopReply(bytes):
+    """A TOP reply (RFC 1939 §7): the bytes kept, and ``truncated`` when the
+    server sent more than the client's cap (the rest was read and dropped)."""
+
+    truncated: bool = False
+
+    def __new__(cls, data: bytes, truncated: bool = False) -> TopReply:
+        self = super().__new__(cls, data)
+        self.truncated = truncated
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +114,9 @@ class Capabilities:
 
 
 def parse_status_line(line: bytes) -> Reply:
-    """Split ``+OK text`` / ``-ERR [CODE] text`` (RFC 2449 §8)."""
-    text = line.decode("utf-8", "replace")
+    """Split ``+OK text`` / ``-ERR [CODE] text`` (RFC 2449 §8). Controls in
+    the text are shown as escapes (it reaches error messages and logs)."""
+    text = visible(line.decode("utf-8", "replace"))
     if text.startswith("+OK"):
         return Reply(True, text[3:].strip())
     if text.startswith("-ERR"):
@@ -134,13 +151,16 @@ def parse_scan_listing(text: str) -> ScanListing:
 
 def parse_unique_id(text: str) -> UniqueId:
     """Parse ``n uid``. Lenient like mpop: extra spaces are tolerated and any
-    printable characters are kept; control characters are refused."""
+    printable characters are kept; control and bidi characters are refused,
+    and so is a uid longer than 70 octets (RFC 1939 §7)."""
     parts = text.split(None, 1)
     if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) < 1:
         raise RemoteProtocolError(f"malformed unique-id listing: {text[:60]!r}")
     uid = parts[1].strip()
-    if not uid or any(ord(c) < 0x20 or ord(c) == 0x7F for c in uid):
+    if not uid or visible(uid) != uid:
         raise RemoteProtocolError("unique id is empty or has control characters")
+    if len(uid.encode("utf-8")) > MAX_UID:
+        raise RemoteProtocolError(f"unique id longer than {MAX_UID} octets (RFC 1939 §7)")
     return UniqueId(int(parts[0]), uid)
 
 

@@ -12,12 +12,14 @@ import builtins
 import hashlib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Final, overload
+from typing import Any, Final, overload
 
 from ._auth import Authenticating
 from ._connection import (
+    MAX_TOP,
     Connection,
     DataChunk,
     DataLine,
@@ -27,6 +29,7 @@ from ._connection import (
     State,
     Status,
 )
+from ._deadline import GRACE, MIN_RATE, Deadline
 from ._errors import (
     CapabilityError,
     LocalProtocolError,
@@ -42,6 +45,7 @@ from ._replies import (
     Capabilities,
     ScanListing,
     Stat,
+    TopReply,
     UniqueId,
     apop_timestamp,
     parse_capabilities,
@@ -73,14 +77,23 @@ class POP3(Authenticating, Pipelining):
         *,
         timeout: float = 30.0,
         transcript: TranscriptHook | None = None,
+        deadline: float = GRACE,
+        min_rate: float = MIN_RATE,
+        max_top: int = MAX_TOP,
+        secrets: tuple[str, ...] = (),
     ) -> None:
+        """``timeout`` bounds each read; ``deadline`` and ``min_rate`` each
+        operation (see :mod:`._deadline`); ``max_top`` the octets a TOP reply
+        keeps; ``secrets`` are masked in the transcript from the greeting on."""
         if timeout is None or timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
         self.host = host.strip("[]")
         self.port = self.default_port if port is None else port
         self.timeout = timeout
-        self.transcript = Transcript(transcript)
-        self._conn = Connection()
+        self.transcript = Transcript(transcript, secrets)
+        self._deadline = Deadline(deadline, min_rate)
+        self._conn = Connection(max_top=max_top)
+        self._truncated = False
         self._caps: Capabilities | None = None
         self._caps_after_login = False
         self._sock: socket.socket | None = None
@@ -185,6 +198,8 @@ class POP3(Authenticating, Pipelining):
             raise _transport_error(exc, "sending failed") from exc
 
     def _encode(self, verb: str, args: tuple[str, ...]) -> bytes:
+        if not self._conn.pending:  # a new operation: a new deadline
+            self._deadline.start(verb)
         try:
             data = self._conn.send_command(verb, *args)
         except RemoteProtocolError:
@@ -197,25 +212,51 @@ class POP3(Authenticating, Pipelining):
         self._write(self._encode(verb, args))
 
     def _event(self) -> Event:
-        conn = self._conn
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError:
-                self.close()
-                raise
-            if not isinstance(event, NeedData):
-                return event
-            if self._sock is None:
-                raise LocalProtocolError("the connection is closed")
-            try:
-                if _QUICKACK is not None:
-                    self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-                data = self._sock.recv(READ_SIZE)
-            except OSError as exc:
-                self.close()
-                raise _transport_error(exc, "receiving failed") from exc
-            conn.receive_data(data)
+        """The next event, reading as needed within the operation's deadline
+        (the time spent here counts, the caller's time between events not)."""
+        conn, deadline = self._conn, self._deadline
+        since = time.monotonic()
+        try:
+            while True:
+                failure: RemoteProtocolError | None = None
+                try:
+                    event = conn.next_event()
+                except RemoteProtocolError as exc:
+                    self.close()
+                    failure = self._masked(exc)
+                if failure is not None:  # raised outside the handler: no unmasked context
+                    raise failure
+                if not isinstance(event, NeedData):
+                    if isinstance(event, (DataChunk, DataLine)):  # progress buys time
+                        deadline.octets += len(event.data if isinstance(event, DataChunk)
+                                               else event.line)
+                    return event
+                if self._sock is None:
+                    raise LocalProtocolError("the connection is closed")
+                now = time.monotonic()
+                deadline.waited, since = deadline.waited + now - since, now
+                budget = deadline.budget()
+                if budget <= 0:
+                    self.close()
+                    raise deadline.expired()
+                try:
+                    if _QUICKACK is not None:
+                        self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                    if budget < self.timeout:
+                        self._sock.settimeout(budget)
+                    data = self._sock.recv(READ_SIZE)
+                    if budget < self.timeout:
+                        self._sock.settimeout(self.timeout)
+                except OSError as exc:
+                    self.close()
+                    if budget < self.timeout and isinstance(exc, TimeoutError):
+                        deadline.waited += time.monotonic() - since
+                        since = time.monotonic()
+                        raise deadline.expired() from None
+                    raise _transport_error(exc, "receiving failed") from exc
+                conn.receive_data(data)
+        finally:
+            deadline.waited += time.monotonic() - since
 
     def _read_status(self) -> Status:
         event = self._event()
@@ -256,9 +297,11 @@ class POP3(Authenticating, Pipelining):
             if isinstance(event, DataChunk):
                 write(event.data)
             elif isinstance(event, EndOfData):
+                cut = f", cut to {self._conn.max_top}" if event.truncated else ""
                 self.transcript.note(
-                    f"[{event.command} body: {event.lines} lines, {event.octets} octets]"
+                    f"[{event.command} body: {event.lines} lines, {event.octets} octets{cut}]"
                 )
+                self._truncated = event.truncated
                 return event.octets
             else:  # pragma: no cover
                 raise RemoteProtocolError("unexpected event in a message body")
@@ -361,9 +404,9 @@ class POP3(Authenticating, Pipelining):
     def list(self, number: int) -> ScanListing: ...
     def list(self, number: int | None = None) -> builtins.list[ScanListing] | ScanListing:
         if number is not None:
-            return parse_scan_listing(self._command("LIST", _num(number)).reply.text)
+            return self._parse(parse_scan_listing, self._command("LIST", _num(number)).reply.text)
         self._command("LIST")
-        return [parse_scan_listing(line) for line in self._read_lines()]
+        return [self._parse(parse_scan_listing, line) for line in self._read_lines()]
 
     @overload
     def uidl(self) -> builtins.list[UniqueId]: ...
@@ -371,9 +414,9 @@ class POP3(Authenticating, Pipelining):
     def uidl(self, number: int) -> UniqueId: ...
     def uidl(self, number: int | None = None) -> builtins.list[UniqueId] | UniqueId:
         if number is not None:
-            return parse_unique_id(self._command("UIDL", _num(number)).reply.text)
+            return self._parse(parse_unique_id, self._command("UIDL", _num(number)).reply.text)
         self._command("UIDL")
-        return [parse_unique_id(line) for line in self._read_lines()]
+        return [self._parse(parse_unique_id, line) for line in self._read_lines()]
 
     def top(self, number: int, lines: int) -> bytes:
         """Headers plus ``lines`` body lines (RFC 1939 §7)."""
@@ -382,7 +425,7 @@ class POP3(Authenticating, Pipelining):
         self._command("TOP", _num(number), str(lines))
         parts: builtins.list[bytes] = []
         self._read_body(parts.append)
-        return b"".join(parts)
+        return TopReply(b"".join(parts), self._truncated)
 
     @overload
     def retr(self, number: int) -> bytes: ...
@@ -438,9 +481,10 @@ class POP3_SSL(POP3):
         timeout: float = 30.0,
         context: ssl.SSLContext | None = None,
         transcript: TranscriptHook | None = None,
+        **limits: Any,
     ) -> None:
         self.context = context or ssl.create_default_context()
-        super().__init__(host, port, timeout=timeout, transcript=transcript)
+        super().__init__(host, port, timeout=timeout, transcript=transcript, **limits)
 
     def _wrap(self, sock: socket.socket) -> socket.socket:
         tls = self.context.wrap_socket(sock, server_hostname=self.host)
