@@ -1,7 +1,8 @@
 """A small, honest POP3 server for tests, the demo and benchmarks.
 
 RFC 1939 (USER/PASS, APOP, STAT, LIST, RETR, DELE, NOOP, RSET, TOP, UIDL,
-QUIT) plus CAPA and PIPELINING (RFC 2449) and STLS (RFC 2595), over an
+QUIT) plus CAPA and PIPELINING (RFC 2449), STLS (RFC 2595) and AUTH PLAIN,
+XOAUTH2 and OAUTHBEARER (RFC 5034, RFC 7628; see :mod:`.devsasl`), over an
 in-memory or maildir mailbox. A session locks the maildrop from login to
 the end (a second login gets ``-ERR [IN-USE]``) and works on a snapshot:
 message numbers stay fixed, DELE only marks, QUIT applies the marks; a
@@ -25,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from . import devsasl
 from .devmailboxes import MaildirMailbox, MemoryMailbox, Message
 from .pop3._lines import dot_stuff
 
@@ -58,6 +60,11 @@ class Faults:
     login_delay: int | None = None
     #: capabilities announced only after login (as Gmail does with PIPELINING/TOP)
     after_login_only: frozenset[str] = frozenset()
+    #: SASL mechanisms announced and accepted (None: PLAIN XOAUTH2 OAUTHBEARER);
+    #: put "SASL" in ``omit`` to drop the capability and AUTH altogether
+    sasl_mechanisms: tuple[str, ...] | None = None
+    #: answer AUTH with challenges forever (a hostile server)
+    sasl_endless: bool = False
 
 
 class _Dropped(Exception):
@@ -139,7 +146,11 @@ class _Session:
                 text = line.decode("utf-8", "replace")
                 verb, _, arg = text.partition(" ")
                 verb = verb.upper()
-                self.server.log_command(verb if verb in ("PASS", "APOP") else text)
+                if verb in ("PASS", "APOP"):
+                    text = verb
+                elif verb == "AUTH":  # the initial response is a secret
+                    text = "AUTH " + arg.partition(" ")[0]
+                self.server.log_command(text)
                 self.seen[verb] = self.seen.get(verb, 0) + 1
                 if self.server.faults.drop_at.get(verb) == self.seen[verb]:
                     return
@@ -202,6 +213,11 @@ class _Session:
         if self.server.stls_context is not None and not self.tls and not self.authed:
             if "STLS" not in omit:
                 caps.append("STLS")
+        if "SASL" not in omit and not self.authed:
+            faults = self.server.faults
+            mechanisms = faults.sasl_mechanisms
+            caps.append(" ".join(("SASL", *(devsasl.MECHANISMS if mechanisms is None
+                                            else mechanisms))))
         if self.server.faults.login_delay is not None:
             caps.append(f"LOGIN-DELAY {self.server.faults.login_delay}")
         caps.append("IMPLEMENTATION traymail-devserver")
@@ -247,6 +263,9 @@ class _Session:
             self.send(b"-ERR [AUTH] authentication failed\r\n")
             return
         self._login("APOP")
+
+    def cmd_AUTH(self, arg: str) -> None:
+        devsasl.auth(self, arg)
 
     def cmd_STAT(self, arg: str) -> None:
         if self._need_auth("STAT"):
@@ -349,9 +368,12 @@ class DevServer:
         ssl_context: ssl.SSLContext | None = None,
         stls_context: ssl.SSLContext | None = None,
         faults: Faults | None = None,
+        tokens: dict[str, str] | None = None,
     ) -> None:
         self.mailbox: Mailbox = mailbox if mailbox is not None else MemoryMailbox()
         self.users = users if users is not None else {"user": "pass"}
+        #: OAuth2 access token -> the user it was issued to (XOAUTH2, OAUTHBEARER)
+        self.tokens = tokens if tokens is not None else {}
         self.ssl_context = ssl_context
         self.stls_context = stls_context
         self.faults = faults or Faults()

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ._connection import Connection, State
+from ._connection import Challenge, Connection, State
 from ._errors import (
     AuthenticationError,
     CapabilityError,
@@ -24,6 +24,7 @@ from ._errors import (
     TransportTimeout,
 )
 from ._replies import Capabilities, ScanListing, Stat, UniqueId
+from ._sasl import Mechanism, SaslError, oauthbearer, plain, xoauth2
 from ._transcript import MASK, Direction, TranscriptEvent, TranscriptHook
 from .client import POP3, POP3_PORT, POP3_SSL, POP3_SSL_PORT
 
@@ -34,6 +35,12 @@ __all__ = [
     "POP3_SSL_PORT",
     "Connection",
     "State",
+    "Challenge",
+    "Mechanism",
+    "SaslError",
+    "plain",
+    "xoauth2",
+    "oauthbearer",
     "Stat",
     "ScanListing",
     "UniqueId",

@@ -22,6 +22,13 @@ them. After ``+OK`` to STLS the state is TLS_PENDING until the caller reports
 the handshake done; any byte already received then is a protocol error
 (plaintext injection, RFC 2595 §4 / CVE-2011-0411 class).
 
+SASL (RFC 5034 §4): :meth:`Connection.send_auth` sends ``AUTH mechanism
+[initial-response]``. A ``+ base64`` line answering it is a
+:class:`Challenge`; the state is then AUTH_CONTINUE until the client answers
+with :meth:`Connection.send_auth_response` or cancels with
+:meth:`Connection.cancel_auth` (``*``), and only then may the server go on.
+The final ``+OK``/``-ERR`` ends the exchange like a reply to PASS does.
+
 Any RemoteProtocolError moves the connection to ERROR for good; every later
 call raises LocalProtocolError. A ``-ERR`` is an ordinary reply, not an error
 of the connection.
@@ -29,6 +36,7 @@ of the connection.
 
 from __future__ import annotations
 
+import base64
 import enum
 from collections import deque
 from dataclasses import dataclass
@@ -37,6 +45,7 @@ from typing import Final
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._lines import BodyReader, ReceiveBuffer
 from ._replies import Reply, parse_status_line
+from ._sasl import b64decode
 
 __all__ = [
     "State",
@@ -47,6 +56,7 @@ __all__ = [
     "DataChunk",
     "EndOfData",
     "ConnectionClosed",
+    "Challenge",
     "NEED_DATA",
     "NeedData",
     "Event",
@@ -59,6 +69,7 @@ class State(enum.Enum):
     GREETING = "greeting"
     AUTHORIZATION = "authorization"
     TLS_PENDING = "tls-pending"
+    AUTH_CONTINUE = "auth-continue"  # a SASL challenge awaits the client's response
     TRANSACTION = "transaction"
     UPDATE = "update"
     CLOSED = "closed"
@@ -101,6 +112,12 @@ SHAPES: Final[dict[str, Shape]] = {
 }
 #: commands whose argument is secret in a transcript
 SECRET_ARGS: Final = frozenset({"PASS", "APOP", "AUTH"})
+#: the SASL sub-exchange of AUTH (RFC 5034 §4) as (state, what happened) -> state
+SASL_TRANSITIONS: Final[dict[tuple[State, str], State]] = {
+    (State.AUTHORIZATION, "challenge"): State.AUTH_CONTINUE,  # "+ base64" from the server
+    (State.AUTH_CONTINUE, "response"): State.AUTHORIZATION,   # base64 line from the client
+    (State.AUTH_CONTINUE, "cancel"): State.AUTHORIZATION,     # "*": the server ends with -ERR
+}
 
 
 # -- events ------------------------------------------------------------------
@@ -141,6 +158,14 @@ class ConnectionClosed:
     """The server closed the connection with nothing outstanding."""
 
 
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A SASL server challenge (RFC 5034 §4), base64-decoded; answer it next."""
+
+    data: bytes
+    raw: bytes
+
+
 class NeedData:
     """Sentinel type: feed more bytes before asking again."""
 
@@ -150,7 +175,7 @@ class NeedData:
 
 NEED_DATA: Final = NeedData()
 
-Event = Status | DataLine | DataChunk | EndOfData | ConnectionClosed
+Event = Status | DataLine | DataChunk | EndOfData | ConnectionClosed | Challenge
 
 
 @dataclass(slots=True)
@@ -176,6 +201,8 @@ class Connection:
         self.pipelining = False
         self._lines_seen = 0
         self._octets_seen = 0
+        #: whether the AUTH line carried the initial response (RFC 5034 §4)
+        self.initial_response_sent = False
 
     # -- introspection -----------------------------------------------------
     @property
@@ -231,6 +258,48 @@ class Connection:
         self._pending.append(_Expect(verb, shape))
         return line
 
+    def send_auth(self, mechanism: str, initial_response: bytes | None = None) -> bytes:
+        """``AUTH mechanism [initial-response]`` (RFC 5034 §4).
+
+        The initial response goes on the AUTH line as base64 (``=`` when it
+        is empty) unless that would make the line longer than the 255
+        octets of RFC 2449 §4; then :attr:`initial_response_sent` is False
+        and the client sends it as the answer to the server's empty
+        challenge (RFC 4422 §5, "+ ")."""
+        mech = mechanism.upper()
+        if not mech or len(mech) > 20 or not all(c.isalnum() or c in "-_" for c in mech):
+            raise LocalProtocolError("AUTH: not a SASL mechanism name (RFC 4422 §3.1)")
+        args: tuple[str, ...] = (mech,)
+        self.initial_response_sent = False
+        if initial_response is not None:
+            encoded = base64.b64encode(initial_response).decode("ascii") or "="
+            if len(mech) + len(encoded) + len("AUTH  \r\n") <= MAX_COMMAND:
+                args = (mech, encoded)
+        line = self.send_command("AUTH", *args)
+        self.initial_response_sent = len(args) == 2
+        return line
+
+    def send_auth_response(self, data: bytes) -> bytes:
+        """Answer a :class:`Challenge`: one base64 line (RFC 5034 §4), an empty
+        line for an empty response. Such lines are not bound by the 255
+        octets of a command."""
+        self._sasl_step("response")
+        return base64.b64encode(data) + b"\r\n"
+
+    def cancel_auth(self) -> bytes:
+        """Abort the exchange with ``*`` (RFC 5034 §4); ``-ERR`` follows."""
+        self._sasl_step("cancel")
+        return b"*\r\n"
+
+    def _sasl_step(self, what: str) -> None:
+        self._check_usable()
+        new = SASL_TRANSITIONS.get((self.state, what))
+        if new is None:
+            raise LocalProtocolError(f"no SASL challenge to answer in state {self.state.value}")
+        if len(self._buffer):
+            self._fail("server sent data after a SASL challenge, before the client's response")
+        self.state = new
+
     def tls_started(self) -> None:
         """Report that the TLS handshake after STLS completed."""
         if self.state is not State.TLS_PENDING:
@@ -253,6 +322,8 @@ class Connection:
         if self.state is State.TLS_PENDING:
             self._fail("server sent data after +OK to STLS, before the TLS handshake")
         self._buffer.feed(data)
+        if self.state is State.AUTH_CONTINUE:
+            self._fail("server sent data after a SASL challenge, before the client's response")
 
     def next_event(self) -> Event | NeedData:
         """Return the next event, or NEED_DATA; ConnectionClosed once closed."""
@@ -268,6 +339,8 @@ class Connection:
     def _next_event(self) -> Event | NeedData:
         if self._in_data is not None:
             return self._next_data_event(self._in_data)
+        if self.state is State.AUTH_CONTINUE:
+            raise LocalProtocolError("answer the SASL challenge before reading on")
         if not self._pending:
             if len(self._buffer):
                 self._fail("server sent data nobody asked for")
@@ -281,6 +354,10 @@ class Connection:
                 command = self._pending[0].command
                 self._fail(f"connection closed while waiting for the reply to {command}")
             return NEED_DATA
+        if self._pending[0].command == "AUTH" and (line == b"+" or line.startswith(b"+ ")):
+            data = b64decode(line[2:])  # RFC 5034 §4: "+" SP [base64]
+            self.state = SASL_TRANSITIONS[(self.state, "challenge")]
+            return Challenge(data, line)
         expect = self._pending.popleft()
         reply = parse_status_line(line)
         self._transition(expect.command, reply)

@@ -16,6 +16,11 @@ an exception text.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._sasl import SaslError
+
 __all__ = [
     "POP3Error",
     "ProtocolError",
@@ -66,7 +71,12 @@ class ServerError(POP3Error):
 
 
 class AuthenticationError(ServerError):
-    """``[AUTH]`` (RFC 3206 §4), or any -ERR to PASS/APOP without another code."""
+    """``[AUTH]`` (RFC 3206 §4), or any -ERR to PASS/APOP/AUTH without another code.
+
+    ``sasl_error`` holds the JSON of an XOAUTH2/OAUTHBEARER failure
+    challenge (RFC 7628 §3.2.2) when the server sent one."""
+
+    sasl_error: SaslError | None = None
 
 
 class MailboxInUseError(ServerError):

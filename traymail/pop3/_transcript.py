@@ -2,8 +2,9 @@
 
 Events go to an optional per-client callback and to the logger
 ``traymail.pop3.wire`` at DEBUG. Secrets never reach either: the PASS
-argument, the APOP digest and everything after AUTH are masked here, at the
-one place every line passes through, and a server line that echoes the
+argument, the APOP digest, everything after AUTH, every SASL client line
+and the data of every SASL challenge are masked here, at the one place
+every line passes through, and a server line that echoes the
 secret back is masked too. Message bodies appear as one summary note.
 """
 
@@ -47,7 +48,9 @@ def redact_command(verb: str, args: tuple[str, ...]) -> str:
     if verb == "APOP" and args:
         return f"APOP {args[0]} {MASK}"
     if verb == "AUTH":
-        return f"AUTH {args[0]} {MASK}" if args else "AUTH"
+        if len(args) > 1:  # RFC 5034 §4: the initial response is a secret
+            return f"AUTH {args[0]} {MASK}"
+        return " ".join(("AUTH", *args))
     return " ".join((verb, *args))
 
 
@@ -73,6 +76,17 @@ class Transcript:
     def client(self, verb: str, args: tuple[str, ...]) -> None:
         if self.active:
             self._emit(Direction.CLIENT, redact_command(verb, args))
+
+    def client_sasl(self, what: str = "") -> None:
+        """A client SASL line (RFC 5034 §4): never shown, whatever it holds."""
+        if self.active:
+            self._emit(Direction.CLIENT, MASK + (f" ({what})" if what else ""))
+
+    def server_challenge(self, raw: bytes) -> None:
+        """A ``+`` challenge: its data may echo a token, so only its size shows."""
+        if self.active:
+            size = len(raw[2:].strip())
+            self._emit(Direction.SERVER, f"+ {MASK} ({size} octets of base64)" if size else "+ ")
 
     def mask(self, text: str) -> str:
         """``text`` with every known secret replaced (a server may echo one)."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, overload
 
+from ._auth import Authenticating
 from ._connection import (
     Connection,
     DataChunk,
@@ -60,7 +61,7 @@ READ_SIZE: Final = 65536
 #: side) waits for our delayed ACK, up to 40 ms per exchange.
 _QUICKACK: Final = getattr(socket, "TCP_QUICKACK", None)
 
-class POP3(Pipelining):
+class POP3(Authenticating, Pipelining):
     """A POP3 session over plain TCP (RFC 1939). Connects in the constructor."""
 
     default_port: int = POP3_PORT
@@ -272,9 +273,15 @@ class POP3(Pipelining):
         self._logged_in()
         return text
 
-    def login(self, name: str, password: str) -> str:
+    def login(self, name: str, password: str, mechanism: str | None = None) -> str:
         """USER + PASS; pipelined in one write when CAPA announced PIPELINING
-        (and the platform can avoid the delayed-ACK stall that would cost)."""
+        (and the platform can avoid the delayed-ACK stall that would cost).
+
+        ``mechanism`` ("plain", "xoauth2", "oauthbearer") logs in with that
+        SASL mechanism instead (``password`` is then the password or the
+        access token); its failure is final -- never a silent USER/PASS."""
+        if mechanism is not None:
+            return self._login_sasl(name, password, mechanism)
         if not self._conn.pipelining or _QUICKACK is None:
             self.user(name)
             return self.pass_(password)
