@@ -40,7 +40,7 @@ __all__ = ["App", "Toast", "toast_text", "setup_logging"]
 
 log = logging.getLogger("traymail.app")
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
-            AccountState.BACKOFF)
+            AccountState.BACKOFF, AccountState.NEEDS_SIGN_IN)
 
 
 def setup_logging(log_dir: Path) -> Path | None:
@@ -112,6 +112,8 @@ class App:
         self.checking: set[str] = set()
         self.paused_until = 0.0
         self.toasts: list[Toast] = []
+        #: notices shown (a wrong password, "Sign in again to ..."), once each
+        self.notices: list[Toast] = []
         self.mailbox_window: MailboxWindow | None = None
         self.log_window: LogWindow | None = None
         self.settings_dialog: SettingsDialog | None = None
@@ -360,10 +362,11 @@ class App:
         elif message == "quit":
             self.bridge.post(self.quit)
 
-    def _notice(self, text: str) -> None:
+    def _notice(self, text: str, title: str = "traymail") -> None:
+        self.notices.append(Toast(title, text))
         if self.notifier is not None and self.accounts.settings.notifications:
-            self.notifier.show("traymail", text)
-        log.info("%s", text)
+            self.notifier.show(title, text)
+        log.info("%s: %s", title, text)
 
     def _balloon(self, title: str, message: str) -> bool:
         return self.tray.notify(title, message) if self.tray is not None else False
@@ -393,7 +396,9 @@ class App:
         if error is not None:
             first = mb.name not in self.errors
             self.errors[mb.name] = error
-            if first and error.state in (AccountState.AUTH_FAILED, AccountState.STOPPED):
+            if first and error.state is AccountState.NEEDS_SIGN_IN:
+                self._notice(str(error), title=f"Sign in again to {mb.name}")  # once
+            elif first and error.state in (AccountState.AUTH_FAILED, AccountState.STOPPED):
                 self._notice(f"{mb.name}: {error}")  # said once, not at every poll
         else:
             self.errors.pop(mb.name, None)

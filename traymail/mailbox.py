@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .decode import parse_headers, preview_text
 from .files import DownloadCancelled, ProgressFile, abort, file_logger, safe_filename
+from .oauth import OAuth2Error, TokenManager
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
     POP3,
@@ -38,8 +39,15 @@ from .pop3 import (
     Stat,
     TranscriptEvent,
 )
-from .session import AccountState, AccountStatus, MailboxError, StateTracker, connect
-from .settings import Account, Paths
+from .session import (
+    AccountState,
+    AccountStatus,
+    MailboxError,
+    StateTracker,
+    connect,
+    oauth_login,
+)
+from .settings import Account, AuthMethod, Paths
 from .store import Store, StoredHeader
 
 __all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
@@ -91,10 +99,12 @@ class Mailbox:
     """Engine operations for one account. Thread-safe; blocking (run it off the UI thread)."""
 
     def __init__(self, account: Account, store: Store, passwords: PasswordStore, paths: Paths,
-                 *, timeout: float = 30.0) -> None:
+                 *, timeout: float = 30.0, tokens: TokenManager | None = None) -> None:
         self.account = account
         self.store = store
         self.passwords = passwords
+        #: OAuth2 access tokens (accounts with "auth": "oauth2"); the keyring by default
+        self._tokens = tokens
         self.paths = paths
         self.timeout = timeout
         self.tracker = StateTracker(account)
@@ -143,7 +153,19 @@ class Mailbox:
     def _note(self, text: str) -> None:
         self._on_wire(TranscriptEvent(Direction.NOTE, time.time(), text))
 
+    @property
+    def tokens(self) -> TokenManager:
+        if self._tokens is None:
+            from .oauth import default_manager
+
+            self._tokens = default_manager()
+        return self._tokens
+
     def _password(self) -> str:
+        if self.account.auth is AuthMethod.OAUTH2:
+            # not a password: the stored tokens, so that a login refused with
+            # them is not retried until a new sign-in (StateTracker.gate)
+            return self.tokens.store.get(self.account) or ""
         password = self.passwords.get(self.account)
         if password is None:
             raise MailboxError(f"no password is stored for {self.account.keyring_user}; "
@@ -165,7 +187,7 @@ class Mailbox:
                     pop.quit(wait=False)  # nothing to confirm: no DELE was sent
                     self._quit_unconfirmed = time.monotonic()
                 self.tracker.succeeded()
-            except (POP3Error, OSError, KeyringUnavailable, MailboxError) as exc:
+            except (POP3Error, OSError, KeyringUnavailable, MailboxError, OAuth2Error) as exc:
                 if pop is not None:
                     abort(pop)
                 if isinstance(exc, DownloadCancelled):
@@ -185,6 +207,10 @@ class Mailbox:
             try:
                 caps = pop.capabilities or pop.capa()
                 self._login_delay = caps.login_delay
+                if self.account.auth is AuthMethod.OAUTH2:
+                    return oauth_login(pop, self.account, self.tokens, self._note,
+                                       lambda: connect(self.account, timeout=self.timeout,
+                                                       transcript=self._on_wire))
                 pop.login(self.account.username, password)
                 return pop
             except MailboxInUseError:

@@ -110,7 +110,8 @@ async function interaction(req, res, uid) {
 <input type="hidden" name="prompt" value="login">
 <label>User <input name="login" id="login" value="${esc(params.login_hint || '')}"></label>
 <label>Password <input type="password" name="password" id="password"></label>
-<button type="submit" id="submit">Sign in</button></form>`));
+<button type="submit" id="submit">Sign in</button></form>
+<a id="cancel" href="/interaction/${esc(uid)}/abort">Cancel</a>`));
     }
     return send(res, 200, page('Authorize', `<p>${esc(params.client_id)} asks for: ${esc(params.scope || '')}</p>
 <form method="post" action="/interaction/${esc(uid)}"><input type="hidden" name="prompt" value="consent">
@@ -155,6 +156,12 @@ server.on('request', async (req, res) => {
       accessTokenTTL = Number(url.searchParams.get('seconds'));
       res.writeHead(204);
       return res.end();
+    }
+    const abort = url.pathname.match(/^\/interaction\/([A-Za-z0-9_-]+)\/abort$/);
+    if (abort) {
+      return await provider.interactionFinished(req, res, {
+        error: 'access_denied', error_description: 'End-User aborted interaction',
+      }, { mergeWithLastSubmission: false });
     }
     const m = url.pathname.match(/^\/interaction\/([A-Za-z0-9_-]+)$/);
     if (m) return await interaction(req, res, m[1]);
