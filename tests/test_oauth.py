@@ -297,7 +297,7 @@ def test_loopback_server_checks_state_and_times_out(oauth_bed: OAuthBed,
 
     def forged(url: str) -> None:
         port = url.split("127.0.0.1%3A", 1)[1].split("%2F", 1)[0]
-        for path in (f"/?code=evil&state=wrong", "/favicon.ico"):
+        for path in ("/?code=evil&state=wrong", "/favicon.ico"):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
             except urllib.error.HTTPError as exc:
