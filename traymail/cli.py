@@ -177,6 +177,39 @@ def cmd_shell(ctx: Context | None) -> int:
     return run_shell()
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    """Settings for an address: built-in table, autoconfig, MX, guess (README)."""
+    from .discover import DiscoveryError, discover
+
+    def show(step: object) -> None:
+        if not args.json:
+            print(f"  {step}", flush=True)
+
+    try:
+        result = discover(args.address, offline=args.offline, on_step=show)
+    except DiscoveryError as exc:
+        print(f"traymail: {exc}", file=sys.stderr)
+        return 2
+    found = result.found
+    if args.json:
+        out = found.to_json() if found else {
+            "host": None, "port": None, "security": None, "auth": None, "provider": None,
+            "source": None, "notes": ["nothing found; enter the server by hand"]}
+        out["steps"] = [str(s) for s in result.steps]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    elif found is None:
+        print(f"nothing found for {result.address}; enter the server by hand")
+    else:
+        if found.host is None:
+            print(f"{found.provider}: no POP3 server")
+        else:
+            print(f"{found.provider} ({found.source}): {found.host} port {found.port}, "
+                  f"{found.security}, {found.auth}, user name {found.username}")
+        for note in found.notes:
+            print(f"note: {note}")
+    return 0 if found is not None and found.host is not None else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     """The whole app against the built-in POP3 server with a living sample
     mailbox (a new message every ~30 s), in a throwaway home."""
@@ -282,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     sub.add_parser("accounts", parents=[common], help="list the configured accounts")
     sub.add_parser("set-password", parents=[common], help="store an account's password")
+    disc = sub.add_parser("discover", parents=[common],
+                          help="find the POP3 settings for an e-mail address")
+    disc.add_argument("address", metavar="ADDRESS")
+    disc.add_argument("--json", action="store_true")
+    disc.add_argument("--offline", action="store_true",
+                      help="only the built-in provider table (no network)")
     return p
 
 
@@ -323,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             return _no_display(exc)
     if args.command == "shell":
         return cmd_shell(None)
+    if args.command == "discover":
+        return cmd_discover(args)
     if args.quit:
         from .instance import send_to_running
 

@@ -44,7 +44,9 @@ from .session import (
     AccountStatus,
     MailboxError,
     StateTracker,
+    TokenSource,
     connect,
+    log_in,
     oauth_login,
 )
 from .settings import Account, AuthMethod, Paths
@@ -99,8 +101,12 @@ class Mailbox:
     """Engine operations for one account. Thread-safe; blocking (run it off the UI thread)."""
 
     def __init__(self, account: Account, store: Store, passwords: PasswordStore, paths: Paths,
-                 *, timeout: float = 30.0, tokens: TokenManager | None = None) -> None:
+                 *, timeout: float = 30.0, token_source: TokenSource | None = None,
+                 tokens: TokenManager | None = None) -> None:
         self.account = account
+        #: OAuth2 accounts: where access tokens come from (the secret of the
+        #: session); None: ``tokens`` (the keyring), refreshed once after [AUTH]
+        self.token_source = token_source
         self.store = store
         self.passwords = passwords
         #: OAuth2 access tokens (accounts with "auth": "oauth2"); the keyring by default
@@ -163,9 +169,10 @@ class Mailbox:
 
     def _password(self) -> str:
         if self.account.auth is AuthMethod.OAUTH2:
-            # not a password: the stored tokens, so that a login refused with
-            # them is not retried until a new sign-in (StateTracker.gate)
-            return self.tokens.store.get(self.account) or ""
+            # the access token, fetched (refreshed if due) before connecting
+            if self.token_source is not None:
+                return self.token_source(self.account)
+            return self.tokens.access_token(self.account)
         password = self.passwords.get(self.account)
         if password is None:
             raise MailboxError(f"no password is stored for {self.account.keyring_user}; "
@@ -207,11 +214,13 @@ class Mailbox:
             try:
                 caps = pop.capabilities or pop.capa()
                 self._login_delay = caps.login_delay
-                if self.account.auth is AuthMethod.OAUTH2:
-                    return oauth_login(pop, self.account, self.tokens, self._note,
-                                       lambda: connect(self.account, timeout=self.timeout,
-                                                       transcript=self._on_wire))
-                pop.login(self.account.username, password)
+                if self.account.auth is AuthMethod.OAUTH2 and self.token_source is None:
+                    return oauth_login(
+                        pop, self.account, password,
+                        lambda: self.tokens.access_token(self.account, force_refresh=True),
+                        self._note, lambda: connect(self.account, timeout=self.timeout,
+                                                    transcript=self._on_wire))
+                log_in(pop, self.account, password)
                 return pop
             except MailboxInUseError:
                 pop.close()

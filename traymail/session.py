@@ -38,7 +38,12 @@ from .pop3 import (
 )
 from .settings import Account, AuthMethod, Security
 
-__all__ = ["AccountState", "AccountStatus", "MailboxError", "connect", "StateTracker"]
+__all__ = ["AccountState", "AccountStatus", "MailboxError", "connect", "StateTracker",
+           "TokenSource", "log_in", "default_token_source"]
+
+#: gives a valid OAuth2 access token for an account (may refresh it; raises
+#: MailboxError when the user must sign in again)
+TokenSource = Callable[[Account], str]
 
 
 class AccountState(enum.Enum):
@@ -170,6 +175,27 @@ def connect(account: Account, *, timeout: float, transcript: TranscriptHook | No
     return pop
 
 
+def log_in(pop: POP3, account: Account, secret: str) -> str:
+    """Log in the way the account asks (``auth``); never another way.
+
+    ``secret`` is the password (PASSWORD, PLAIN) or the access token
+    (OAUTH2, as XOAUTH2 or OAUTHBEARER with the account's address)."""
+    if account.auth is AuthMethod.PASSWORD:
+        return pop.login(account.username, secret)
+    if account.auth is AuthMethod.PLAIN:
+        return pop.login(account.username, secret, mechanism="plain")
+    mechanism = account.oauth2.mechanism if account.oauth2 else "xoauth2"
+    return pop.login(account.sasl_user, secret, mechanism=mechanism)
+
+
+def default_token_source(account: Account) -> str:
+    """The stored access token (:func:`traymail.oauth.access_token_for`), refreshed
+    when due; NeedsSignIn / OAuth2Error when the user must act or the provider is away."""
+    from .oauth import access_token_for
+
+    return access_token_for(account)
+
+
 class StateTracker:
     """Maps outcomes to :class:`AccountStatus`, with back-off and the
     once-per-settings-change rule for wrong passwords."""
@@ -264,29 +290,27 @@ class StateTracker:
         return err
 
 
-def oauth_login(pop: POP3, account: Account, tokens: TokenManager,
+def oauth_login(pop: POP3, account: Account, token: str,
+                refresh: Callable[[], str] | None,
                 note: Callable[[str], None] | None = None,
                 reconnect: Callable[[], POP3] | None = None) -> POP3:
-    """Log in with XOAUTH2 or OAUTHBEARER (the account's ``oauth2.mechanism``)
-    and an access token from ``tokens``. A token the server rejects is
-    refreshed ONCE and tried on a new connection (``reconnect``); a second
-    rejection raises AuthenticationError. Returns the logged-in connection."""
-    assert account.oauth2 is not None
-    mechanism = account.oauth2.mechanism
-    token = tokens.access_token(account)
+    """Log in with XOAUTH2 or OAUTHBEARER (the account's ``oauth2.mechanism``).
+    A token the server rejects is refreshed ONCE (``refresh``) and tried on a
+    new connection (``reconnect``; some servers hang up after a failed AUTH);
+    a second rejection raises AuthenticationError. Returns the connection."""
     try:
-        pop.login(account.sasl_user, token, mechanism=mechanism)
+        log_in(pop, account, token)
         return pop
     except AuthenticationError:
-        pop.close()
-        if note is not None:
-            note("the server refused the access token; refreshing it once")
-        token = tokens.access_token(account, force_refresh=True)
-        if reconnect is None:
+        if refresh is None or reconnect is None:
             raise
+        pop.close()
+    if note is not None:
+        note("the server refused the access token; refreshing it once")
+    token = refresh()
     pop = reconnect()
     try:
-        pop.login(account.sasl_user, token, mechanism=mechanism)
+        log_in(pop, account, token)
     except BaseException:
         pop.close()
         raise
@@ -298,19 +322,27 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
           tokens: TokenManager | None = None) -> str:
     """Test a connection (the Settings dialog's button): TLS, login, STAT.
     Touches no state; returns a one-line result or raises MailboxError.
-    OAuth2 accounts use their stored token (``password`` is not used)."""
+    For an OAuth2 account ``password`` is the access token; when None, the
+    stored one (``tokens``, the keyring by default), refreshed once after [AUTH]."""
     tracker = StateTracker(account)
     pop: POP3 | None = None
     try:
-        pop = connect(account, timeout=timeout, transcript=transcript)
-        caps = pop.capabilities or pop.capa()
-        if account.auth is AuthMethod.OAUTH2:
+        manager: TokenManager | None = None
+        if account.auth is AuthMethod.OAUTH2 and not password:
             from .oauth import default_manager
 
-            pop = oauth_login(pop, account, tokens or default_manager(), reconnect=lambda: (
-                connect(account, timeout=timeout, transcript=transcript)))
+            manager = tokens or default_manager()
+            password = manager.access_token(account)
+        pop = connect(account, timeout=timeout, transcript=transcript)
+        caps = pop.capabilities or pop.capa()
+        if manager is not None:
+            m = manager
+            pop = oauth_login(pop, account, password or "",
+                              lambda: m.access_token(account, force_refresh=True),
+                              reconnect=lambda: connect(account, timeout=timeout,
+                                                        transcript=transcript))
         else:
-            pop.login(account.username, password or "")
+            log_in(pop, account, password or "")
         stat = pop.stat()
         pop.quit()
     except (POP3Error, OSError, MailboxError, OAuth2Error) as exc:
