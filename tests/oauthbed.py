@@ -292,3 +292,128 @@ def wait_until(pred: Any, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+# -- headless Chromium over the DevTools protocol (--remote-debugging-pipe) -----------
+
+class Chromium:
+    """Debian's /usr/bin/chromium, headless, driven through the DevTools protocol
+    on a pipe (fd 3: commands in, fd 4: replies out, NUL-separated JSON)."""
+
+    def __init__(self) -> None:
+        if not os.path.exists(CHROMIUM):
+            require_real("Chromium", "install the Debian package chromium")
+        self.profile = tempfile.mkdtemp(prefix="traymail-chromium-")
+        import fcntl
+
+        def high(fd: int) -> int:  # never 3 or 4 themselves: the shell maps onto those
+            new = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+            os.close(fd)
+            return new
+
+        to_r, self._to_w = map(high, os.pipe())
+        self._from_r, from_w = map(high, os.pipe())
+        argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                f"--user-data-dir={self.profile}", "--remote-debugging-pipe", "about:blank"]
+        self.proc = subprocess.Popen(
+            ["/bin/bash", "-c", f'exec "$@" 3<&{to_r} 4>&{from_w}', "bash", *argv],
+            pass_fds=(to_r, from_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        os.close(to_r)
+        os.close(from_w)
+        self._buf = b""
+        self._id = 0
+        self.session: str | None = None
+
+    def send(self, method: str, params: dict[str, Any] | None = None,
+             timeout: float = 20) -> dict[str, Any]:
+        import select
+
+        self._id += 1
+        msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if self.session and not method.startswith("Target."):
+            msg["sessionId"] = self.session
+        os.write(self._to_w, json.dumps(msg).encode() + b"\0")
+        end = time.monotonic() + timeout
+        while True:
+            while b"\0" in self._buf:
+                raw, self._buf = self._buf.split(b"\0", 1)
+                reply = json.loads(raw)
+                if reply.get("id") == self._id:
+                    if "error" in reply:
+                        raise RuntimeError(f"{method}: {reply['error']}")
+                    return reply.get("result", {})  # type: ignore[no-any-return]
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self._from_r], [], [], left)[0]:
+                raise TimeoutError(f"Chromium did not answer {method}")
+            chunk = os.read(self._from_r, 65536)
+            if not chunk:
+                raise RuntimeError("Chromium exited")
+            self._buf += chunk
+
+    def open(self, url: str) -> None:
+        targets = self.send("Target.getTargets")["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        self.session = self.send("Target.attachToTarget",
+                                 {"targetId": page["targetId"], "flatten": True})["sessionId"]
+        self.send("Page.navigate", {"url": url})
+
+    def evaluate(self, js: str) -> Any:
+        r = self.send("Runtime.evaluate", {"expression": js, "returnByValue": True})
+        return r.get("result", {}).get("value")
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for fd in (self._to_w, self._from_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+_PAGE_STATE = """(() => ({href: location.href, ready: document.readyState,
+  text: document.body ? document.body.innerText : '',
+  login: !!document.getElementById('login'), submit: !!document.getElementById('submit')}))()"""
+
+
+def chromium_sign_in(url: str, user: str, password: str, timeout: float = 60) -> str:
+    """The browser step in real headless Chromium: the provider's pages are
+    rendered and their forms typed into and submitted as a user would.
+    Returns the text of the page traymail's loopback server showed."""
+    browser = Chromium()
+    try:
+        browser.open(url)
+        end = time.monotonic() + timeout
+        acted: set[str] = set()
+        while time.monotonic() < end:
+            try:
+                page = browser.evaluate(_PAGE_STATE) or {}
+            except RuntimeError:  # navigating: the context went away
+                page = {}
+            if "Signed in to traymail" in page.get("text", ""):
+                return str(page["text"])
+            key = f"{page.get('href', '')}|{page.get('login')}"
+            if page.get("ready") == "complete" and key not in acted:
+                if page.get("login"):
+                    acted.add(key)
+                    browser.evaluate(
+                        f"document.getElementById('login').value = {json.dumps(user)};"
+                        f"document.getElementById('password').value = {json.dumps(password)};"
+                        "document.getElementById('submit').click(); true")
+                elif page.get("submit"):
+                    acted.add(key)
+                    browser.evaluate("document.getElementById('submit').click(); true")
+            time.sleep(0.1)
+        raise TimeoutError(f"Chromium did not finish the sign-in: {page}")
+    finally:
+        browser.stop()

@@ -33,23 +33,9 @@ from .oauthbed import (
     OAuthBed,
     browser_sign_in,
     device_user_step,
-    start_oauth_bed,
     wait_until,
 )
 from .realservers import DovecotAccount
-
-
-@pytest.fixture(scope="session")
-def oauth_bed() -> Iterator[OAuthBed]:
-    import shutil
-
-    bed = start_oauth_bed()
-    try:
-        yield bed
-    finally:
-        bed.oidc.stop()
-        bed.dovecot.stop()
-        shutil.rmtree(bed.dovecot.root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -397,7 +397,8 @@ class App:
             first = mb.name not in self.errors
             self.errors[mb.name] = error
             if first and error.state is AccountState.NEEDS_SIGN_IN:
-                self._notice(str(error), title=f"Sign in again to {mb.name}")  # once
+                title = f"Sign in again to {mb.name}"
+                self._notice(str(error).removeprefix(title + ": "), title=title)  # once
             elif first and error.state in (AccountState.AUTH_FAILED, AccountState.STOPPED):
                 self._notice(f"{mb.name}: {error}")  # said once, not at every poll
         else:

@@ -349,16 +349,18 @@ class TokenManager:
             if t.client_id != endpoints.client_id or t.token_endpoint != endpoints.token_endpoint:
                 raise NeedsSignIn(f"Sign in again to {account.name}: its OAuth2 settings "
                                   "changed since the last sign-in")
+            with self._guard:
+                dead = self._dead.get(account.keyring_user)
+            if t.refresh_token is not None and dead == _digest(t.refresh_token):
+                # refused before: nothing is sent (not even the access token) until
+                # a new sign-in stores other tokens
+                raise NeedsSignIn(f"Sign in again to {account.name}: the server no longer "
+                                  "accepts its sign-in")
             if not force_refresh and not self._expired(t):
                 return t.access_token
             if t.refresh_token is None:
                 raise NeedsSignIn(f"Sign in again to {account.name}: the access token "
                                   "expired and the server gave no refresh token")
-            with self._guard:
-                dead = self._dead.get(account.keyring_user)
-            if dead == _digest(t.refresh_token):
-                raise NeedsSignIn(f"Sign in again to {account.name}: the server no longer "
-                                  "accepts its sign-in")
             return self._refresh(account, endpoints, t, session).access_token
 
     def _refresh(self, account: Account, endpoints: Endpoints, t: Tokens,
@@ -378,8 +380,8 @@ class TokenManager:
                     self._dead[account.keyring_user] = _digest(t.refresh_token)
                 raise NeedsSignIn(f"Sign in again to {account.name}: the server refused the "
                                   f"stored sign-in ({clean(exc.error, 40)}: "
-                                  f"{clean(exc.description or 'no reason given', 160)})"
-                                  ) from None
+                                  f"{clean(exc.description or 'no reason given', 160)}). "
+                                  "Settings: Sign in…, or 'traymail sign-in'") from None
             raise OAuth2Error(f"refreshing the token of {account.name} failed: "
                               f"{clean(exc.error, 40)} {clean(exc.description or '', 160)}"
                               ) from None
