@@ -66,6 +66,9 @@ def test_no_secret_anywhere(x_display: str, secret_service: dict[str, str], tmp_
             f"log on\nconnect 127.0.0.1 {srv.port}\nuser user\npass\n{SECRET}\n"
             "stat\nnoop\nuidl\nquit\n")))
         assert "PASS ********" in outputs[-1] and "you said ********" in outputs[-1]
+        outputs.append(run(env, home, "shell", stdin=(
+            f"log on\nconnect 127.0.0.1 {srv.port}\nauth plain user\n{SECRET}\nstat\nquit\n")))
+        assert "AUTH PLAIN ********" in outputs[-1] and "S: +OK" in outputs[-1]
         # the app in this process, with the real keyring, a log window and a crash
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service["DBUS_SESSION_BUS_ADDRESS"])
         previous = keyring.get_keyring()

@@ -324,6 +324,8 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         d = asdict(acc)
         d["security"] = acc.security.value
         d["auth"] = acc.auth.value
+        if acc.auth is AuthMethod.PASSWORD:
+            del d["auth"]  # the default: files from before "auth" existed stay the same
         if acc.oauth2 is not None:
             d["oauth2"] = {k: (list(v) if isinstance(v, tuple) else v)
                            for k, v in d["oauth2"].items() if v is not None}

@@ -3,13 +3,18 @@
 Every command maps to one method of :class:`traymail.pop3.POP3`; server and
 network errors print one readable line, never a traceback. ``pass`` reads
 the password without echo (or one line from a non-terminal stdin), and the
-live transcript (``log on``) masks it like every other transcript.
+live transcript (``log on``) masks it like every other transcript. ``auth``
+logs in with SASL (RFC 5034): PLAIN asks for the password the same way;
+XOAUTH2 and OAUTHBEARER use the account's stored OAuth2 token
+(:func:`traymail.oauth.access_token_for`) or, with ``--token-stdin``, one
+read like a password.
 """
 
 from __future__ import annotations
 
 import cmd
 import getpass
+import importlib
 import shlex
 import ssl
 import sys
@@ -147,6 +152,51 @@ class Shell(cmd.Cmd):
         """apop NAME -- asks for the secret (not echoed)"""
         pop = self._need()
         self.say("+OK " + pop.apop(arg.strip(), self._secret("Secret: ")))
+
+    def do_auth(self, arg: str) -> None:
+        """auth plain USER | auth xoauth2 USER [--token-stdin] | auth oauthbearer USER
+        [--token-stdin] -- SASL login; PLAIN asks for the password (not echoed); the OAuth2
+        mechanisms use the stored token of the account with that address, or ask for one"""
+        words = arg.split()
+        usage = "usage: auth plain|xoauth2|oauthbearer USER [--token-stdin]"
+        from_stdin = "--token-stdin" in words
+        words = [w for w in words if w != "--token-stdin"]
+        if len(words) != 2 or words[0].lower() not in ("plain", "xoauth2", "oauthbearer"):
+            raise ValueError(usage)
+        mechanism, user = words[0].lower(), words[1]
+        pop = self._need()
+        if mechanism == "plain":
+            if from_stdin:
+                raise ValueError("--token-stdin is for xoauth2/oauthbearer; plain asks for "
+                                 "the password")
+            secret = self._secret("Password: ")
+        elif from_stdin:
+            secret = self._secret("Access token: ")
+        else:
+            secret = self._stored_token(pop, user)
+        self.say("+OK " + pop.login(user, secret, mechanism=mechanism))
+
+    def _stored_token(self, pop: POP3, user: str) -> str:
+        """The OAuth2 access token stored for the configured account that logs in
+        as ``user`` on this server (signed in with 'traymail sign-in')."""
+        try:
+            oauth = importlib.import_module("traymail.oauth")
+        except ImportError:
+            raise ValueError("this traymail keeps no OAuth2 tokens; give one with "
+                             "--token-stdin") from None
+        from .settings import load_settings, resolve_paths
+
+        settings = load_settings(resolve_paths().settings_file)
+        for account in settings.accounts:
+            if (account.sasl_user.lower() == user.lower()
+                    and account.host.lower() == pop.host.lower()):
+                token = oauth.access_token_for(account)
+                if not isinstance(token, str) or not token:
+                    raise ValueError(f"no token for {account.name}; run 'traymail sign-in "
+                                     f"--account {account.name}'")
+                return token
+        raise ValueError(f"no configured account logs in as {user!r} on {pop.host}; "
+                         "give a token with --token-stdin")
 
     def do_stat(self, arg: str) -> None:
         """stat -- number of messages and total size"""

@@ -24,6 +24,7 @@ from ._sasl import (
     MAX_CHALLENGES,
     Mechanism,
     SaslError,
+    b64encode,
     oauthbearer,
     parse_error_challenge,
     plain,
@@ -64,7 +65,8 @@ class Authenticating:
         :class:`TemporaryFailure` for ``[SYS/TEMP]``) on ``-ERR``."""
         if isinstance(mechanism, str):
             mech = Mechanism(mechanism.upper(), initial_response,
-                             respond or (lambda _challenge: b""))
+                             respond or (lambda _challenge: b""),
+                             secrets=(b64encode(initial_response),) if initial_response else ())
         else:
             mech = mechanism
         self._check_mechanism(mech.name)

@@ -1,6 +1,7 @@
-"""The settings dialog: accounts (host or IP, port, security, user, password
-in the keyring, interval, download folder), notifications, start with the
-system, and a "Test connection" that runs off the Tk thread."""
+"""The settings dialog: accounts (e-mail address with "Find settings", host or
+IP, port, security, user, sign-in method, password in the keyring, interval,
+download folder), notifications, start with the system, and a "Test
+connection" that runs off the Tk thread."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from tkinter import filedialog, ttk
 from typing import Any
 
 from ..accounts import Accounts
-from ..session import probe
-from ..settings import Account, Security, Settings, SettingsError, parse_settings
+from ..discover import Found, Options
+from ..session import default_token_source, probe
+from ..settings import Account, AuthMethod, Security, Settings, SettingsError, parse_settings
+from .discover_panel import DiscoverPanel
 from .root import Window
 from .worker import TkBridge
 
@@ -22,12 +25,19 @@ FIELDS = ("name", "host", "port", "username", "password", "check_interval_minute
           "download_dir", "cafile")
 SECURITY_LABELS = {Security.SSL: "SSL/TLS (port 995)", Security.STARTTLS: "STARTTLS (port 110)",
                    Security.NONE: "None — password in plain text"}
+AUTH_LABELS = {AuthMethod.PASSWORD: "Password (USER/PASS)",
+               AuthMethod.PLAIN: "Password (AUTH PLAIN)",
+               AuthMethod.OAUTH2: "Sign in with the provider (OAuth2)"}
 
 
 class SettingsDialog(Window):
     def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts, *,
                  on_saved: Callable[[Settings], object] | None = None,
-                 on_demo: Callable[[], object] | None = None) -> None:
+                 on_demo: Callable[[], object] | None = None,
+                 discover_options: Options | None = None,
+                 open_url: Callable[[str], object] | None = None) -> None:
+        self.discover_options = discover_options
+        self.open_url = open_url
         self.bridge = bridge
         self.accounts = accounts
         self.on_saved = on_saved or (lambda s: None)
@@ -40,6 +50,8 @@ class SettingsDialog(Window):
         self.current: int | None = None
         self.vars = {f: tk.StringVar() for f in FIELDS}
         self.security = tk.StringVar(value=Security.SSL.value)
+        self.email = tk.StringVar()
+        self.auth = tk.StringVar(value=AUTH_LABELS[AuthMethod.PASSWORD])
         self.enabled = tk.BooleanVar(value=True)
         self.allow_insecure = tk.BooleanVar(value=False)
         self.notifications = tk.BooleanVar(value=accounts.settings.notifications)
@@ -59,6 +71,7 @@ class SettingsDialog(Window):
     def _draft(account: Account) -> dict[str, Any]:
         d = dataclasses.asdict(account)
         d["security"] = account.security.value
+        d["auth"] = account.auth.value
         return d
 
     # -- layout ------------------------------------------------------------------
@@ -73,7 +86,7 @@ class SettingsDialog(Window):
         self.listbox.bind("<<ListboxSelect>>", lambda e: self._list_selected())
         row = ttk.Frame(left)
         row.pack(fill="x", pady=4)
-        ttk.Button(row, text="Add", command=self.add_account, width=7).pack(side="left")
+        ttk.Button(row, text="Add account", command=self.add_account).pack(side="left")
         ttk.Button(row, text="Remove", command=self.remove_account, width=7).pack(side="left")
         if self.on_demo is not None and not self.drafts:
             ttk.Button(left, text="Try the demo", command=self._demo).pack(fill="x", pady=(8, 0))
@@ -95,6 +108,13 @@ class SettingsDialog(Window):
             return entry
 
         self.entries: dict[str, ttk.Entry] = {}
+        ttk.Label(form, text="E-mail address").grid(row=r, column=0, sticky="nw", pady=2)
+        self.finder = DiscoverPanel(form, self.bridge, self.email, self.fill_found,
+                                    options=self.discover_options, open_url=self.open_url)
+        self.finder.frame.grid(row=r, column=1, sticky="ew", pady=2)
+        self.errors["email"] = ttk.Label(form, text="", foreground="#c0392b")
+        self.errors["email"].grid(row=r + 1, column=1, sticky="w")
+        r += 2
         self.entries["name"] = field("Account name", "name")
         self.entries["host"] = field("Server (host or IP)", "host")
         ttk.Label(form, text="Security").grid(row=r, column=0, sticky="nw", pady=2)
@@ -112,6 +132,13 @@ class SettingsDialog(Window):
         self.entries["port"] = field("Port", "port", width=8)
         self.entries["port"].bind("<Key>", lambda e: setattr(self, "port_typed", True))
         self.entries["username"] = field("User name", "username")
+        ttk.Label(form, text="Sign in with").grid(row=r, column=0, sticky="w", pady=2)
+        self.auth_box = ttk.Combobox(form, textvariable=self.auth, state="readonly",
+                                     values=list(AUTH_LABELS.values()))
+        self.auth_box.grid(row=r, column=1, sticky="w", pady=2)
+        self.errors["auth"] = ttk.Label(form, text="", foreground="#c0392b", wraplength=330)
+        self.errors["auth"].grid(row=r + 1, column=1, sticky="w")
+        r += 2
         self.entries["password"] = field("Password", "password", show="•")
         self.entries["check_interval_minutes"] = field("Check every (minutes)",
                                                        "check_interval_minutes", width=8)
@@ -172,6 +199,9 @@ class SettingsDialog(Window):
                 text = text.removesuffix(".0")
             self.vars[key].set(text)
         self.security.set(d.get("security", "ssl"))
+        self.email.set(d.get("email") or "")
+        self.auth.set(AUTH_LABELS[AuthMethod(d.get("auth") or "password")])
+        self.finder.clear()
         self.enabled.set(bool(d.get("enabled", True)))
         self.allow_insecure.set(bool(d.get("allow_insecure", False)))
         self.port_typed = d.get("port") is not None and d.get("port") != self._default_port()
@@ -189,6 +219,9 @@ class SettingsDialog(Window):
             if key != "password":
                 d[key] = self.vars[key].get().strip() or None
         d["security"] = self.security.get()
+        d["email"] = self.email.get().strip() or None
+        d["auth"] = next((m.value for m, label in AUTH_LABELS.items()
+                          if label == self.auth.get()), "password")
         d["enabled"] = self.enabled.get()
         d["allow_insecure"] = self.allow_insecure.get() and d["security"] == "none"
         if self.vars["password"].get():
@@ -200,7 +233,29 @@ class SettingsDialog(Window):
                             "username": "", "security": "ssl", "port": None,
                             "check_interval_minutes": 5, "enabled": True})
         self.select(len(self.drafts) - 1)
-        self.entries["host"].focus_set()
+        self.finder.entry.focus_set()  # "Add account" starts from the address
+
+    def fill_found(self, found: Found) -> None:
+        """Discovery found settings: fill the form (the user may change it all)."""
+        if self.current is None or found.host is None:
+            return
+        d = self.drafts[self.current]
+        self.vars["host"].set(found.host)
+        self.security.set(found.security)
+        self.port_typed = found.port != self._default_port()
+        self.vars["port"].set(str(found.port))
+        self._security_changed(keep_port=True)
+        if found.username and not self.vars["username"].get().strip():
+            self.vars["username"].set(found.username)
+        auth = AuthMethod.OAUTH2 if found.auth == "oauth2" else AuthMethod.PASSWORD
+        self.auth.set(AUTH_LABELS[auth])
+        if auth is AuthMethod.OAUTH2 and found.oauth2_provider and not d.get("oauth2"):
+            d["oauth2"] = {"provider": found.oauth2_provider}
+        name = self.vars["name"].get().strip()
+        if not name or (name.startswith("Account ") and name[8:].isdigit()):
+            self.vars["name"].set(found.provider)
+            d["name"] = found.provider
+            self._refresh_list()
 
     def remove_account(self) -> None:
         if self.current is None:
@@ -274,6 +329,8 @@ class SettingsDialog(Window):
         if field.startswith("accounts["):
             index = int(field[len("accounts["):field.index("]")])
             key = field.split(".", 1)[1] if "." in field else ""
+            if key.startswith("oauth2"):
+                key = "auth"
             if index != self.current:
                 self.select(index)
             if key in self.errors:
@@ -332,6 +389,8 @@ class SettingsDialog(Window):
                 self.trust_button.grid(row=self.trust_row, column=1, sticky="w", pady=4)
 
         def run() -> str:  # the worker: the keyring is read here, not on the Tk thread
+            if account.auth is AuthMethod.OAUTH2:
+                return probe(account, default_token_source(account))
             password = typed or self.accounts.password(account)
             if not password:
                 raise ValueError("enter the password to test the connection")
