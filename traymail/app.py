@@ -296,6 +296,7 @@ class App:
             self.settings_dialog = SettingsDialog(
                 self.root, self.bridge, self.accounts,
                 on_saved=lambda s: self._settings_saved(),
+                on_signed_in=lambda account: self._signed_in(account.name),
                 on_demo=self.start_demo if first_run else None)
         return self.settings_dialog
 
@@ -314,6 +315,13 @@ class App:
             self.platform.set_autostart(s.start_with_system, self.autostart_command())
         self.errors.clear()
         self.poller.check_now()
+        self.refresh_icon()
+
+    def _signed_in(self, name: str) -> None:
+        """A new OAuth2 sign-in: a later failure is told again; check at once."""
+        self.errors.pop(name, None)
+        if name in self.accounts.names:
+            self.poller.check_now(name)
         self.refresh_icon()
 
     def check_now(self) -> None:
