@@ -75,6 +75,12 @@ class OIDCServer:
                                      method="POST")
         urllib.request.urlopen(req, timeout=10).close()
 
+    def token_faults(self, *errors: str) -> None:
+        """The next token requests get these errors (e.g. slow_down)."""
+        req = urllib.request.Request(
+            f"{self.issuer}/_test/token-faults?errors={','.join(errors)}", method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+
     def introspect(self, token: str) -> dict[str, Any]:
         import base64
 
@@ -264,9 +270,10 @@ def browser_sign_in(url: str, user: str, password: str) -> str:
     raise AssertionError(f"sign-in did not finish; last page {r.url}")
 
 
-def device_user_step(verification_uri: str, user_code: str, user: str, password: str) -> str:
-    """The user on another device: open the link, type the code, confirm,
-    sign in and allow. Returns the final page text."""
+def device_user_step(verification_uri: str, user_code: str, user: str, password: str,
+                     abort: bool = False) -> str:
+    """The user on another device: open the link, type the code, confirm (or
+    abort), sign in and allow. Returns the final page text."""
     import requests
 
     s = requests.Session()
@@ -277,6 +284,10 @@ def device_user_step(verification_uri: str, user_code: str, user: str, password:
             return r.text
         form = forms[0]
         fields = dict(form["fields"])
+        if abort and "Confirm Device" in r.text:
+            fields["abort"] = "yes"
+            return s.post(urljoin(r.url, form["action"] or r.url), data=fields,
+                          timeout=20).text
         if "user_code" in fields:
             fields["user_code"] = user_code
         if "login" in fields or fields.get("prompt") == "login":

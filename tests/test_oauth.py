@@ -360,3 +360,47 @@ def test_plain_and_xoauth2_on_dovecot_byte_for_byte(oauth_bed: OAuthBed,
     p, x = ("\n".join(transcripts[m]) for m in ("plain", "xoauth2"))
     assert "C: AUTH PLAIN" in p and "C: AUTH XOAUTH2" in x
     assert "S: +OK Logged in." in p and "S: +OK Logged in." in x
+
+
+def test_device_flow_slow_down_expired_and_refused(oauth_bed: OAuthBed,
+                                                   user: DovecotAccount) -> None:
+    """RFC 8628 §3.5: slow_down adds 5 s to the interval for good,
+    authorization_pending waits, expired_token and access_denied end it."""
+    from traymail.oauth import OAuth2Error, endpoints_for
+    from traymail.oauth_flows import finish_device_sign_in, start_device_sign_in
+
+    e = endpoints_for(oauth_account(oauth_bed, user, flow="device"))
+    code = start_device_sign_in(e)
+    assert code.interval == 5 and code.user_code and "***" in repr(code)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # record the interval, wait a little
+        waits.append(seconds)
+        if len(waits) == 4:  # the user acts meanwhile
+            device_user_step(code.verification_uri, code.user_code, user.user, user.password)
+        time.sleep(0.05)
+
+    oauth_bed.oidc.token_faults("slow_down", "slow_down")
+    token = finish_device_sign_in(e, code, sleep=sleep)
+    assert token["access_token"] and waits[:4] == [5, 10, 15, 15]
+    # expired_token from the server, and a code past its lifetime: no request at all
+    code = start_device_sign_in(e)
+    oauth_bed.oidc.token_faults("expired_token")
+    with pytest.raises(OAuth2Error, match="code expired"):
+        finish_device_sign_in(e, code, sleep=lambda s: None)
+    before = oauth_bed.oidc.token_requests()
+    with pytest.raises(OAuth2Error, match="code expired"):
+        finish_device_sign_in(e, code, sleep=lambda s: None,
+                              clock=lambda: code.expires_at + 1)
+    assert oauth_bed.oidc.token_requests() == before
+    # the user aborts on the provider's page: access_denied
+    code = start_device_sign_in(e)
+    device_user_step(code.verification_uri, code.user_code, user.user, user.password,
+                     abort=True)
+    with pytest.raises(OAuth2Error, match="refused"):
+        finish_device_sign_in(e, code, sleep=lambda s: time.sleep(0.05))
+    # cancelled by the caller (the dialog closed)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(SignInCancelled):
+        finish_device_sign_in(e, start_device_sign_in(e), cancel=cancel)

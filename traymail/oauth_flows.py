@@ -27,7 +27,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from .oauth import (
     Endpoints,
-    NeedsSignIn,
     OAuth2ConfigError,
     OAuth2Error,
     TokenManager,
@@ -298,13 +297,8 @@ def sign_in(account: Account, *, device: bool | None = None,
         data = loopback_sign_in(endpoints, open_browser=open_browser, on_url=on_url,
                                 timeout=timeout, cancel=cancel,
                                 login_hint=account.email)
+    # without a refresh token (some providers): usable until it expires, then
+    # the account asks for a sign-in again
     tokens = Tokens.from_response(data, endpoints)
-    if tokens.refresh_token is None:
-        # still usable until it expires; the user will be asked again then
-        pass
     m.save(account, tokens)
     return tokens
-
-
-# re-exported for callers that catch what a sign-in may raise
-SIGN_IN_ERRORS: tuple[type[Exception], ...] = (OAuth2Error, NeedsSignIn)

@@ -13,6 +13,8 @@
 //   scope "pop3", lifetime accessTokenTTL (changeable: POST /_test/ttl)
 // - a tiny login + consent interaction that checks the test user's password
 // - GET /_test/stats: how often each endpoint / grant type was hit
+// - POST /_test/token-faults?errors=slow_down,expired_token: the next token
+//   requests get these RFC 8628 §3.5 errors instead (fault injection)
 import http from 'node:http';
 import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -20,6 +22,7 @@ import Provider from 'oidc-provider';
 const conf = JSON.parse(process.argv[2] || '{}');
 const users = conf.users || { alice: 'alice-password' };
 let accessTokenTTL = conf.accessTokenTTL || 300;
+let tokenFaults = [];
 const RESOURCE = 'urn:traymail:test-pop3';
 const stats = { requests: {}, grants: {}, grantErrors: {}, introspections: 0, revocations: 0 };
 const bump = (obj, key) => { obj[key] = (obj[key] || 0) + 1; };
@@ -156,6 +159,17 @@ server.on('request', async (req, res) => {
       accessTokenTTL = Number(url.searchParams.get('seconds'));
       res.writeHead(204);
       return res.end();
+    }
+    if (url.pathname === '/_test/token-faults' && req.method === 'POST') {
+      tokenFaults = (url.searchParams.get('errors') || '').split(',').filter(Boolean);
+      res.writeHead(204);
+      return res.end();
+    }
+    if (url.pathname === '/token' && req.method === 'POST' && tokenFaults.length) {
+      const error = tokenFaults.shift();
+      bump(stats.grantErrors, `fault:${error}`);
+      res.writeHead(400, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      return res.end(JSON.stringify({ error, error_description: `injected ${error}` }));
     }
     const abort = url.pathname.match(/^\/interaction\/([A-Za-z0-9_-]+)\/abort$/);
     if (abort) {
