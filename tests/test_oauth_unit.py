@@ -82,7 +82,7 @@ def test_a_password_account_has_no_endpoints() -> None:
 class Meta(http.server.BaseHTTPRequestHandler):
     body = b"{}"
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         if not self.path.endswith("nolength"):
