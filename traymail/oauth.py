@@ -107,6 +107,9 @@ class Endpoints:
     revocation_endpoint: str | None = None
     issuer: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: the host named in the loopback redirect (the server always listens on
+    #: 127.0.0.1): Azure registers desktop apps with http://localhost
+    redirect_host: str = "127.0.0.1"
 
     def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
         return (f"Endpoints(client_id={self.client_id!r}, token_endpoint="
@@ -205,7 +208,8 @@ def endpoints_for(account: Account, session: requests.Session | None = None) -> 
                                 "section (the custom provider has no default)")
     return Endpoints(o.client_id, o.client_secret, scopes, urls["authorization_endpoint"],
                      token, urls["device_authorization_endpoint"],
-                     urls["revocation_endpoint"], o.issuer, dict(defaults["extra"]))
+                     urls["revocation_endpoint"], o.issuer, dict(defaults["extra"]),
+                     "localhost" if o.provider == "microsoft" else "127.0.0.1")
 
 
 def _no_client_id(account: Account, o: OAuth2Settings) -> str:

@@ -102,15 +102,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class _LoopbackServer(http.server.HTTPServer):
-    def __init__(self, state: str) -> None:
+    def __init__(self, state: str, host: str = "127.0.0.1") -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.host = host
         self.state = state
         self.result = _Result()
         self.timeout = 0.2
 
     @property
     def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/"
+        return f"http://{self.host}:{self.server_address[1]}/"
 
 
 def loopback_sign_in(endpoints: Endpoints, *, open_browser: Opener = webbrowser.open,
@@ -127,7 +128,7 @@ def loopback_sign_in(endpoints: Endpoints, *, open_browser: Opener = webbrowser.
                                 "device flow")
     state = secrets.token_urlsafe(24)
     verifier = generate_token(64)  # RFC 7636 §4.1: 43..128 characters
-    with _LoopbackServer(state) as server:
+    with _LoopbackServer(state, endpoints.redirect_host) as server:
         s = client_session(endpoints, redirect_uri=server.redirect_uri,
                            code_challenge_method="S256")
         extra = dict(endpoints.extra)
