@@ -334,32 +334,55 @@ def test_no_tokens_means_needs_sign_in_without_network(oauth_bed: OAuthBed,
         TokenManager(MemoryStore()).access_token(account)
 
 
-def test_plain_and_xoauth2_on_dovecot_byte_for_byte(oauth_bed: OAuthBed,
-                                                   user: DovecotAccount) -> None:
-    """The same user logs in with AUTH PLAIN (password) and AUTH XOAUTH2 (a
-    token from the loopback sign-in); the transcripts, masked, line by line."""
-    manager = TokenManager(MemoryStore())
-    account = oauth_account(oauth_bed, user)
-    token = sign_in(account, manager=manager, open_browser=browser(user, []),
-                    timeout=30).access_token
+class Recording(POP3):
+    """POP3 that keeps every byte it writes."""
+
+    sent: list[bytes]
+
+    def _write(self, data: bytes) -> None:
+        self.__dict__.setdefault("sent", []).append(data)
+        super()._write(data)
+
+
+def test_plain_xoauth2_oauthbearer_on_dovecot_byte_for_byte(oauth_bed: OAuthBed,
+                                                             user: DovecotAccount) -> None:
+    """One user, three logins on the OAuth2 Dovecot: AUTH PLAIN with the
+    password, XOAUTH2 and OAUTHBEARER with a token from the loopback sign-in.
+    The wire byte for byte; the transcripts masked and, apart from the
+    mechanism, identical."""
+    import base64
+
+    token = sign_in(oauth_account(oauth_bed, user), manager=TokenManager(MemoryStore()),
+                    open_browser=browser(user, []), timeout=30).access_token
+    port = oauth_bed.dovecot.port
+    messages = {
+        "plain": f"\0{user.user}\0{user.password}",
+        "xoauth2": f"user={user.user}\x01auth=Bearer {token}\x01\x01",  # Google's format
+        "oauthbearer": f"n,a={user.user},\x01host=127.0.0.1\x01port={port}\x01"
+                       f"auth=Bearer {token}\x01\x01",  # RFC 7628 §3.1
+    }
     transcripts: dict[str, list[str]] = {}
-    for mech, secret in (("plain", user.password), ("xoauth2", token)):
+    for mech, secret in (("plain", user.password), ("xoauth2", token), ("oauthbearer", token)):
         lines: list[str] = []
-
-        def hook(e: TranscriptEvent, lines: list[str] = lines) -> None:
-            lines.append(f"{e.direction.name[0]}: {e.text}")
-
-        with POP3("127.0.0.1", oauth_bed.dovecot.port, timeout=10, transcript=hook) as pop:
+        with Recording("127.0.0.1", port, timeout=10,
+                       transcript=lambda e, lines=lines: lines.append(str(e))) as pop:
             pop.capa()
             pop.login(user.user, secret, mechanism=mech)
             pop.stat()
-        transcripts[mech] = [ln for ln in lines if not ln.startswith(("S: CAPA", "S: ."))
-                             and " " not in ln[3:4]]
-        joined = "\n".join(lines)
-        assert secret not in joined and user.password not in joined
-    p, x = ("\n".join(transcripts[m]) for m in ("plain", "xoauth2"))
-    assert "C: AUTH PLAIN" in p and "C: AUTH XOAUTH2" in x
-    assert "S: +OK Logged in." in p and "S: +OK Logged in." in x
+        sent = list(pop.sent)
+        ir = base64.b64encode(messages[mech].encode())
+        assert sent == [b"CAPA\r\n", f"AUTH {mech.upper()} ".encode() + ir + b"\r\n",
+                        b"STAT\r\n", b"QUIT\r\n"]  # byte for byte
+        assert not any(secret in ln or ir.decode() in ln for ln in lines)
+        transcripts[mech] = lines
+    for mech, lines in transcripts.items():
+        assert lines[1:] == [
+            "*: connected to 127.0.0.1", "S: +OK Dovecot (Debian) ready.", "C: CAPA", "S: +OK",
+            lines[5], f"C: AUTH {mech.upper()} ********", "S: +OK Logged in.", "C: STAT",
+            "S: +OK 0 0", "C: QUIT", "S: +OK Logging out.", "*: connection closed"]
+    log = oauth_bed.dovecot.log_text()
+    for mech in ("PLAIN", "XOAUTH2", "OAUTHBEARER"):
+        assert f"user=<{user.user}>, method={mech}" in log
 
 
 def test_device_flow_slow_down_expired_and_refused(oauth_bed: OAuthBed,
