@@ -22,7 +22,7 @@ from traymail.mailbox import Mailbox, MailboxError
 from traymail.oauth import SERVICE, NeedsSignIn, TokenManager
 from traymail.oauth_flows import SignInCancelled, loopback_sign_in, sign_in
 from traymail.passwords import KeyringStore, MemoryStore
-from traymail.pop3 import POP3, TranscriptEvent
+from traymail.pop3 import POP3
 from traymail.samples import sample_messages
 from traymail.session import AccountState
 from traymail.settings import Account, Paths, parse_settings, resolve_paths
