@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from tests.fuzzing import (
     endless_line_is_bounded,
+    fuzz_auth,
     fuzz_connection,
     fuzz_greeting,
     fuzz_headers,
@@ -31,7 +32,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", type=int, default=100_000)
     a = ap.parse_args()
-    counts = {"connection": 0, "greeting": 0, "headers": 0}
+    counts = {"connection": 0, "auth": 0, "greeting": 0, "headers": 0}
     escapes: list[str] = []
     cfg = settings(max_examples=a.examples, deadline=None, database=None,
                    suppress_health_check=list(HealthCheck))
@@ -49,6 +50,11 @@ def main() -> int:
         guard("connection", fuzz_connection, data, chunk, commands, eof)
 
     @cfg
+    @given(ANY, st.integers(1, 300), st.booleans())
+    def auth(data: bytes, chunk: int, cancel: bool) -> None:
+        guard("auth", fuzz_auth, data, chunk, cancel)
+
+    @cfg
     @given(ANY)
     def greeting(data: bytes) -> None:
         guard("greeting", fuzz_greeting, data)
@@ -59,7 +65,7 @@ def main() -> int:
         guard("headers", fuzz_headers, data)
 
     t0 = time.monotonic()
-    for target in (connection, greeting, headers):
+    for target in (connection, auth, greeting, headers):
         target()
     endless_line_is_bounded(True)
     endless_line_is_bounded(False)

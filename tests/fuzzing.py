@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from traymail.decode import parse_headers, preview_text
 from traymail.pop3 import POP3Error
-from traymail.pop3._connection import MAX_STATUS_LINE, NEED_DATA, Connection, State
+from traymail.pop3._connection import (
+    MAX_STATUS_LINE,
+    NEED_DATA,
+    Challenge,
+    Connection,
+    State,
+)
 
 #: the most a connection may hold of input it has not consumed: a status
 #: line's cap, plus one read (65536), plus a little
@@ -60,6 +66,33 @@ def fuzz_connection(data: bytes, chunk: int, commands: int, eof: bool) -> str:
         if eof:
             conn.receive_data(b"")
             drain(conn)
+    except POP3Error:
+        return "POP3Error"
+    return "ok"
+
+
+def fuzz_auth(data: bytes, chunk: int, cancel: bool) -> str:
+    """A SASL exchange (RFC 5034): ``data`` is what the server says after
+    ``AUTH``; every challenge is answered (or cancelled) before reading on."""
+    conn = Connection()
+    conn.receive_data(b"+OK hi\r\n")
+    conn.next_event()
+    conn.send_auth("XOAUTH2")
+    try:
+        step = max(1, chunk)
+        for i in range(0, len(data), step):
+            conn.receive_data(data[i : i + step])
+            for _ in range(10_000):
+                if conn.state is State.AUTH_CONTINUE:
+                    if cancel:
+                        conn.cancel_auth()
+                    else:
+                        conn.send_auth_response(b"")
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    break
+                assert not isinstance(event, Challenge) or conn.state is State.AUTH_CONTINUE
+            assert conn.leftover() <= BUFFER_BOUND, f"buffered {conn.leftover()} octets"
     except POP3Error:
         return "POP3Error"
     return "ok"

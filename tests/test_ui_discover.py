@@ -74,6 +74,8 @@ def test_add_account_from_an_address(root: tk.Tk, web: Web, tmp_path: Path,
     x, y = center(dlg.finder.link)
     xdotool(x_display, "mousemove", str(x), str(y), "click", "1")
     assert pump(root, lambda: opened == ["https://support.google.com/mail/answer/7104828"])
+    root.update_idletasks()
+    assert dlg.top.winfo_reqheight() <= 720  # with the notes open it still fits 1366x768
     dlg.finder.copy_button.invoke()
     assert root.clipboard_get() == "https://support.google.com/mail/answer/7104828"
     out = os.environ.get("SCREENSHOT_DIR") or str(tmp_path)

@@ -31,6 +31,22 @@ AUTH_LABELS = {AuthMethod.PASSWORD: "Password (USER/PASS)",
                AuthMethod.OAUTH2: "Sign in with the provider (OAuth2)"}
 
 
+class ErrorLabel(ttk.Label):
+    """A message under a field that takes no room while it is empty (the form
+    must fit a 768-pixel screen with the discovery notes open)."""
+
+    def configure(self, cnf: Any = None, **kw: Any) -> Any:
+        result = super().configure(cnf, **kw)
+        if "text" in kw and self.winfo_manager() in ("grid", ""):
+            if kw["text"]:
+                self.grid()
+            else:
+                self.grid_remove()
+        return result
+
+    config = configure  # type: ignore[assignment]
+
+
 class SettingsDialog(Window):
     def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts, *,
                  on_saved: Callable[[Settings], object] | None = None,
@@ -104,7 +120,7 @@ class SettingsDialog(Window):
             ttk.Label(form, text=label).grid(row=r, column=0, sticky="w", pady=2)
             entry = ttk.Entry(form, textvariable=self.vars[key], **kw)
             entry.grid(row=r, column=1, sticky="ew", pady=2)
-            err = ttk.Label(form, text="", foreground="#c0392b")
+            err = ErrorLabel(form, text="", foreground="#c0392b")
             err.grid(row=r + 1, column=1, sticky="w")
             self.errors[key] = err
             r += 2
@@ -115,7 +131,7 @@ class SettingsDialog(Window):
         self.finder = DiscoverPanel(form, self.bridge, self.email, self.fill_found,
                                     options=self.discover_options, open_url=self.open_url)
         self.finder.frame.grid(row=r, column=1, sticky="ew", pady=2)
-        self.errors["email"] = ttk.Label(form, text="", foreground="#c0392b")
+        self.errors["email"] = ErrorLabel(form, text="", foreground="#c0392b")
         self.errors["email"].grid(row=r + 1, column=1, sticky="w")
         r += 2
         self.entries["name"] = field("Account name", "name")
@@ -129,7 +145,7 @@ class SettingsDialog(Window):
                             command=self._security_changed).pack(anchor="w")
         self.insecure_box = ttk.Checkbutton(sec, text="Yes, send my password unencrypted",
                                             variable=self.allow_insecure)
-        self.errors["security"] = ttk.Label(form, text="", foreground="#c0392b")
+        self.errors["security"] = ErrorLabel(form, text="", foreground="#c0392b")
         self.errors["security"].grid(row=r + 1, column=1, sticky="w")
         r += 2
         self.entries["port"] = field("Port", "port", width=8)
@@ -139,7 +155,7 @@ class SettingsDialog(Window):
         self.auth_box = ttk.Combobox(form, textvariable=self.auth, state="readonly",
                                      values=list(AUTH_LABELS.values()))
         self.auth_box.grid(row=r, column=1, sticky="w", pady=2)
-        self.errors["auth"] = ttk.Label(form, text="", foreground="#c0392b", wraplength=330)
+        self.errors["auth"] = ErrorLabel(form, text="", foreground="#c0392b", wraplength=330)
         self.errors["auth"].grid(row=r + 1, column=1, sticky="w")
         r += 2
         self.entries["password"] = field("Password", "password", show="•")
@@ -166,6 +182,8 @@ class SettingsDialog(Window):
                                    tokens=self.accounts.tokens, on_signed_in=self.on_signed_in)
         self.sign_in.frame.grid(row=r + 2, column=1, sticky="ew", pady=(6, 0))
         form.columnconfigure(1, weight=1)
+        for label in self.errors.values():
+            label.grid_remove()  # shown when they have something to say
 
         bottom = ttk.Frame(self.top, padding=(10, 0, 10, 10))
         bottom.pack(fill="x")
