@@ -427,3 +427,16 @@ def test_device_flow_slow_down_expired_and_refused(oauth_bed: OAuthBed,
     cancel.set()
     with pytest.raises(SignInCancelled):
         finish_device_sign_in(e, start_device_sign_in(e), cancel=cancel)
+
+
+def test_sign_out_revokes_at_the_provider(oauth_bed: OAuthBed, user: DovecotAccount) -> None:
+    """RFC 7009: the refresh token is revoked (the whole grant with it) and
+    the keyring entry removed."""
+    account = oauth_account(oauth_bed, user)
+    manager = TokenManager(MemoryStore())
+    first = sign_in(account, manager=manager, open_browser=browser(user, []), timeout=30)
+    assert manager.revoke(account) is True
+    assert manager.tokens(account) is None and manager.needs_sign_in(account)
+    assert not oauth_bed.oidc.introspect(first.access_token)["active"]
+    assert first.refresh_token is not None
+    assert not oauth_bed.oidc.introspect(first.refresh_token)["active"]

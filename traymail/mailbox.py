@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .decode import parse_headers, preview_text
 from .files import DownloadCancelled, ProgressFile, abort, file_logger, safe_filename
-from .oauth import OAuth2Error, TokenManager
+from .oauth import OAuth2Error, TokenManager, default_manager
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
     POP3,
@@ -109,8 +109,8 @@ class Mailbox:
         self.token_source = token_source
         self.store = store
         self.passwords = passwords
-        #: OAuth2 access tokens (accounts with "auth": "oauth2"); the keyring by default
-        self._tokens = tokens
+        #: OAuth2 tokens (the keyring by default; nothing is read until needed)
+        self.tokens = tokens if tokens is not None else default_manager()
         self.paths = paths
         self.timeout = timeout
         self.tracker = StateTracker(account)
@@ -158,14 +158,6 @@ class Mailbox:
 
     def _note(self, text: str) -> None:
         self._on_wire(TranscriptEvent(Direction.NOTE, time.time(), text))
-
-    @property
-    def tokens(self) -> TokenManager:
-        if self._tokens is None:
-            from .oauth import default_manager
-
-            self._tokens = default_manager()
-        return self._tokens
 
     def _password(self) -> str:
         if self.account.auth is AuthMethod.OAUTH2:
