@@ -133,9 +133,11 @@ def test_tokens_are_masked_and_damaged_entries_mean_sign_in() -> None:
     m = TokenManager(store, clock=lambda: 1000.0)
     m.save(acc, t)
     assert m.access_token(acc) == "AT-secret"
-    store.set(acc, "{not json")
-    with pytest.raises(NeedsSignIn):
-        m.access_token(acc)
+    for damaged in ("{not json", "[]", '{"access_token": "x"}', json.dumps(
+            {"access_token": "x", "client_id": "c", "token_endpoint": "t", "expires_at": "?"})):
+        store.set(acc, damaged)
+        with pytest.raises(NeedsSignIn):
+            m.access_token(acc)
     # expired without a refresh token; and tokens of another client
     m.save(acc, Tokens("AT", None, 900.0, "c", "https://id.example/t"))
     with pytest.raises(NeedsSignIn, match="no refresh token"):

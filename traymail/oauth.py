@@ -271,10 +271,13 @@ class Tokens:
     def from_json(cls, text: str) -> Tokens | None:
         try:
             d = json.loads(text)
-            return cls(str(d["access_token"]), d.get("refresh_token"), d.get("expires_at"),
+            expires = d.get("expires_at")
+            refresh = d.get("refresh_token")
+            return cls(str(d["access_token"]), str(refresh) if refresh else None,
+                       None if expires is None else float(expires),
                        str(d["client_id"]), str(d["token_endpoint"]), str(d.get("scope", "")),
                        str(d.get("token_type", "Bearer")))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None  # a damaged entry: sign in again
 
 
