@@ -92,3 +92,18 @@ def x_display() -> Iterator[str]:
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = old
+
+
+@pytest.fixture(scope="session")
+def oauth_bed() -> Iterator[object]:
+    """The OAuth2 test bed (tests/oauthbed.py): oidc-provider + a Dovecot with
+    an oauth2 passdb that introspects its tokens."""
+    from .oauthbed import start_oauth_bed
+
+    bed = start_oauth_bed()
+    try:
+        yield bed
+    finally:
+        bed.oidc.stop()
+        bed.dovecot.stop()
+        shutil.rmtree(bed.dovecot.root, ignore_errors=True)

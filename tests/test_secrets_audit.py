@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,124 @@ def test_a_password_echoed_in_capa_and_listings_is_masked_in_any_case(
     hits = [(n, t[max(0, t.find(n) - 200):t.find(n) + 40])
             for n in needles for t in texts if n in t]
     assert hits == [], hits
+
+
+def token_needles(tokens: list[tuple[str, str | None]], user: str) -> list[str]:
+    """Every access and refresh token, plain and in the base64 forms a SASL
+    exchange would carry (XOAUTH2, OAUTHBEARER, bare)."""
+    out: list[str] = []
+    for access, refresh in tokens:
+        for t in (access, refresh):
+            if t:
+                out += [t, base64.b64encode(t.encode()).decode()]
+        out.append(base64.b64encode(
+            f"user={user}\x01auth=Bearer {access}\x01\x01".encode()).decode())
+        out.append(base64.b64encode(
+            f"n,a={user},\x01auth=Bearer {access}\x01\x01".encode()).decode()[:40])
+    return out
+
+
+def test_no_token_anywhere(oauth_bed: object, x_display: str, secret_service: dict[str, str],
+                           tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """OAuth2: sign-in (CLI, loopback), check, headers, fetch, the shell's
+    `auth xoauth2` with `log on`, a refresh after expiry, a token the server
+    refuses, a revoked sign-in in the app with the log window -- then every
+    file, output, transcript and log line is searched for every access and
+    refresh token issued, and their base64 forms: 0 hits."""
+    import keyring
+    from keyring.backends import SecretService
+
+    from traymail.oauth import SERVICE, Tokens
+
+    from .oauthbed import CLIENT_ID, OAuthBed, browser_sign_in
+
+    bed: OAuthBed = oauth_bed  # type: ignore[assignment]
+    caplog.set_level(logging.DEBUG)  # urllib3/requests debug lines included
+    user = bed.dovecot.new_account()
+    user.add(b"From: a@example.com\nSubject: hi\n\nbody\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    account = {"name": "Work", "host": "127.0.0.1", "username": user.user,
+               "port": bed.dovecot.ssl_port, "cafile": str(bed.dovecot.cert.cert),
+               "auth": "oauth2", "oauth2": {"provider": "custom", "issuer": bed.oidc.issuer,
+                                            "client_id": CLIENT_ID, "scopes": ["pop3"]}}
+    (home / "settings.json").write_text(json.dumps({"accounts": [account]}))
+    env = {**secret_service, "DISPLAY": x_display, "TRAYMAIL_HOME": str(home)}
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service["DBUS_SESSION_BUS_ADDRESS"])
+    previous = keyring.get_keyring()
+    keyring.set_keyring(SecretService.Keyring())
+    issued: list[tuple[str, str | None]] = []
+    outputs: list[str] = []
+    texts: list[str] = []
+    paths = resolve_paths(home=home)
+
+    def remember() -> None:
+        t = Tokens.from_json(keyring.get_password(SERVICE, f"{user.user}@127.0.0.1:"
+                                                  f"{bed.dovecot.ssl_port}") or "")
+        if t is not None and (t.access_token, t.refresh_token) not in issued:
+            issued.append((t.access_token, t.refresh_token))
+
+    try:
+        bed.oidc.set_access_ttl(3)
+        proc = subprocess.Popen([sys.executable, "-m", "traymail", "sign-in", "--no-browser"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        assert proc.stdout is not None
+        url = ""
+        for line in proc.stdout:
+            outputs.append(line)
+            if line.strip().startswith("http://"):
+                url = line.strip()
+                break
+        outputs.append(browser_sign_in(url, user.user, user.password))
+        out, err = proc.communicate(timeout=30)
+        outputs += [out, err]
+        assert proc.returncode == 0, err
+        remember()
+        outputs.append(run(env, home, "check", "--json"))
+        outputs.append(run(env, home, "headers", "--json"))
+        outputs.append(run(env, home, "fetch", "--new"))
+        outputs.append(run(env, home, "shell", stdin=(
+            f"log on\nconnect 127.0.0.1 {bed.dovecot.port}\nauth xoauth2 {user.user}\n"
+            f"stat\nquit\n")))
+        remember()
+        time.sleep(3.5)  # expired: the next check refreshes
+        bed.oidc.set_access_ttl(300)
+        outputs.append(run(env, home, "check", "--json"))
+        remember()
+        assert len(issued) >= 2  # a refresh happened
+        # the app, with the log window: a revoked sign-in
+        app = App(paths, accounts=Accounts(paths), use_tray=False, use_notifier=False,
+                  single_instance=False, platform=LinuxSupport(home / "xdg"))
+        _KEEP.append(app)
+        app.start()
+        try:
+            log = LogWindow(app.root, app.bridge, app.accounts)
+            assert pump(app.root, lambda: "Work" in app.results, 20)
+            remember()
+            last = issued[-1][1]
+            assert last is not None
+            bed.oidc.revoke(last)
+            app.check_now()
+            assert pump(app.root, lambda: "Work" in app.errors, 20)
+            texts += [log.contents(), *(str(e) for mb in app.accounts.mailboxes(False)
+                                        for e in mb.transcript)]
+            texts += [f"{n.title}: {n.message}" for n in app.notices]
+            assert "C: AUTH XOAUTH2 ********" in texts[0]
+        finally:
+            app.shutdown()
+    finally:
+        bed.oidc.set_access_ttl(300)
+        keyring.set_keyring(previous)
+    texts += outputs + [caplog.text]
+    needles = token_needles(issued, user.user)
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.name == "traymail.log" for p in files) and any(p.suffix == ".eml" for p in files)
+    assert "+OK" in "".join(outputs) and "1 messages," in "".join(outputs)
+    hits = [(n[:8], t[max(0, t.find(n) - 300):t.find(n) + 40])
+            for n in needles for t in texts if n in t]
+    hits += [(n[:8], str(p)) for n in needles for p in files if n.encode() in p.read_bytes()]
+    assert hits == [], hits
+    settings_text = (home / "settings.json").read_text()
+    assert not any(t and t in settings_text for pair in issued for t in pair)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from .mailbox import Mailbox
+from .oauth import TokenManager
 from .passwords import PasswordStore, default_store
 from .pop3 import TranscriptEvent
 from .settings import Account, Paths, Settings, load_settings, save_settings
@@ -21,8 +22,11 @@ TranscriptListener = Callable[[str, TranscriptEvent], None]
 
 class Accounts:
     def __init__(self, paths: Paths, settings: Settings | None = None,
-                 passwords: PasswordStore | None = None, store: Store | None = None) -> None:
+                 passwords: PasswordStore | None = None, store: Store | None = None,
+                 tokens: TokenManager | None = None) -> None:
         self.paths = paths
+        #: OAuth2 tokens (None: the keyring, created when an OAuth2 account needs it)
+        self.tokens = tokens
         self.settings = settings if settings is not None else load_settings(paths.settings_file)
         self.passwords = passwords if passwords is not None else default_store()
         self.store = store if store is not None else Store(paths.state_db)
@@ -43,7 +47,8 @@ class Accounts:
             for account in self.settings.accounts:
                 box = self._boxes.get(account.name)
                 if box is None:
-                    box = Mailbox(account, self.store, self.passwords, self.paths)
+                    box = Mailbox(account, self.store, self.passwords, self.paths,
+                                  tokens=self.tokens)
                     box.listeners.append(self._fan_out)
                     self._boxes[account.name] = box
                 elif box.account != account:

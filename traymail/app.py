@@ -40,7 +40,7 @@ __all__ = ["App", "Toast", "toast_text", "setup_logging", "close_logging"]
 
 log = logging.getLogger("traymail.app")
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
-            AccountState.BACKOFF)
+            AccountState.BACKOFF, AccountState.NEEDS_SIGN_IN)
 
 
 def setup_logging(log_dir: Path) -> Path | None:
@@ -127,6 +127,8 @@ class App:
         self.checking: set[str] = set()
         self.paused_until = 0.0
         self.toasts: list[Toast] = []
+        #: notices shown (a wrong password, "Sign in again to ..."), once each
+        self.notices: list[Toast] = []
         self.mailbox_window: MailboxWindow | None = None
         self.log_window: LogWindow | None = None
         self.settings_dialog: SettingsDialog | None = None
@@ -316,6 +318,7 @@ class App:
             self.settings_dialog = SettingsDialog(
                 self.root, self.bridge, self.accounts,
                 on_saved=lambda s: self._settings_saved(),
+                on_signed_in=lambda account: self._signed_in(account.name),
                 on_demo=self.start_demo if first_run else None)
         return self.settings_dialog
 
@@ -336,6 +339,13 @@ class App:
             self.platform.set_autostart(s.start_with_system, self.autostart_command())
         self.errors.clear()
         self.poller.check_now()
+        self.refresh_icon()
+
+    def _signed_in(self, name: str) -> None:
+        """A new OAuth2 sign-in: a later failure is told again; check at once."""
+        self.errors.pop(name, None)
+        if name in self.accounts.names:
+            self.poller.check_now(name)
         self.refresh_icon()
 
     def check_now(self) -> None:
@@ -388,10 +398,11 @@ class App:
         elif message == "quit":
             self.bridge.post(self.quit)
 
-    def _notice(self, text: str) -> None:
+    def _notice(self, text: str, title: str = "traymail") -> None:
+        self.notices.append(Toast(title, text))
         if self.notifier is not None and self.accounts.settings.notifications:
-            self.notifier.show("traymail", text)
-        log.info("%s", text)
+            self.notifier.show(title, text)
+        log.info("%s: %s", title, text)
 
     def _balloon(self, title: str, message: str) -> bool:
         return self.tray.notify(title, message) if self.tray is not None else False
@@ -421,7 +432,10 @@ class App:
         if error is not None:
             first = mb.name not in self.errors
             self.errors[mb.name] = error
-            if first and error.state in (AccountState.AUTH_FAILED, AccountState.STOPPED):
+            if first and error.state is AccountState.NEEDS_SIGN_IN:
+                title = f"Sign in again to {mb.name}"
+                self._notice(str(error).removeprefix(title + ": "), title=title)  # once
+            elif first and error.state in (AccountState.AUTH_FAILED, AccountState.STOPPED):
                 self._notice(f"{mb.name}: {error}")  # said once, not at every poll
         else:
             self.errors.pop(mb.name, None)

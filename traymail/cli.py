@@ -182,6 +182,52 @@ def cmd_set_password(ctx: Context) -> int:
     return 0
 
 
+def cmd_sign_in(ctx: Context) -> int:
+    """OAuth2 sign-in for an account: the browser (loopback redirect) or, with
+    --device, a code to enter on any device. Tokens go to the keyring only.
+    Exit 0 signed in, 1 the sign-in failed, 2 the account cannot sign in."""
+    from .oauth import OAuth2ConfigError, OAuth2Error, clean
+    from .oauth_flows import DeviceCode, sign_in
+    from .settings import AuthMethod
+
+    account = ctx.settings.account(ctx.args.account)
+    if account.auth is not AuthMethod.OAUTH2:
+        raise SettingsError(f"account {account.name}", 'does not use OAuth2 (set "auth": '
+                            '"oauth2" and its "oauth2" section in settings.json)')
+
+    def show_url(url: str) -> None:
+        how = "Open this page to sign in" if ctx.args.no_browser else \
+            "Your browser should open; if it does not, open this page"
+        print(f"{how}:\n  {clean(url, 4000)}\nWaiting for the sign-in "
+              f"(up to {ctx.args.timeout:g} s; Ctrl+C stops)...", flush=True)
+
+    def show_code(code: DeviceCode) -> None:
+        print(f"To sign in to {account.name}, open\n  {code.verification_uri}\nand enter "
+              f"the code\n  {code.user_code}", flush=True)
+        if code.verification_uri_complete:
+            print(f"(or open {code.verification_uri_complete})", flush=True)
+        print("Waiting for the sign-in (Ctrl+C stops)...", flush=True)
+
+    try:
+        sign_in(account, device=True if ctx.args.device else None, on_url=show_url,
+                on_device_code=show_code, timeout=ctx.args.timeout,
+                open_browser=(lambda url: False) if ctx.args.no_browser else _browser)
+    except OAuth2ConfigError as exc:
+        print(f"traymail: {exc}", file=sys.stderr)
+        return 2
+    except OAuth2Error as exc:
+        print(f"traymail: sign-in failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"signed in to {account.name}; the tokens are in the keyring")
+    return 0
+
+
+def _browser(url: str) -> bool:
+    import webbrowser
+
+    return webbrowser.open(url)
+
+
 def cmd_shell(ctx: Context | None) -> int:
     from .shell import run_shell
 
@@ -405,6 +451,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     sub.add_parser("accounts", parents=[common], help="list the configured accounts")
     sub.add_parser("set-password", parents=[common], help="store an account's password")
+    si = sub.add_parser("sign-in", parents=[common],
+                        help="sign an OAuth2 account in (Microsoft, Google, ...)")
+    si.add_argument("--device", action="store_true",
+                    help="show a code to enter on any device instead of the browser redirect")
+    si.add_argument("--no-browser", action="store_true",
+                    help="print the page to open instead of opening the browser")
+    si.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     disc = sub.add_parser("discover", parents=[common],
                           help="find the POP3 settings for an e-mail address")
     disc.add_argument("address", metavar="ADDRESS")
@@ -416,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "check": cmd_check, "headers": cmd_headers, "fetch": cmd_fetch, "delete": cmd_delete,
-    "accounts": cmd_accounts, "set-password": cmd_set_password,
+    "accounts": cmd_accounts, "set-password": cmd_set_password, "sign-in": cmd_sign_in,
 }
 
 

@@ -34,6 +34,7 @@ from .files import (
     file_logger,
     safe_filename,
 )
+from .oauth import OAuth2Error, TokenManager, default_manager
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
     GRACE,
@@ -54,8 +55,8 @@ from .session import (
     StateTracker,
     TokenSource,
     connect,
-    default_token_source,
     log_in,
+    oauth_login,
 )
 from .settings import Account, AuthMethod, Paths
 from .store import Store, StoredHeader
@@ -111,12 +112,16 @@ class Mailbox:
 
     def __init__(self, account: Account, store: Store, passwords: PasswordStore, paths: Paths,
                  *, timeout: float = 30.0, token_source: TokenSource | None = None,
-                 deadline: float = GRACE, min_rate: float = MIN_RATE) -> None:
+                 deadline: float = GRACE, min_rate: float = MIN_RATE,
+                 tokens: TokenManager | None = None) -> None:
         self.account = account
-        #: OAuth2 accounts: where access tokens come from (the secret of the session)
-        self.token_source: TokenSource = token_source or default_token_source
+        #: OAuth2 accounts: where access tokens come from (the secret of the
+        #: session); None: ``tokens`` (the keyring), refreshed once after [AUTH]
+        self.token_source = token_source
         self.store = store
         self.passwords = passwords
+        #: OAuth2 tokens (the keyring by default; nothing is read until needed)
+        self.tokens = tokens if tokens is not None else default_manager()
         self.paths = paths
         self.timeout = timeout
         #: each operation's time bound (traymail.pop3._deadline)
@@ -170,7 +175,10 @@ class Mailbox:
 
     def _password(self) -> str:
         if self.account.auth is AuthMethod.OAUTH2:
-            return self.token_source(self.account)
+            # the access token, fetched (refreshed if due) before connecting
+            if self.token_source is not None:
+                return self.token_source(self.account)
+            return self.tokens.access_token(self.account)
         password = self.passwords.get(self.account)
         if password is None:
             raise MailboxError(f"no password is stored for {self.account.keyring_user}; "
@@ -192,7 +200,7 @@ class Mailbox:
                     pop.quit(wait=False)  # nothing to confirm: no DELE was sent
                     self._quit_unconfirmed = time.monotonic()
                 self.tracker.succeeded()
-            except (POP3Error, OSError, KeyringUnavailable, MailboxError) as exc:
+            except (POP3Error, OSError, KeyringUnavailable, MailboxError, OAuth2Error) as exc:
                 if pop is not None:
                     abort(pop)
                 if isinstance(exc, DownloadCancelled):
@@ -213,6 +221,14 @@ class Mailbox:
             try:
                 caps = pop.capabilities or pop.capa()
                 self._login_delay = caps.login_delay
+                if self.account.auth is AuthMethod.OAUTH2 and self.token_source is None:
+                    return oauth_login(
+                        pop, self.account, password,
+                        lambda: self.tokens.access_token(self.account, force_refresh=True),
+                        self._note, lambda: connect(self.account, timeout=self.timeout,
+                                                    transcript=self._on_wire,
+                                                    deadline=self.deadline,
+                                                    min_rate=self.min_rate))
                 log_in(pop, self.account, password)
                 return pop
             except MailboxInUseError:

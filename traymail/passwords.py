@@ -35,7 +35,11 @@ class PasswordStore(Protocol):
 
 
 class KeyringStore:
-    """The OS keyring via the ``keyring`` package."""
+    """The OS keyring via the ``keyring`` package (``service`` names the entries:
+    ``traymail`` for passwords, ``traymail-oauth2`` for OAuth2 tokens)."""
+
+    def __init__(self, service: str = SERVICE) -> None:
+        self.service = service
 
     def _backend(self) -> object:
         import keyring
@@ -59,7 +63,7 @@ class KeyringStore:
 
         backend = self._backend()
         try:
-            return backend.get_password(SERVICE, account.keyring_user)  # type: ignore[attr-defined,no-any-return]
+            return backend.get_password(self.service, account.keyring_user)  # type: ignore[attr-defined,no-any-return]
         except keyring.errors.KeyringError as exc:
             raise KeyringUnavailable(f"the keyring failed: {exc}") from None
 
@@ -68,7 +72,7 @@ class KeyringStore:
 
         backend = self._backend()
         try:
-            backend.set_password(SERVICE, account.keyring_user, password)  # type: ignore[attr-defined]
+            backend.set_password(self.service, account.keyring_user, password)  # type: ignore[attr-defined]
         except keyring.errors.KeyringError as exc:
             raise KeyringUnavailable(f"the keyring failed: {exc}") from None
 
@@ -77,7 +81,7 @@ class KeyringStore:
 
         backend = self._backend()
         try:
-            backend.delete_password(SERVICE, account.keyring_user)  # type: ignore[attr-defined]
+            backend.delete_password(self.service, account.keyring_user)  # type: ignore[attr-defined]
         except keyring.errors.PasswordDeleteError:
             pass
 

@@ -25,7 +25,7 @@ __all__ = ["Poller"]
 log = logging.getLogger("traymail.poller")
 Outcome = Callable[[Mailbox, CheckResult | None, MailboxError | None], None]
 #: states that wait for the user rather than for time
-_NEEDS_USER = (AccountState.AUTH_FAILED, AccountState.STOPPED)
+_NEEDS_USER = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.NEEDS_SIGN_IN)
 
 
 class Poller:

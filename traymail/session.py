@@ -5,20 +5,21 @@ States follow the server's response codes (RFC 2449 §8, RFC 3206):
 ``[IN-USE]`` -> BUSY (retry next interval), ``[LOGIN-DELAY]`` -> WAITING,
 ``[AUTH]``/wrong password -> AUTH_FAILED (no retry until the settings or the
 password change), ``[SYS/TEMP]`` and network trouble -> BACKOFF (exponential),
-``[SYS/PERM]`` and missing TLS -> STOPPED.
+``[SYS/PERM]`` and missing TLS -> STOPPED. OAuth2 accounts: a refresh token
+the provider refuses -> NEEDS_SIGN_IN (no retry until a new sign-in).
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
-import importlib
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .oauth import NeedsSignIn, OAuth2ConfigError, OAuth2Error, TokenManager
 from .passwords import KeyringUnavailable
 from .pop3 import (
     POP3,
@@ -54,6 +55,7 @@ class AccountState(enum.Enum):
     BACKOFF = "backoff"          # [SYS/TEMP] or the network: retry later, slower each time
     STOPPED = "stopped"          # [SYS/PERM], no TLS, no password: needs the user
     ERROR = "error"              # a broken server reply or a local problem
+    NEEDS_SIGN_IN = "needs-sign-in"  # OAuth2: the provider refused the stored sign-in
 
 
 @dataclass(frozen=True)
@@ -189,18 +191,11 @@ def log_in(pop: POP3, account: Account, secret: str) -> str:
 
 
 def default_token_source(account: Account) -> str:
-    """The access token from :func:`traymail.oauth.access_token_for`."""
-    try:
-        oauth = importlib.import_module("traymail.oauth")
-    except ImportError:
-        raise MailboxError(f"{account.name} signs in with OAuth2, which this traymail "
-                           "cannot do", AccountState.STOPPED) from None
-    token = oauth.access_token_for(account)
-    if not isinstance(token, str) or not token:
-        raise MailboxError(f"{account.name} needs sign-in: run 'traymail sign-in "
-                           f"--account {account.name}' or use Settings",
-                           AccountState.STOPPED)
-    return token
+    """The stored access token (:func:`traymail.oauth.access_token_for`), refreshed
+    when due; NeedsSignIn / OAuth2Error when the user must act or the provider is away."""
+    from .oauth import access_token_for
+
+    return access_token_for(account)
 
 
 class StateTracker:
@@ -239,6 +234,13 @@ class StateTracker:
         retry: float | None = now + interval
         if isinstance(exc, MailboxError):
             err = exc
+        elif isinstance(exc, AuthenticationError) and self.account.auth is AuthMethod.OAUTH2:
+            if password is not None:  # the stored tokens: blocked until a new sign-in
+                self._auth_block = self._key(password)
+            err = MailboxError(f"login to {host} failed with a fresh OAuth2 token "
+                               f"({exc.text or 'no reason given'}). Check the user name or "
+                               "e-mail address and that POP is enabled for this account, "
+                               "then sign in again.", AccountState.AUTH_FAILED)
         elif isinstance(exc, AuthenticationError):
             if password is not None:
                 self._auth_block = self._key(password)
@@ -246,6 +248,16 @@ class StateTracker:
                                "Fix the password or settings; traymail will not try "
                                "this password again.", AccountState.AUTH_FAILED)
             retry = None
+        elif isinstance(exc, NeedsSignIn):
+            err = MailboxError(str(exc), AccountState.NEEDS_SIGN_IN)
+        elif isinstance(exc, OAuth2ConfigError):
+            err = MailboxError(str(exc), AccountState.STOPPED)
+        elif isinstance(exc, OAuth2Error):  # the token endpoint is away or odd: later
+            self._failures += 1
+            delay = min(self.MAX_BACKOFF, 60.0 * 2 ** (self._failures - 1))
+            retry = now + delay
+            err = MailboxError(f"{exc}; trying again in {delay / 60:.0f} min",
+                               AccountState.BACKOFF)
         elif isinstance(exc, MailboxInUseError):
             err = MailboxError(f"the mailbox on {host} is in use by another program "
                                f"({exc.text}); trying again at the next check",
@@ -274,26 +286,68 @@ class StateTracker:
             err = MailboxError(f"local error{where}: {exc.strerror or exc}", AccountState.ERROR)
         else:
             raise exc
-        if err.state is AccountState.AUTH_FAILED:
+        if err.state in (AccountState.AUTH_FAILED, AccountState.NEEDS_SIGN_IN):
             retry = None
         self.status = AccountStatus(err.state, str(err), retry, self.status.checked_at)
         return err
 
 
-def probe(account: Account, password: str, timeout: float = 15.0,
-          transcript: TranscriptHook | None = None) -> str:
+def oauth_login(pop: POP3, account: Account, token: str,
+                refresh: Callable[[], str] | None,
+                note: Callable[[str], None] | None = None,
+                reconnect: Callable[[], POP3] | None = None) -> POP3:
+    """Log in with XOAUTH2 or OAUTHBEARER (the account's ``oauth2.mechanism``).
+    A token the server rejects is refreshed ONCE (``refresh``) and tried on a
+    new connection (``reconnect``; some servers hang up after a failed AUTH);
+    a second rejection raises AuthenticationError. Returns the connection."""
+    try:
+        log_in(pop, account, token)
+        return pop
+    except AuthenticationError:
+        if refresh is None or reconnect is None:
+            raise
+        pop.close()
+    if note is not None:
+        note("the server refused the access token; refreshing it once")
+    token = refresh()
+    pop = reconnect()
+    try:
+        log_in(pop, account, token)
+    except BaseException:
+        pop.close()
+        raise
+    return pop
+
+
+def probe(account: Account, password: str | None, timeout: float = 15.0,
+          transcript: TranscriptHook | None = None,
+          tokens: TokenManager | None = None) -> str:
     """Test a connection (the Settings dialog's button): TLS, login, STAT.
     Touches no state; returns a one-line result or raises MailboxError.
-    ``password`` is the access token for an OAuth2 account."""
+    For an OAuth2 account ``password`` is the access token; when None, the
+    stored one (``tokens``, the keyring by default), refreshed once after [AUTH]."""
     tracker = StateTracker(account)
     pop: POP3 | None = None
     try:
+        manager: TokenManager | None = None
+        if account.auth is AuthMethod.OAUTH2 and not password:
+            from .oauth import default_manager
+
+            manager = tokens or default_manager()
+            password = manager.access_token(account)
         pop = connect(account, timeout=timeout, transcript=transcript, secrets=(password,))
         caps = pop.capabilities or pop.capa()
-        log_in(pop, account, password)
+        if manager is not None:
+            m = manager
+            pop = oauth_login(pop, account, password or "",
+                              lambda: m.access_token(account, force_refresh=True),
+                              reconnect=lambda: connect(account, timeout=timeout,
+                                                        transcript=transcript))
+        else:
+            log_in(pop, account, password or "")
         stat = pop.stat()
         pop.quit()
-    except (POP3Error, OSError, MailboxError) as exc:
+    except (POP3Error, OSError, MailboxError, OAuth2Error) as exc:
         raise tracker.failed(exc, None, None) from exc
     finally:
         if pop is not None:

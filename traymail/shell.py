@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from .passwords import KeyringUnavailable
 from .pop3 import POP3, POP3_SSL, POP3Error, TranscriptEvent, visible
 
 __all__ = ["Shell", "split_args"]
@@ -227,7 +228,10 @@ class Shell(cmd.Cmd):
         for account in settings.accounts:
             if (account.sasl_user.lower() == user.lower()
                     and account.host.lower() == pop.host.lower()):
-                token = oauth.access_token_for(account)
+                try:
+                    token = oauth.access_token_for(account)
+                except (oauth.OAuth2Error, KeyringUnavailable) as exc:  # needs sign-in, ...
+                    raise ValueError(str(exc)) from None
                 if not isinstance(token, str) or not token:
                     raise ValueError(f"no token for {account.name}; run 'traymail sign-in "
                                      f"--account {account.name}'")

@@ -13,10 +13,11 @@ from typing import Any
 
 from ..accounts import Accounts
 from ..discover import Found, Options
-from ..session import default_token_source, probe
+from ..session import probe
 from ..settings import Account, AuthMethod, Security, Settings, SettingsError, parse_settings
 from .discover_panel import DiscoverPanel
 from .root import Window
+from .sign_in_panel import SignInPanel
 from .worker import TkBridge
 
 __all__ = ["SettingsDialog"]
@@ -51,7 +52,9 @@ class SettingsDialog(Window):
                  on_saved: Callable[[Settings], object] | None = None,
                  on_demo: Callable[[], object] | None = None,
                  discover_options: Options | None = None,
-                 open_url: Callable[[str], object] | None = None) -> None:
+                 open_url: Callable[[str], object] | None = None,
+                 on_signed_in: Callable[[Account], object] | None = None) -> None:
+        self.on_signed_in = on_signed_in
         self.discover_options = discover_options
         self.open_url = open_url
         self.bridge = bridge
@@ -175,6 +178,9 @@ class SettingsDialog(Window):
                                        command=self.trust_certificate)
         self.trust_row = r + 1
         self.offered_fingerprint: str | None = None
+        self.sign_in = SignInPanel(form, self.bridge, self._sign_in_account,
+                                   tokens=self.accounts.tokens, on_signed_in=self.on_signed_in)
+        self.sign_in.frame.grid(row=r + 2, column=1, sticky="ew", pady=(6, 0))
         form.columnconfigure(1, weight=1)
         for label in self.errors.values():
             label.grid_remove()  # shown when they have something to say
@@ -407,8 +413,8 @@ class SettingsDialog(Window):
                 self.trust_button.grid(row=self.trust_row, column=1, sticky="w", pady=4)
 
         def run() -> str:  # the worker: the keyring is read here, not on the Tk thread
-            if account.auth is AuthMethod.OAUTH2:
-                return probe(account, default_token_source(account))
+            if account.auth is AuthMethod.OAUTH2:  # the stored token, refreshed if needed
+                return probe(account, None, tokens=self.accounts.tokens)
             password = typed or self.accounts.password(account)
             if not password:
                 raise ValueError("enter the password to test the connection")
@@ -417,6 +423,13 @@ class SettingsDialog(Window):
         self.bridge.submit(run,
                            lambda r: done(r) if self.alive else None,
                            lambda e: failed(e) if self.alive else None)
+
+    def _sign_in_account(self) -> Account | None:
+        """The account as the form has it now (validated), for "Sign in…"."""
+        settings = self.build_settings()
+        if settings is None or self.current is None:
+            return None
+        return settings.accounts[self.current]
 
     def trust_certificate(self) -> None:
         """Pin the certificate shown by the failed test for this account."""
