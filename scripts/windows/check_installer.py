@@ -354,6 +354,12 @@ def main(argv: list[str]) -> int:
         check("user settings written and read by the installed app", "Home" in r.stdout,
               settings_win)
 
+        # the app as the shortcut starts it (no --demo), left running: the uninstaller
+        # must ask it to quit (its named pipe) before it can remove the files
+        app = wine.start(lnk["target"], *lnk["arguments"].split())
+        icons = wait_for(desk.tray_icons, 90)
+        check("the app started from the shortcut docks (left running for uninstall)", icons)
+
         print("== uninstall (QuietUninstallString)", flush=True)
         t = time.monotonic()
         quiet = wine.reg_query(UNINST_KEY, "QuietUninstallString") or ""
@@ -364,6 +370,8 @@ def main(argv: list[str]) -> int:
             # the uninstaller re-runs itself from %TEMP%: wait for the files to go
             wait_for(lambda: not inst.exists(), 60)
         timings.append(("silent uninstall", time.monotonic() - t))
+        check("the uninstaller ended the running app", wait_for(
+            lambda: app.poll() is not None, 10))  # type: ignore[union-attr]
         check("program files removed", not inst.exists(),
               "left: " + ", ".join(p.name for p in inst.iterdir()) if inst.exists() else "")
         check("Start-menu shortcut removed", lnks and not lnks[0].exists())

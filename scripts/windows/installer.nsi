@@ -51,11 +51,29 @@ VIAddVersionKey "LegalCopyright" "MIT License"
   ${EndIf}
 !macroend
 
+; remove the runtime; the app answers --quit before it has exited, and files in use
+; cannot be deleted on Windows: retry for up to 30 s
+!macro RemoveRuntime
+  StrCpy $1 0
+  ${Do}
+    RMDir /r "$INSTDIR\python"
+    ${IfNot} ${FileExists} "$INSTDIR\python\*.*"
+      ${ExitDo}
+    ${EndIf}
+    Sleep 500
+    IntOp $1 $1 + 1
+  ${LoopUntil} $1 >= 60
+  ${If} ${FileExists} "$INSTDIR\python\*.*"
+    DetailPrint "Some files in $INSTDIR\python are in use (is traymail still running?)"
+    SetErrorLevel 2
+  ${EndIf}
+!macroend
+
 Section "traymail" SecMain
   SetShellVarContext current
   !insertmacro QuitRunning
   ; an upgrade replaces the whole runtime: no stale packages from the old version
-  RMDir /r "$INSTDIR\python"
+  !insertmacro RemoveRuntime
   SetOutPath "$INSTDIR"
   File /r "${STAGE}\*"
   WriteUninstaller "$INSTDIR\uninstall.exe"
@@ -94,7 +112,7 @@ Section "Uninstall"
   Delete "${SHORTCUT}"
   ; only what the installer put there (the folder may have been chosen by the user);
   ; settings, state, logs and downloads live in %APPDATA% / %LOCALAPPDATA%\traymail: kept
-  RMDir /r "$INSTDIR\python"
+  !insertmacro RemoveRuntime
   Delete "$INSTDIR\traymail.ico"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"
