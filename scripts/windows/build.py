@@ -94,8 +94,8 @@ def unpack_runtime(sdist: Path, dest: Path, launcher_dir: Path) -> list[str]:
                 out.write_bytes(zf.read(info))
                 launchers.append(path.name)
                 continue
-            if (rel.startswith(DROP_PREFIXES) or rel.endswith(DROP_SUFFIXES)
-                    or (rel.startswith("Lib/site-packages/") and rel != "Lib/site-packages/README.txt")):
+            foreign = rel.startswith("Lib/site-packages/") and not rel.endswith("/README.txt")
+            if rel.startswith(DROP_PREFIXES) or rel.endswith(DROP_SUFFIXES) or foreign:
                 continue
             out = dest / rel
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -87,8 +87,8 @@ class Desktop:
 
     def tray_icons(self) -> list[dict[str, int]]:
         """Docked XEmbed icons: mapped descendants of the root with _XEMBED_INFO."""
-        import Xlib.X
         import Xlib.display
+        import Xlib.X
 
         d = Xlib.display.Display(self.display)
         found: list[dict[str, int]] = []
@@ -117,8 +117,8 @@ class Desktop:
 
     def popups(self) -> list[tuple[int, int, int, int]]:
         """Mapped override-redirect windows (menus) as (x, y, w, h)."""
-        import Xlib.X
         import Xlib.display
+        import Xlib.X
 
         d = Xlib.display.Display(self.display)
         try:

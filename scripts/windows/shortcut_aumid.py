@@ -117,7 +117,7 @@ def _pack_storages(storages: list[tuple[uuid.UUID, list[tuple[int, bytes]]]]) ->
 
 
 def _lpwstr(text: str) -> bytes:
-    """TypedPropertyValue VT_LPWSTR: type, padding, UnicodeString (length incl. NUL, padded to 4)."""
+    """TypedPropertyValue VT_LPWSTR: type, padding, UnicodeString (count incl. NUL, 4-aligned)."""
     chars = (text + "\0").encode("utf-16-le")
     chars += b"\0" * (-len(chars) % 4)
     return struct.pack("<HHI", VT_LPWSTR, 0, len(text) + 1) + chars
@@ -125,6 +125,23 @@ def _lpwstr(text: str) -> bytes:
 
 def read_aumid(data: bytes) -> str | None:
     """The System.AppUserModel.ID a shortcut carries, or None."""
+    try:
+        return _read_aumid(data)
+    except struct.error as exc:  # a length field pointing past the end
+        raise LinkFormatError(f"truncated shell link ({exc})") from None
+
+
+def with_aumid(data: bytes, aumid: str) -> bytes:
+    """The shortcut ``data`` with its AppUserModel.ID set to ``aumid`` (all else kept)."""
+    if not aumid or len(aumid) > 128 or any(c.isspace() for c in aumid):
+        raise ValueError("an AUMID is 1-128 characters without spaces")
+    try:
+        return _with_aumid(data, aumid)
+    except struct.error as exc:
+        raise LinkFormatError(f"truncated shell link ({exc})") from None
+
+
+def _read_aumid(data: bytes) -> str | None:
     for block in _blocks(data, _extra_data_offset(data)):
         if struct.unpack_from("<I", block, 4)[0] != PROPERTY_STORE_SIGNATURE:
             continue
@@ -138,10 +155,7 @@ def read_aumid(data: bytes) -> str | None:
     return None
 
 
-def with_aumid(data: bytes, aumid: str) -> bytes:
-    """The shortcut ``data`` with its AppUserModel.ID set to ``aumid`` (all else kept)."""
-    if not aumid or len(aumid) > 128 or any(c.isspace() for c in aumid):
-        raise ValueError("an AUMID is 1-128 characters without spaces")
+def _with_aumid(data: bytes, aumid: str) -> bytes:
     start = _extra_data_offset(data)
     blocks = _blocks(data, start)
     storages: list[tuple[uuid.UUID, list[tuple[int, bytes]]]] = []
