@@ -239,6 +239,7 @@ def main(argv: list[str]) -> int:
     desk = Desktop()
     wine = Wine(work, desk.display)
     app: subprocess.Popen[bytes] | None = None
+    wine_version = "?"
     try:
         t = time.monotonic()
         wine.setup()
@@ -400,6 +401,8 @@ def main(argv: list[str]) -> int:
         icons = wait_for(desk.tray_icons, 90)
         check("portable traymail.exe (pythonw) docks its icon", icons)
         timings.append(("portable", time.monotonic() - t))
+    except Exception as exc:  # a hung or crashed step: report it, still print the summary
+        check("the check ran to the end", False, f"{type(exc).__name__}: {exc}")
     finally:
         wine.kill()
         desk.stop()
