@@ -220,6 +220,7 @@ def main(argv: list[str]) -> int:
     for wheel in [*resolve_wheels(work, cache), build_own_wheel(work)]:
         install_wheel(wheel, site)
     shutil.copy(ROOT / "icons" / "traymail.ico", stage / "traymail.ico")
+    shutil.copy(ROOT / "settings.json.example", stage / "settings.json.example")
     log(f"staged in {time.monotonic() - t0:.1f} s")
 
     dist.mkdir(parents=True, exist_ok=True)

@@ -114,6 +114,7 @@ Section "Uninstall"
   ; settings, state, logs and downloads live in %APPDATA% / %LOCALAPPDATA%\traymail: kept
   !insertmacro RemoveRuntime
   Delete "$INSTDIR\traymail.ico"
+  Delete "$INSTDIR\settings.json.example"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"
   DeleteRegKey HKCU "${UNINST_KEY}"
