@@ -227,7 +227,11 @@ def counts(summary: str) -> dict[str, int]:
 
 def windows_pytest(lane: WineLane) -> tuple[int, str, dict[str, int]]:
     """The test modules on Windows Python; returns (rc, pytest's summary line, counts)."""
-    proc = lane.popen("-m", "pytest", "-p", "no:cacheprovider", "-q", "-ra",
+    # --capture=sys: pytest's default fd capture puts regular files behind the
+    # std handles; under Wine 8 a Tk created after that then fails to read its
+    # own init.tcl ("Can't find a usable init.tcl ... couldn't read file:
+    # Success"). Output written below Python (C level) then shows unbuffered.
+    proc = lane.popen("-m", "pytest", "-p", "no:cacheprovider", "-q", "-ra", "--capture=sys",
                       "--timeout", "180", *WINDOWS_TEST_MODULES,
                       env=lane.env(TRAYMAIL_REQUIRE_REAL="1"), stderr=subprocess.STDOUT)
     rc, text = stream(proc, 1500)

@@ -48,10 +48,6 @@ class WineLane:
             PYTHONPATH=f"{DRIVE}\\site;{DRIVE}\\src", PYTHONUTF8="1",
             PYTHONIOENCODING="utf-8", DISPLAY=self.display,
             TRAYMAIL_TEST_CERTS=f"{DRIVE}\\certs",
-            # Tcl finds init.tcl next to the exe only from the exe's own folder;
-            # tell it where the embedded layout keeps it (see README)
-            TCL_LIBRARY=f"{DRIVE}\\python\\tcl\\tcl8.6",
-            TK_LIBRARY=f"{DRIVE}\\python\\tcl\\tk8.6",
         )
         env.update(extra)
         return env
