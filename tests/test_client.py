@@ -11,7 +11,6 @@ from collections.abc import Callable
 import pytest
 
 from traymail.devserver import DevServer, Faults, MemoryMailbox
-from traymail.pop3 import client as client_module
 from traymail.pop3 import (
     MASK,
     POP3,
@@ -32,6 +31,7 @@ from traymail.pop3 import (
     TransportError,
     TransportTimeout,
 )
+from traymail.pop3 import client as client_module
 from traymail.samples import sample_messages
 
 from .realservers import Certificate

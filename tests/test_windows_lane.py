@@ -75,7 +75,7 @@ def test_cli_set_password_into_credential_manager(lane: WineLane, cli_home: Path
     traymail(lane, cli_home, "set-password", stdin=PASSWORD + "\n")
     assert PASSWORD not in (cli_home / "settings.json").read_text()
     read = lane.python("-c", "import keyring, sys; k = keyring.get_keyring(); "
-                       f"print(type(k).__name__, k.get_password('traymail', sys.argv[1]))",
+                       "print(type(k).__name__, k.get_password('traymail', sys.argv[1]))",
                        f"{USER}@127.0.0.1:{server.port}")
     assert read.stdout.split() == ["WinVaultKeyring", PASSWORD], read.stderr
 
