@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +123,39 @@ class RunningApp:
         self.lane, self.home = lane, home
         self.proc = lane.popen("-m", "traymail", "--home", lane.win(home))
         self.autostart_value = ""
+        #: balloons seen on screen: (time, width, height); Wine draws a tray
+        #: balloon as an override-redirect window of its explorer.exe
+        self.balloons: list[tuple[float, int, int]] = []
+        self._watch = threading.Thread(target=self._watch_balloons, daemon=True)
+        self._watch.start()
+
+    def _watch_balloons(self) -> None:
+        import Xlib.display
+        import Xlib.error
+        import Xlib.X
+
+        d = Xlib.display.Display(self.lane.display)
+        try:
+            while self.proc.poll() is None:
+                try:
+                    children = d.screen().root.query_tree().children
+                except Xlib.error.ConnectionClosedError:  # the display went first
+                    return
+                for win in children:
+                    try:
+                        attrs = win.get_attributes()
+                        if (attrs.map_state == Xlib.X.IsViewable and attrs.override_redirect
+                                and "explorer.exe" in (win.get_wm_class() or ())):
+                            geo = win.get_geometry()
+                            self.balloons.append((time.monotonic(), geo.width, geo.height))
+                    except Exception:  # a window vanished meanwhile
+                        pass
+                time.sleep(0.25)
+        finally:
+            try:
+                d.close()
+            except Exception:
+                pass
 
     def log(self) -> str:
         path = self.home / "logs" / "traymail.log"
@@ -154,6 +188,7 @@ def app(lane: WineLane, server: DevServer) -> Iterator[RunningApp]:
                 running.proc.wait(20)
             except subprocess.TimeoutExpired:
                 running.proc.kill()
+        running._watch.join(10)
         desktop.stop()
 
 
@@ -275,8 +310,12 @@ def choose(app: RunningApp, label: str) -> None:
 
 def test_balloon_fallback_once(app: RunningApp) -> None:
     """WinRT toasts fail under Wine (class not registered): the first toast
-    logs it once, that toast and every later one go to the tray balloon."""
+    logs it once, that toast and every later one go to the tray balloon
+    (two toasts by now: the first check's summary, the new mail of "Check now")."""
     wait_for(lambda: "no notification service" in app.log(), 30, "the toast failure")
+    wait_for(lambda: app.balloons, 30, "a tray balloon on screen")
+    _, width, height = app.balloons[-1]
+    assert width > 100 and 20 < height < 300
     time.sleep(2)
     assert app.log().count("no notification service") == 1, app.log()
     assert app.proc.poll() is None
