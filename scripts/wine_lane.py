@@ -158,13 +158,16 @@ sys.modules.setdefault("_wmi", None)
 def setup_prefix(lane: WineLane) -> None:
     """A template prefix made once by wineboot; each run gets a fresh copy."""
     template = LANE / "prefix-template"
-    if not (template / ".ready").exists():
+    wine = subprocess.run(["wine", "--version"], capture_output=True, text=True,
+                          env=lane.env()).stdout.strip()
+    ready = template / ".ready"
+    if not ready.exists() or ready.read_text() != wine:  # made by another Wine: again
         shutil.rmtree(template, ignore_errors=True)
         env = {**lane.env(), "WINEPREFIX": str(template)}
         run(["wineboot", "-i"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, timeout=300)
         run(["wineserver", "-w"], env=env, timeout=120)
-        (template / ".ready").write_text("")
+        ready.write_text(wine)
     lane.stop_wineserver()
     shutil.rmtree(lane.prefix, ignore_errors=True)
     run(["cp", "-a", str(template), str(lane.prefix)])
