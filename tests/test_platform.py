@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from traymail.platform_support import (
     APP_ID,
     APPROVED_KEY,
@@ -79,8 +81,6 @@ def test_linux_desktop_file(tmp_path: Path) -> None:
 
 
 def test_single_instance_addresses(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import os
-    import stat
     import sys
 
     from traymail import instance
@@ -88,12 +88,25 @@ def test_single_instance_addresses(tmp_path: Path, monkeypatch) -> None:  # type
 
     a, b = resolve_paths(home=tmp_path / "a"), resolve_paths(home=tmp_path / "b")
     assert instance.address_for(a) != instance.address_for(b)  # one instance per home
-    assert instance.address_for(a).endswith(".sock")
     monkeypatch.setattr(sys, "platform", "win32")
     pipe = instance.address_for(a)
     assert pipe.startswith("\\\\.\\pipe\\traymail-") and len(pipe) < 256
-    monkeypatch.setattr(sys, "platform", "linux")
+    assert pipe != instance.address_for(b)
     key = instance._authkey(a)
     assert len(key) == 32 and instance._authkey(a) == key
+
+
+@pytest.mark.posix_only("a Unix socket and POSIX file modes; Windows uses a named pipe and "
+                        "the profile's ACL")
+def test_single_instance_socket_and_key_mode(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from traymail import instance
+    from traymail.settings import resolve_paths
+
+    a = resolve_paths(home=tmp_path / "a")
+    assert instance.address_for(a).endswith(".sock")
+    instance._authkey(a)
     mode = stat.S_IMODE(os.stat(a.state_dir / "instance.key").st_mode)
     assert mode == 0o600  # only this user can talk to the running app

@@ -174,8 +174,15 @@ def test_paths_portable_and_overrides(tmp_path: Path, monkeypatch: pytest.Monkey
     assert resolve_paths().settings_file == tmp_path / "h2" / "settings.json"
     monkeypatch.delenv("TRAYMAIL_HOME")
     monkeypatch.setenv("TRAYMAIL_CONFIG", str(tmp_path / "c.json"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     q = resolve_paths()
     assert q.settings_file == tmp_path / "c.json" and not q.portable
-    assert str(q.state_dir).startswith(str(tmp_path / "xdg"))
-    assert os.path.isabs(q.download_dir)
+    assert os.path.isabs(q.state_dir) and os.path.isabs(q.download_dir)
+
+
+@pytest.mark.posix_only("XDG base directories are a freedesktop convention; Windows "
+                        "uses its known folders (AppData)")
+def test_paths_follow_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRAYMAIL_HOME", raising=False)
+    monkeypatch.setenv("TRAYMAIL_CONFIG", str(tmp_path / "c.json"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert str(resolve_paths().state_dir).startswith(str(tmp_path / "xdg"))

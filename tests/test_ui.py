@@ -266,6 +266,8 @@ def test_settings_dialog(root: tk.Tk, make_devserver: MakeServer, tmp_path: Path
     assert accounts.password(on_disk.accounts[0]) == "pass"
 
 
+@pytest.mark.posix_only("drives X input and grabs the X screen with Linux programs "
+                        "(xdotool, Xlib); the Windows lane clicks the Windows app from Linux")
 def test_real_input_and_screenshot(env: Env, x_display: str, tmp_path: Path) -> None:
     win = env.window()
     win.top.geometry("+20+20")
