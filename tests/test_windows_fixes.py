@@ -387,8 +387,7 @@ def test_demo_cannot_write_the_real_autostart(tk_root: tk.Tk, make_devserver: Ma
         entry.action()
         app.accounts.apply(Settings(app.accounts.settings.accounts, start_with_system=True))
         app._settings_saved()
-        menu = app.popup_menu(10, 10)
-        menu.unpost()
+        menu = app.popup_menu(10, 10, post=False)  # posted, it is modal on Windows
         idx = next(i for i in range(menu.index("end") + 1)
                    if menu.type(i) == "checkbutton")
         assert menu.entrycget(idx, "state") == "disabled"

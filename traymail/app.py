@@ -257,8 +257,9 @@ class App:
             MenuEntry("Quit", self.quit),
         ]
 
-    def popup_menu(self, x: int, y: int) -> Any:
-        """The same menu as a Tk popup (for tray backends without menus)."""
+    def popup_menu(self, x: int, y: int, post: bool = True) -> Any:
+        """The same menu as a Tk popup (for tray backends without menus);
+        ``post=False`` builds it only (on Windows a posted menu is modal)."""
         import tkinter as tk
 
         from .ui.root import shared_font
@@ -288,7 +289,8 @@ class App:
         if getattr(self, "_popup", None) is not None:
             self._popup.destroy()
         self._popup = build(self.root, self.menu_entries())
-        self._popup.tk_popup(x, y)
+        if post:
+            self._popup.tk_popup(x, y)
         return self._popup
 
     # -- actions -----------------------------------------------------------------
