@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from traymail.platform_support import (
     APP_ID,
     APPROVED_KEY,
@@ -36,6 +38,12 @@ class FakeWinApi:
     def set_app_id(self, app_id: str) -> bool:
         self.app_ids.append(app_id)
         return True
+
+    def user_sid(self) -> str | None:
+        return "S-1-5-21-1-2-3-1001"
+
+    def pipe_peer_sid(self, handle: int, peer_is_server: bool) -> str | None:
+        return None
 
 
 def test_windows_run_key_and_startup_approved() -> None:
@@ -78,22 +86,28 @@ def test_linux_desktop_file(tmp_path: Path) -> None:
     assert not (tmp_path / "autostart" / "traymail.desktop").exists()
 
 
-def test_single_instance_addresses(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_single_instance_names(tmp_path: Path) -> None:
     import os
     import stat
-    import sys
 
     from traymail import instance
     from traymail.settings import resolve_paths
 
     a, b = resolve_paths(home=tmp_path / "a"), resolve_paths(home=tmp_path / "b")
-    assert instance.address_for(a) != instance.address_for(b)  # one instance per home
-    assert instance.address_for(a).endswith(".sock")
-    monkeypatch.setattr(sys, "platform", "win32")
-    pipe = instance.address_for(a)
-    assert pipe.startswith("\\\\.\\pipe\\traymail-") and len(pipe) < 256
-    monkeypatch.setattr(sys, "platform", "linux")
-    key = instance._authkey(a)
-    assert len(key) == 32 and instance._authkey(a) == key
+    key_a, key_b = instance._authkey(a), instance._authkey(b)
+    assert len(key_a) == 32 and instance._authkey(a) == key_a and key_a != key_b
     mode = stat.S_IMODE(os.stat(a.state_dir / "instance.key").st_mode)
     assert mode == 0o600  # only this user can talk to the running app
+    # one instance per home; the names come from the secret key, not the path
+    assert instance.socket_name(key_a) != instance.socket_name(key_b)
+    assert instance.socket_name(key_a).endswith(".sock")
+    assert str(a.state_dir) not in instance.socket_name(key_a)
+    sid = FakeWinApi().user_sid()
+    assert sid is not None
+    pipe = instance.pipe_name(sid, key_a)
+    assert pipe.startswith("\\\\.\\pipe\\traymail-S-1-5-21-1-2-3-1001-") and len(pipe) < 256
+    assert instance.pipe_name(sid, key_b) != pipe
+    assert instance.pipe_name("S-1-5-21-9-9-9-1002", key_a) != pipe  # another user
+    for bad in ("", "..\\x", "S-1-5\\pipe", "S-1-x"):
+        with pytest.raises(ValueError):
+            instance.pipe_name(bad, key_a)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cmd
 import getpass
+import os
 import shlex
 import ssl
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .pop3 import POP3, POP3_SSL, POP3Error, TranscriptEvent
+from .private import create_private
 
 __all__ = ["Shell"]
 
@@ -187,8 +189,9 @@ class Shell(cmd.Cmd):
         number, path = self._int(words[0]), Path(words[1])
         pop = self._need()
         tmp = path.with_name(path.name + ".part")
+        fd = create_private(tmp)  # 0600, never through a planted symlink
         try:
-            with tmp.open("wb") as f:
+            with os.fdopen(fd, "wb") as f:
                 octets = pop.retr(number, sink=f)
             tmp.replace(path)
         finally:
