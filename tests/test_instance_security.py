@@ -1,0 +1,506 @@
+"""The single-instance channel against a second local user: real uids (the
+tests run as root, as CI does, and start the other user's processes as
+``nobody`` with setpriv). A squatter may plant files and sockets wherever it
+can, listen, and answer with a pickle; it must never get code run as us nor
+stop our start. A peer of another uid is refused by the server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from multiprocessing import Pipe
+from pathlib import Path
+
+import pytest
+
+from traymail import instance
+from traymail.instance import InstanceServer, send_to_running
+from traymail.settings import Paths, resolve_paths
+
+from .realservers import require_real
+
+# -- the other user ----------------------------------------------------------------
+
+#: a hostile local user's program (stdlib only): listens on every path given,
+#: and for each connection either relays multiprocessing's HMAC challenge
+#: between two connections (the reflection of the old channel) and then
+#: answers with a pickle that would create ``marker``, or, given the key
+#: (as if it had leaked), speaks traymail's own handshake and says "ok".
+SQUATTER = r'''
+import hmac, hashlib, json, os, queue, socket, sys, threading
+from multiprocessing.connection import Connection
+cfg = json.loads(sys.argv[1])
+marker = cfg["marker"]
+
+class Evil:
+    def __reduce__(self):
+        return (open, (marker, "w"))
+
+import pickle
+PAYLOAD = pickle.dumps(Evil())
+CH, WELCOME = b"#CHALLENGE#", b"#WELCOME#"
+challenges, digests = queue.Queue(), queue.Queue()
+lock = threading.Lock()
+count = [0]
+
+def say(*a):
+    with lock:
+        print(*a, flush=True)
+
+def reflect(conn, n):
+    try:
+        if n % 2 == 1:  # the first connection: the start-up probe
+            conn.send_bytes(CH + os.urandom(20))
+            conn.recv_bytes(256)            # its answer: useless without the key
+            conn.send_bytes(WELCOME)        # ...but the old client does not check
+            challenges.put(conn.recv_bytes(256))  # the client's own challenge
+            conn.send_bytes(digests.get(timeout=60))  # answered by the victim itself
+            say("reflected", conn.recv_bytes(256))
+            say("command", conn.recv_bytes(256))
+            conn.send_bytes(PAYLOAD)
+            say("pickle sent")
+        else:  # the second connection: the ping after the failed bind
+            conn.send_bytes(challenges.get(timeout=60))
+            digests.put(conn.recv_bytes(256))
+            conn.send_bytes(WELCOME)
+            conn.recv_bytes(256)
+            conn.send_bytes(b"x")
+    except Exception as exc:
+        say("error", repr(exc))
+
+def own_protocol(conn, n):
+    key = bytes.fromhex(cfg["key"])
+    magic = b"TRAYMAIL-INSTANCE/2"
+    def mac(role, *parts):
+        data = b"".join(len(p).to_bytes(2, "big") + p for p in (magic, role, *parts))
+        return hmac.new(key, data, hashlib.sha256).digest()
+    try:
+        ns = os.urandom(32)
+        conn.send_bytes(magic + b"\n" + ns)
+        req = conn.recv_bytes(256)
+        word, _, rest = req.partition(b"\n")
+        say("command", word)
+        conn.send_bytes(b"ok\n" + mac(b"server", ns, rest[:32], word, b"ok"))
+    except Exception as exc:
+        say("error", repr(exc))
+
+def serve(sock):
+    while True:
+        c, _ = sock.accept()
+        with lock:
+            count[0] += 1
+            n = count[0]
+        say("connection", n)
+        conn = Connection(c.detach())
+        target = own_protocol if cfg.get("key") else reflect
+        threading.Thread(target=target, args=(conn, n), daemon=True).start()
+
+for path in cfg.get("dirs", []):
+    os.makedirs(path, exist_ok=True)
+for path in cfg.get("listen", []):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(path)
+    except OSError as exc:
+        say("cannot bind", path, exc)
+        continue
+    os.chmod(path, 0o777)
+    s.listen(8)
+    threading.Thread(target=serve, args=(s,), daemon=True).start()
+for path in cfg.get("mkdir", []):
+    try:
+        os.mkdir(path)
+    except OSError as exc:
+        say("cannot mkdir", path, exc)
+say("ready")
+sys.stdin.read()  # until the test closes our stdin
+'''
+
+#: a client of another uid that holds the key and speaks the handshake right
+CLIENT = r'''
+import hmac, hashlib, json, os, socket, sys
+from multiprocessing.connection import Connection
+cfg = json.loads(sys.argv[1])
+key, magic = bytes.fromhex(cfg["key"]), b"TRAYMAIL-INSTANCE/2"
+def mac(role, *parts):
+    data = b"".join(len(p).to_bytes(2, "big") + p for p in (magic, role, *parts))
+    return hmac.new(key, data, hashlib.sha256).digest()
+s = socket.socket(socket.AF_UNIX)
+s.connect(cfg["path"])
+conn = Connection(s.detach())
+try:
+    hello = conn.recv_bytes(256)
+    ns = hello.partition(b"\n")[2]
+    nc = os.urandom(32)
+    conn.send_bytes(b"quit\n" + nc + mac(b"client", ns, nc, b"quit"))
+    print("reply", conn.recv_bytes(256)[:8])
+except (EOFError, OSError) as exc:
+    print("refused", repr(exc))
+'''
+
+
+def nobody_command() -> list[str]:
+    """argv prefix that runs a Python program as the user nobody."""
+    if os.geteuid() != 0:
+        require_real("a second uid", "these tests run as root (CI does) and start the "
+                     "squatter as 'nobody' with setpriv")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        require_real("setpriv", "install util-linux")
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        require_real("the user nobody", "no such user")
+    assert setpriv is not None
+    prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    for python in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.path.exists(python) and subprocess.run(
+                [*prefix, python, "-I", "-c", "import multiprocessing.connection"],
+                capture_output=True, timeout=30).returncode == 0:
+            return [*prefix, python, "-I", "-c"]
+    require_real("a Python runnable as nobody", "no interpreter found that nobody may run")
+    raise AssertionError("unreachable")
+
+
+class Squatter:
+    def __init__(self, **cfg: object) -> None:
+        self.proc = subprocess.Popen([*nobody_command(), SQUATTER, json.dumps(cfg)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        assert self.proc.stdout is not None
+        self.lines: list[str] = []
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith("ready"):
+                break
+        else:
+            raise AssertionError("the squatter did not start: " + "\n".join(self.lines))
+
+    def stop(self) -> list[str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.lines += [line.rstrip("\n") for line in self.proc.stdout]
+        return self.lines
+
+    @property
+    def contacted(self) -> bool:
+        return any(line.startswith("connection") for line in self.lines)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Our side: a private temp dir for homes and markers; no XDG_RUNTIME_DIR
+    unless a test sets one."""
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A folder the other user can reach (pytest's own temp root is 0700)."""
+    nobody_command()
+    path = Path(tempfile.mkdtemp(prefix="traymail-squat-"))
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def guessable_paths(paths: Paths, bases: list[str]) -> list[str]:
+    """Where the old channel put its socket: anyone can compute these."""
+    tag = hashlib.sha256(str(paths.state_dir.resolve()).encode()).hexdigest()[:12]
+    return [os.path.join(b, f"traymail-{os.getuid()}-{tag}.sock") for b in bases]
+
+
+def world_writable(path: Path) -> Path:
+    path.mkdir(parents=True)
+    os.chmod(path, 0o1777)
+    return path
+
+
+def start_like_the_app(paths: Paths, got: list[str]) -> InstanceServer:
+    """What a launch does: probe for a running instance, then listen."""
+    assert not send_to_running(paths, "show")
+    server = InstanceServer(paths, got.append)
+    server.start()
+    return server
+
+
+def hands_off(paths: Paths, got: list[str]) -> None:
+    """A second launch of the same user still reaches the first one."""
+    assert send_to_running(paths, "show")
+    assert send_to_running(paths, "quit")
+    deadline = time.monotonic() + 5
+    while got[-2:] != ["show", "quit"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert got[-2:] == ["show", "quit"]
+
+
+# -- a squatter without the key --------------------------------------------------------
+
+@pytest.mark.parametrize("xdg", [False, True], ids=["no-runtime-dir", "shared-runtime-dir"])
+def test_squatter_answering_with_a_pickle_runs_no_code(
+        env: Path, shared: Path, monkeypatch: pytest.MonkeyPatch, xdg: bool) -> None:
+    home = env / "home"
+    paths = resolve_paths(home=home)
+    marker = env / "marker-code-ran"
+    bases = [tempfile.gettempdir()]
+    if xdg:  # a runtime dir others can write to: never ours to use
+        runtime = world_writable(shared / "xdg-shared")
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        bases.append(str(runtime))
+    listen = guessable_paths(paths, bases)
+    for p in listen:
+        Path(p).unlink(missing_ok=True)
+    squatter = Squatter(marker=str(marker), listen=listen)
+    got: list[str] = []
+    server = None
+    try:
+        server = start_like_the_app(paths, got)
+        hands_off(paths, got)
+    finally:
+        if server is not None:
+            server.close()
+        time.sleep(0.5)  # time for a late unpickle, had there been one
+        lines = squatter.stop()
+        for p in listen:
+            Path(p).unlink(missing_ok=True)
+    assert not marker.exists(), "the squatter's pickle ran as root: " + "\n".join(lines)
+    assert not squatter.contacted, lines
+    assert server.address is not None and server.address.startswith(str(paths.state_dir))
+
+
+def test_squatted_paths_do_not_stop_the_start(env: Path, shared: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    home = env / "home"
+    paths = resolve_paths(home=home)
+    runtime = world_writable(shared / "xdg-shared")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    squats = guessable_paths(paths, [tempfile.gettempdir(), str(runtime)])
+    for p in squats:
+        Path(p).unlink(missing_ok=True)
+    squatter = Squatter(marker=str(env / "m"), mkdir=squats)
+    got: list[str] = []
+    server = None
+    try:
+        assert all(os.stat(p).st_uid != 0 for p in squats)  # planted by nobody
+        server = start_like_the_app(paths, got)  # must not raise
+        hands_off(paths, got)
+    finally:
+        if server is not None:
+            server.close()
+        squatter.stop()
+        for p in squats:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+# -- a squatter that even has the key ------------------------------------------------
+
+def test_foreign_runtime_dir_is_not_used(env: Path, shared: Path,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    """XDG_RUNTIME_DIR owned by another user (with a listening socket under
+    our very name, key known): never connected to, never used."""
+    paths = resolve_paths(home=env / "home")
+    key = instance._authkey(paths)
+    theirs = shared / "theirs"
+    theirs.mkdir()
+    nobody = pwd.getpwnam("nobody")
+    os.chown(theirs, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(theirs, 0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(theirs))
+    squatter = Squatter(marker=str(env / "m"), key=key.hex(),
+                        listen=[str(theirs / instance.socket_name(key))])
+    got: list[str] = []
+    server = None
+    try:
+        with caplog.at_level(logging.WARNING, "traymail.instance"):
+            server = start_like_the_app(paths, got)
+        assert "owned by uid" in caplog.text
+        hands_off(paths, got)
+    finally:
+        if server is not None:
+            server.close()
+        lines = squatter.stop()
+    assert not squatter.contacted, lines
+    assert server.address is not None and server.address.startswith(str(paths.state_dir))
+
+
+def test_socket_of_another_uid_in_our_folder_is_refused(
+        env: Path, shared: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The socket file looks like ours (owner root) but the process behind it
+    runs as nobody: SO_PEERCRED tells, before a byte is exchanged."""
+    paths = resolve_paths(home=env / "home")
+    key = instance._authkey(paths)
+    drop = world_writable(shared / "drop")
+    squatter = Squatter(marker=str(env / "m"), key=key.hex(), listen=[str(drop / "s.sock")])
+    got: list[str] = []
+    server = None
+    try:
+        run = paths.state_dir / "run"
+        run.mkdir(mode=0o700)
+        ours = run / instance.socket_name(key)
+        os.rename(drop / "s.sock", ours)
+        os.chown(ours, 0, 0, follow_symlinks=False)
+        with caplog.at_level(logging.WARNING, "traymail.instance"):
+            assert not send_to_running(paths, "show")  # a fake "ok" would stop our start
+            assert "runs as uid" in caplog.text
+            server = InstanceServer(paths, got.append)  # the stale socket is replaced
+            server.start()
+        hands_off(paths, got)
+    finally:
+        if server is not None:
+            server.close()
+        lines = squatter.stop()
+    assert squatter.contacted, lines  # it was connected to...
+    assert not [line for line in lines if line.startswith("command")], lines  # ...told nothing
+
+
+# -- the server side -------------------------------------------------------------------
+
+def test_server_refuses_a_peer_of_another_uid(env: Path, shared: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    paths = resolve_paths(home=env / "home")
+    got: list[str] = []
+    server = InstanceServer(paths, got.append)
+    server.start()
+    try:
+        assert server.address is not None
+        # a second name for our socket where nobody can reach it, connectable
+        # by all (as if our folder were misconfigured), and the key: the uid
+        # check alone must stop it
+        door = shared / "door.sock"
+        os.link(server.address, door)
+        os.chmod(door, 0o777)
+        key = instance._authkey(paths)
+        with caplog.at_level(logging.WARNING, "traymail.instance"):
+            out = subprocess.run([*nobody_command(), CLIENT,
+                                  json.dumps({"key": key.hex(), "path": str(door)})],
+                                 capture_output=True, text=True, timeout=30)
+        assert "refused" in out.stdout, out.stdout + out.stderr
+        assert f"refused an instance connection from uid {pwd.getpwnam('nobody').pw_uid}" \
+            in caplog.text
+        assert got == []
+        hands_off(paths, got)  # our own user still gets through
+    finally:
+        server.close()
+
+
+def test_only_known_commands_with_the_key(env: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Same user, raw frames: a wrong key, an unknown word and a pickle are
+    refused and logged; nothing is ever unpickled."""
+    paths = resolve_paths(home=env / "home")
+    got: list[str] = []
+    server = InstanceServer(paths, got.append)
+    server.start()
+    key = instance._authkey(paths)
+    marker = env / "marker"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, ...]:
+            return (open, (str(marker), "w"))
+
+    import pickle
+
+    def exchange(k: bytes, word: bytes) -> bytes:
+        conns = list(instance._connections(paths, key, 3.0))
+        assert len(conns) == 1
+        conn = conns[0]
+        try:
+            ns = conn.recv_bytes(256).partition(b"\n")[2]
+            nc = os.urandom(32)
+            conn.send_bytes(word + b"\n" + nc + instance._mac(k, b"client", ns, nc, word))
+            return conn.recv_bytes(256)
+        finally:
+            conn.close()
+
+    try:
+        with caplog.at_level(logging.WARNING, "traymail.instance"):
+            assert exchange(os.urandom(32), b"show") == b"refused\n"
+            assert exchange(key, b"rm -rf /") == b"unknown\n"
+            # (a pickle holding a newline fails the key check instead: refused too)
+            assert exchange(key, pickle.dumps(Evil())) in (b"unknown\n", b"refused\n")
+            assert exchange(key, b"show").startswith(b"ok\n")
+        assert "does not hold the key" in caplog.text
+        assert "refused an unknown instance command 'rm -rf /'" in caplog.text
+        time.sleep(0.2)
+        assert got == ["show"] and not marker.exists()
+        with pytest.raises(ValueError):
+            send_to_running(paths, "open /etc/passwd")
+    finally:
+        server.close()
+
+
+def test_no_reflection_between_connections() -> None:
+    """Both nonces, the command and the role are signed: the server's proof is
+    never a valid client request, and a request answers one challenge only."""
+    key = os.urandom(32)
+    server_end, client_end = Pipe()
+    result: list[str | None] = []
+    t = threading.Thread(target=lambda: result.append(
+        instance._server_exchange(server_end, key)))
+    t.start()
+    ns = client_end.recv_bytes(256).partition(b"\n")[2]
+    nc = os.urandom(32)
+    # the server's own proof for (ns, nc, "show") reflected back as a request
+    client_end.send_bytes(b"show\n" + nc + instance._mac(key, b"server", ns, nc, b"show", b"ok"))
+    assert client_end.recv_bytes(256) == b"refused\n"
+    t.join(5)
+    assert result == [None]
+    # a valid request for one challenge, replayed against a fresh challenge
+    req = b"show\n" + nc + instance._mac(key, b"client", ns, nc, b"show")
+    server_end2, client_end2 = Pipe()
+    t = threading.Thread(target=lambda: result.append(
+        instance._server_exchange(server_end2, key)))
+    t.start()
+    client_end2.recv_bytes(256)
+    client_end2.send_bytes(req)
+    assert client_end2.recv_bytes(256) == b"refused\n"
+    t.join(5)
+    assert result == [None, None]
+    # and a client accepts only the server's proof for its own nonce
+    server_end3, client_end3 = Pipe()
+    ok: list[bool] = []
+    t = threading.Thread(target=lambda: ok.append(
+        instance._client_exchange(client_end3, key, "show", 3.0)))
+    t.start()
+    server_end3.send_bytes(b"TRAYMAIL-INSTANCE/2\n" + ns)
+    request = server_end3.recv_bytes(256)
+    their_nonce = request.partition(b"\n")[2][:32]
+    assert their_nonce != nc
+    server_end3.send_bytes(b"ok\n" + instance._mac(key, b"server", ns, nc, b"show", b"ok"))
+    t.join(5)
+    assert ok == [False]
+
+
+def test_key_file_of_another_user_is_replaced(env: Path) -> None:
+    paths = resolve_paths(home=env / "home")
+    paths.state_dir.mkdir(parents=True)
+    planted = env / "their-key"
+    planted.write_bytes(b"k" * 32)
+    (paths.state_dir / "instance.key").symlink_to(planted)
+    key = instance._authkey(paths)
+    assert key != b"k" * 32 and planted.read_bytes() == b"k" * 32
+    st = os.lstat(paths.state_dir / "instance.key")
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+    nobody = pwd.getpwnam("nobody")
+    os.chown(paths.state_dir / "instance.key", nobody.pw_uid, nobody.pw_gid)
+    assert instance._authkey(paths) != key  # not ours: replaced, not trusted
+    assert os.stat(paths.state_dir / "instance.key").st_uid == os.getuid()
