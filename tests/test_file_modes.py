@@ -89,6 +89,7 @@ def test_everything_traymail_writes_is_private(dovecot_account: DovecotAccount,
                     "log.warning('two')", str(home / "logs")], check=True, timeout=60)
     paths = resolve_paths(home=home)
     instance = InstanceServer(paths, lambda m: None)  # the channel's folder and socket
+    instance.start()
     store = Store(paths.state_db)  # open, written: -wal and -shm exist now
     try:
         store.set_history("dove")
@@ -100,16 +101,16 @@ def test_everything_traymail_writes_is_private(dovecot_account: DovecotAccount,
         store.close()
         instance.close()
     dirs.pop(home)  # made by the test (0755), like any folder the user picks
+    wrong = {p.relative_to(home).as_posix(): oct(m) for p, m in dirs.items() if m != 0o700}
+    wrong.update({p.relative_to(home).as_posix(): oct(m) for p, m in files.items()
+                  if m != 0o600 and not p.is_relative_to(mine)})
+    assert not wrong, wrong
     names = {p.relative_to(home).as_posix() for p in files}
     assert {"settings.json", "state/state.sqlite3", "state/state.sqlite3-wal",
             "state/state.sqlite3-shm", "state/instance.key", "logs/traymail.log",
             "logs/traymail.log.1", "logs/dove.log", "logs/mine.log"} <= names, names
     assert len([n for n in names if n.startswith("downloads/dove/")]) == 3, names
     assert any(n.startswith("state/run/traymail-") for n in names), names
-    wrong = {p: oct(m) for p, m in dirs.items() if m != 0o700}
-    wrong.update({p: oct(m) for p, m in files.items()
-                  if m != 0o600 and not p.is_relative_to(mine)})
-    assert not wrong, wrong
     # the user's folder keeps its mode; what traymail wrote into it is private
     assert mode(mine) == 0o755
     emls = sorted(mine.glob("*.eml"))
