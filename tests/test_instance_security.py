@@ -500,6 +500,7 @@ def test_key_file_of_another_user_is_replaced(env: Path) -> None:
     assert key != b"k" * 32 and planted.read_bytes() == b"k" * 32
     st = os.lstat(paths.state_dir / "instance.key")
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+    nobody_command()  # root, to give the file away
     nobody = pwd.getpwnam("nobody")
     os.chown(paths.state_dir / "instance.key", nobody.pw_uid, nobody.pw_gid)
     assert instance._authkey(paths) != key  # not ours: replaced, not trusted

@@ -6,7 +6,7 @@ The channel carries bytes only, never a pickle: one command from a fixed set
 of ASCII words (:data:`COMMANDS`) in frames of at most 256 bytes
 (``send_bytes``/``recv_bytes``); anything else is refused and logged.
 
-Who can be at the other end:
+Who can be at the other end (the transports are in :mod:`traymail.channel`):
 
 * POSIX: a Unix socket in a folder only this user can enter --
   ``$XDG_RUNTIME_DIR`` when it is ours and 0700, else ``<state dir>/run``
@@ -35,18 +35,26 @@ import hashlib
 import hmac
 import logging
 import os
-import re
 import secrets
-import socket
 import stat
-import struct
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import Client, Connection, Listener
-from pathlib import Path
-from typing import Protocol
 
+from .channel import (
+    AlreadyRunning,
+    Conn,
+    PipeListener,
+    UnixListener,
+    pipe_connections,
+    pipe_listen,
+    pipe_name,
+    runtime_dirs,
+    socket_name,
+    unix_connections,
+    unix_listen,
+    winapi,
+)
 from .private import create_private, private_dir
 from .settings import Paths
 
@@ -62,50 +70,6 @@ _NONCE = 32
 _MAX_FRAME = 256
 _STEP = 3.0  # seconds a peer may take for one step of the handshake
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-
-
-class AlreadyRunning(OSError):
-    """Another traymail of this user answers for this state dir."""
-
-
-class _Conn(Protocol):
-    def send_bytes(self, buf: bytes) -> None: ...
-    def recv_bytes(self, maxlength: int | None = ...) -> bytes: ...
-    def poll(self, timeout: float | None = ...) -> bool: ...
-    def fileno(self) -> int: ...
-    def close(self) -> None: ...
-
-
-# -- names ------------------------------------------------------------------------
-
-def _tag(key: bytes, purpose: bytes) -> str:
-    return hmac.new(key, b"traymail name:" + purpose, hashlib.sha256).hexdigest()[:24]
-
-
-def socket_name(key: bytes) -> str:
-    """The Unix socket's file name: derived from the key, so not guessable."""
-    return f"traymail-{_tag(key, b'socket')}.sock"
-
-
-def pipe_name(sid: str, key: bytes) -> str:
-    r"""The Windows pipe: ``\\.\pipe\traymail-<user SID>-<key tag>``."""
-    if not re.fullmatch(r"S-1(-\d+)+", sid) or len(sid) > 184:
-        raise ValueError(f"not a SID: {sid!r}")
-    return rf"\\.\pipe\traymail-{sid}-{_tag(key, b'pipe')}"
-
-
-def runtime_dirs(paths: Paths, environ: dict[str, str] | None = None) -> list[tuple[Path, bool]]:
-    """Where the socket may live, in order: (folder, ours to create)."""
-    env = os.environ if environ is None else environ
-    out: list[tuple[Path, bool]] = []
-    xdg = env.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isabs(xdg):
-        out.append((Path(xdg), False))
-    out.append((paths.state_dir / "run", True))
-    if hasattr(os, "getuid"):
-        out.append((paths.state_dir / f"run-{os.getuid()}", True))
-    return out
 
 
 # -- the key ----------------------------------------------------------------------
@@ -153,13 +117,13 @@ def _mac(key: bytes, role: bytes, *parts: bytes) -> bytes:
     return hmac.new(key, data, hashlib.sha256).digest()
 
 
-def _recv(conn: _Conn, timeout: float) -> bytes:
+def _recv(conn: Conn, timeout: float) -> bytes:
     if not conn.poll(timeout):
         raise TimeoutError("the other side did not answer")
     return conn.recv_bytes(_MAX_FRAME)
 
 
-def _client_exchange(conn: _Conn, key: bytes, command: str, timeout: float) -> bool:
+def _client_exchange(conn: Conn, key: bytes, command: str, timeout: float) -> bool:
     """Say ``command``; True only when the server proves it holds the key."""
     hello = _recv(conn, timeout)
     magic, _, server_nonce = hello.partition(b"\n")
@@ -173,7 +137,7 @@ def _client_exchange(conn: _Conn, key: bytes, command: str, timeout: float) -> b
     return hmac.compare_digest(reply, expected)
 
 
-def _server_exchange(conn: _Conn, key: bytes) -> str | None:
+def _server_exchange(conn: Conn, key: bytes) -> str | None:
     """Challenge a client; its command when it proves the key, else None."""
     nonce = secrets.token_bytes(_NONCE)
     conn.send_bytes(_MAGIC + b"\n" + nonce)
@@ -194,237 +158,12 @@ def _server_exchange(conn: _Conn, key: bytes) -> str | None:
     return command
 
 
-# -- POSIX: a Unix socket in a private folder --------------------------------------------
-
-def _open_dir(directory: Path, ours: bool) -> int | None:
-    """A descriptor of ``directory`` when only we can enter it, else None (logged).
-    ``ours``: a folder of traymail's, made 0700 when missing or too open."""
-    if ours:
-        try:
-            os.mkdir(directory, 0o700)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            log.warning("cannot make %s: %s", directory, exc)
-            return None
-    try:
-        fd = os.open(directory, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        log.warning("not using %s for the instance socket: %s", directory, exc)
-        return None
-    st = os.fstat(fd)
-    problem = ""
-    if not stat.S_ISDIR(st.st_mode):
-        problem = "not a folder"
-    elif st.st_uid != os.getuid():
-        problem = f"owned by uid {st.st_uid}, not {os.getuid()}"
-    elif stat.S_IMODE(st.st_mode) & 0o077:
-        if ours:
-            os.fchmod(fd, 0o700)
-        else:
-            problem = f"mode {stat.S_IMODE(st.st_mode):o} lets other users in"
-    if problem:
-        os.close(fd)
-        log.warning("not using %s for the instance socket: %s", directory, problem)
-        return None
-    return fd
-
-
-def _our_socket(dir_fd: int, name: str) -> bool | None:
-    """None: nothing there; True: a socket owned by us; False: something else."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    return stat.S_ISSOCK(st.st_mode) and st.st_uid == os.getuid()
-
-
-def _address(directory: Path, dir_fd: int, name: str) -> str:
-    """The path to bind/connect; a long one goes through the open folder's
-    descriptor (a sockaddr_un path is limited to ~100 bytes)."""
-    full = os.path.join(directory, name)
-    if len(os.fsencode(full)) < 100 or not os.path.isdir(f"/proc/self/fd/{dir_fd}"):
-        return full
-    return f"/proc/self/fd/{dir_fd}/{name}"
-
-
-def _peer_uid(sock: socket.socket) -> int | None:
-    """The uid of the process at the other end (Linux SO_PEERCRED)."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return None
-    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, option,
-                                                          struct.calcsize("3i")))
-    return int(uid)
-
-
-def _unix_connections(paths: Paths, key: bytes, timeout: float) -> Iterator[_Conn]:
-    name = socket_name(key)
-    for directory, ours in runtime_dirs(paths):
-        if ours and not directory.is_dir():
-            continue  # never made, so nobody listens there
-        fd = _open_dir(directory, ours)
-        if fd is None:
-            continue
-        try:
-            found = _our_socket(fd, name)
-            if found is False:
-                log.warning("ignoring %s: not a socket of this user", directory / name)
-            if not found:
-                continue
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(timeout)
-                sock.connect(_address(directory, fd, name))
-                sock.settimeout(None)
-                uid = _peer_uid(sock)
-            except OSError as exc:
-                sock.close()
-                log.debug("no instance at %s: %s", directory / name, exc)
-                continue
-            if uid != os.getuid():
-                sock.close()
-                log.warning("refused the instance socket %s: its owner process runs as "
-                            "uid %s", directory / name, uid)
-                continue
-            yield Connection(sock.detach())
-        finally:
-            os.close(fd)
-
-
-class _UnixListener:
-    def __init__(self, directory: Path, dir_fd: int, name: str, sock: socket.socket) -> None:
-        self.directory, self.dir_fd, self.name, self.sock = directory, dir_fd, name, sock
-        self.address = str(directory / name)
-        self._ino = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_ino
-
-    def accept(self) -> _Conn | None:
-        conn, _ = self.sock.accept()
-        uid = _peer_uid(conn)
-        if uid != os.getuid():
-            conn.close()
-            log.warning("refused an instance connection from uid %s", uid)
-            return None
-        return Connection(conn.detach())
-
-    def close(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept()
-        except OSError:
-            pass
-        self.sock.close()
-        try:  # remove our socket, and only ours (not a successor's)
-            st = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
-            if st.st_ino == self._ino and stat.S_ISSOCK(st.st_mode):
-                os.unlink(self.name, dir_fd=self.dir_fd)
-        except OSError:
-            pass
-        os.close(self.dir_fd)
-
-
-def _unix_listen(paths: Paths, key: bytes) -> _UnixListener | None:
-    name = socket_name(key)
-    for directory, ours in runtime_dirs(paths):
-        fd = _open_dir(directory, ours)
-        if fd is None:
-            continue
-        try:
-            found = _our_socket(fd, name)
-            if found is False:
-                log.warning("%s is in the way and not a socket of this user; left alone",
-                            directory / name)
-                os.close(fd)
-                continue
-            if found:
-                if send_to_running(paths, "ping", timeout=1.0):
-                    raise AlreadyRunning(f"traymail already runs for {paths.state_dir}")
-                os.unlink(name, dir_fd=fd)  # a stale socket of a crashed instance
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.bind(_address(directory, fd, name))
-                os.chmod(name, 0o600, dir_fd=fd)
-                sock.listen(8)
-                return _UnixListener(directory, fd, name, sock)
-            except BaseException:
-                sock.close()
-                raise
-        except AlreadyRunning:
-            os.close(fd)
-            raise
-        except OSError as exc:
-            os.close(fd)
-            log.warning("cannot listen in %s: %s", directory, exc)
-    return None
-
-
-# -- Windows: a named pipe, both ends verified ------------------------------------------
-
-def _winapi() -> _PipePeers:  # pragma: no cover - Windows only
-    if sys.platform == "win32":
-        from .platform_support import RealWinApi
-
-        return RealWinApi()
-    raise OSError("named pipes are for Windows")
-
-
-class _PipePeers(Protocol):
-    def user_sid(self) -> str | None: ...
-    def pipe_peer_sid(self, handle: int, peer_is_server: bool) -> str | None: ...
-
-
-def _pipe_connections(key: bytes, api: _PipePeers) -> Iterator[_Conn]:  # pragma: no cover
-    sid = api.user_sid()
-    if sid is None:
-        return
-    try:
-        conn: _Conn = Client(pipe_name(sid, key), family="AF_PIPE")
-    except OSError as exc:
-        log.debug("no running instance: %s", exc)
-        return
-    if api.pipe_peer_sid(conn.fileno(), True) != sid:
-        conn.close()
-        log.warning("refused the instance pipe: its server does not run as this user")
-        return
-    yield conn
-
-
-class _PipeListener:  # pragma: no cover - Windows only
-    def __init__(self, address: str, sid: str, api: _PipePeers) -> None:
-        self.address, self.sid, self.api = address, sid, api
-        self.listener = Listener(address, family="AF_PIPE")
-
-    def accept(self) -> _Conn | None:
-        conn: _Conn = self.listener.accept()
-        if self.api.pipe_peer_sid(conn.fileno(), False) != self.sid:
-            conn.close()
-            log.warning("refused an instance connection from another user")
-            return None
-        return conn
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def _pipe_listen(paths: Paths, key: bytes, api: _PipePeers) -> _PipeListener | None:
-    sid = api.user_sid()  # pragma: no cover - Windows only
-    if sid is None:
-        log.warning("cannot tell this user's SID; running without the instance pipe")
-        return None
-    try:
-        return _PipeListener(pipe_name(sid, key), sid, api)
-    except OSError as exc:
-        if send_to_running(paths, "ping", timeout=1.0):
-            raise AlreadyRunning(f"traymail already runs for {paths.state_dir}") from exc
-        log.warning("cannot create the instance pipe: %s", exc)
-        return None
-
-
 # -- the API ----------------------------------------------------------------------
 
-def _connections(paths: Paths, key: bytes, timeout: float) -> Iterator[_Conn]:
+def _connections(paths: Paths, key: bytes, timeout: float) -> Iterator[Conn]:
     if sys.platform == "win32":  # pragma: no cover
-        return _pipe_connections(key, _winapi())
-    return _unix_connections(paths, key, timeout)
+        return pipe_connections(key, winapi())
+    return unix_connections(paths, key, timeout)
 
 
 def send_to_running(paths: Paths, message: str = "show", timeout: float = 3.0) -> bool:
@@ -464,7 +203,7 @@ class InstanceServer:
         self.on_message = on_message
         self._stop = False
         self._key = b""
-        self._listener: _UnixListener | _PipeListener | None = None
+        self._listener: UnixListener | PipeListener | None = None
         try:
             self._key = _authkey(paths)
         except OSError as exc:
@@ -472,11 +211,11 @@ class InstanceServer:
         if not self._key:
             pass
         elif sys.platform == "win32":  # pragma: no cover
-            self._listener = _pipe_listen(paths, self._key, _winapi())
+            self._listener = pipe_listen(paths, self._key, winapi(), self._running)
         else:
-            if send_to_running(paths, "ping", timeout=1.0):
+            if self._running():
                 raise AlreadyRunning(f"traymail already runs for {paths.state_dir}")
-            self._listener = _unix_listen(paths, self._key)
+            self._listener = unix_listen(paths, self._key, self._running)
         if self._listener is None:
             log.warning("no safe place for the single-instance channel; a second launch "
                         "will start a second traymail")
@@ -484,6 +223,9 @@ class InstanceServer:
         self.address = self._listener.address if self._listener is not None else None
         self._thread = threading.Thread(target=self._serve, name="traymail-instance",
                                         daemon=True)
+
+    def _running(self) -> bool:
+        return send_to_running(self.paths, "ping", timeout=1.0)
 
     def start(self) -> None:
         if self._listener is not None:

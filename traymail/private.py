@@ -7,6 +7,7 @@ mean little; the user's profile folders carry a per-user ACL already.
 
 from __future__ import annotations
 
+import errno
 import io
 import logging.handlers
 import os
@@ -84,6 +85,10 @@ def make_private(path: Path, *, create: bool = False) -> None:
         fd = os.open(path, flags, FILE_MODE)
     except FileNotFoundError:
         return
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return  # a symlink the user made: its target is not ours to change
+        raise
     try:
         _tighten(fd)
     finally:
