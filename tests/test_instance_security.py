@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from multiprocessing import Pipe
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -424,9 +425,11 @@ def test_only_known_commands_with_the_key(env: Path, caplog: pytest.LogCaptureFi
         assert len(conns) == 1
         conn = conns[0]
         try:
+            assert conn.poll(5)
             ns = conn.recv_bytes(256).partition(b"\n")[2]
             nc = os.urandom(32)
             conn.send_bytes(word + b"\n" + nc + instance._mac(k, b"client", ns, nc, word))
+            assert conn.poll(5)
             return conn.recv_bytes(256)
         finally:
             conn.close()
@@ -452,16 +455,21 @@ def test_no_reflection_between_connections() -> None:
     """Both nonces, the command and the role are signed: the server's proof is
     never a valid client request, and a request answers one challenge only."""
     key = os.urandom(32)
+
+    def recv(conn: Connection) -> bytes:  # never hang the test
+        assert conn.poll(5), "no answer"
+        return conn.recv_bytes(256)
+
     server_end, client_end = Pipe()
     result: list[str | None] = []
     t = threading.Thread(target=lambda: result.append(
         instance._server_exchange(server_end, key)))
     t.start()
-    ns = client_end.recv_bytes(256).partition(b"\n")[2]
+    ns = recv(client_end).partition(b"\n")[2]
     nc = os.urandom(32)
     # the server's own proof for (ns, nc, "show") reflected back as a request
     client_end.send_bytes(b"show\n" + nc + instance._mac(key, b"server", ns, nc, b"show", b"ok"))
-    assert client_end.recv_bytes(256) == b"refused\n"
+    assert recv(client_end) == b"refused\n"
     t.join(5)
     assert result == [None]
     # a valid request for one challenge, replayed against a fresh challenge
@@ -470,9 +478,9 @@ def test_no_reflection_between_connections() -> None:
     t = threading.Thread(target=lambda: result.append(
         instance._server_exchange(server_end2, key)))
     t.start()
-    client_end2.recv_bytes(256)
+    recv(client_end2)
     client_end2.send_bytes(req)
-    assert client_end2.recv_bytes(256) == b"refused\n"
+    assert recv(client_end2) == b"refused\n"
     t.join(5)
     assert result == [None, None]
     # and a client accepts only the server's proof for its own nonce
@@ -482,7 +490,7 @@ def test_no_reflection_between_connections() -> None:
         instance._client_exchange(client_end3, key, "show", 3.0)))
     t.start()
     server_end3.send_bytes(b"TRAYMAIL-INSTANCE/2\n" + ns)
-    request = server_end3.recv_bytes(256)
+    request = recv(server_end3)
     their_nonce = request.partition(b"\n")[2][:32]
     assert their_nonce != nc
     server_end3.send_bytes(b"ok\n" + instance._mac(key, b"server", ns, nc, b"show", b"ok"))
