@@ -39,6 +39,12 @@ class FakeWinApi:
         self.app_ids.append(app_id)
         return True
 
+    def user_sid(self) -> str | None:
+        return "S-1-5-21-1-2-3-1001"
+
+    def pipe_peer_sid(self, handle: int, peer_is_server: bool) -> str | None:
+        return None
+
 
 def test_windows_run_key_and_startup_approved() -> None:
     api = FakeWinApi()
@@ -80,25 +86,31 @@ def test_linux_desktop_file(tmp_path: Path) -> None:
     assert not (tmp_path / "autostart" / "traymail.desktop").exists()
 
 
-def test_single_instance_addresses(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import sys
-
+def test_single_instance_names(tmp_path: Path) -> None:
     from traymail import instance
     from traymail.settings import resolve_paths
 
     a, b = resolve_paths(home=tmp_path / "a"), resolve_paths(home=tmp_path / "b")
-    assert instance.address_for(a) != instance.address_for(b)  # one instance per home
-    monkeypatch.setattr(sys, "platform", "win32")
-    pipe = instance.address_for(a)
-    assert pipe.startswith("\\\\.\\pipe\\traymail-") and len(pipe) < 256
-    assert pipe != instance.address_for(b)
-    key = instance._authkey(a)
-    assert len(key) == 32 and instance._authkey(a) == key
+    key_a, key_b = instance._authkey(a), instance._authkey(b)
+    assert len(key_a) == 32 and instance._authkey(a) == key_a and key_a != key_b
+    # one instance per home; the names come from the secret key, not the path
+    assert instance.socket_name(key_a) != instance.socket_name(key_b)
+    assert instance.socket_name(key_a).endswith(".sock")
+    assert str(a.state_dir) not in instance.socket_name(key_a)
+    sid = FakeWinApi().user_sid()
+    assert sid is not None
+    pipe = instance.pipe_name(sid, key_a)
+    assert pipe.startswith("\\\\.\\pipe\\traymail-S-1-5-21-1-2-3-1001-") and len(pipe) < 256
+    assert instance.pipe_name(sid, key_b) != pipe
+    assert instance.pipe_name("S-1-5-21-9-9-9-1002", key_a) != pipe  # another user
+    for bad in ("", "..\\x", "S-1-5\\pipe", "S-1-x"):
+        with pytest.raises(ValueError):
+            instance.pipe_name(bad, key_a)
 
 
-@pytest.mark.posix_only("a Unix socket and POSIX file modes; Windows uses a named pipe and "
-                        "the profile's ACL")
-def test_single_instance_socket_and_key_mode(tmp_path: Path) -> None:
+@pytest.mark.posix_only("POSIX file modes; on Windows the key lives in the user's profile "
+                        "(its ACL)")
+def test_single_instance_key_mode(tmp_path: Path) -> None:
     import os
     import stat
 
@@ -106,7 +118,6 @@ def test_single_instance_socket_and_key_mode(tmp_path: Path) -> None:
     from traymail.settings import resolve_paths
 
     a = resolve_paths(home=tmp_path / "a")
-    assert instance.address_for(a).endswith(".sock")
     instance._authkey(a)
     mode = stat.S_IMODE(os.stat(a.state_dir / "instance.key").st_mode)
     assert mode == 0o600  # only this user can talk to the running app

@@ -383,3 +383,22 @@ def test_settings_not_saved_without_a_keyring(root: tk.Tk, tmp_path: Path) -> No
     assert pump(root, lambda: "Not saved" in dlg.general_error.cget("text"))
     assert "no secure keyring" in dlg.general_error.cget("text")
     assert dlg.alive and not (home / "settings.json").exists()  # nothing half-saved
+
+
+def test_download_new_reports_a_message_it_could_not_save(env: Env) -> None:
+    from traymail.files import eml_path
+
+    box = env.accounts.mailbox()
+    heads = box.headers()
+    target = env.accounts.paths.download_dir_for(box.account)
+    cached = box.store.headers(box.name)[heads[2].uid]
+    eml_path(target, heads[2].uid, cached, b"").mkdir(parents=True)  # its name is taken
+    win = env.window()
+    assert pump(env.root, lambda: not win.busy and win.tree.get_children())
+    win.download_new()
+    assert pump(env.root, lambda: not win.busy)
+    assert win.status.cget("text").startswith(
+        "Downloaded 7 message(s); 1 of 8 message(s) could not be saved and stay new")
+    assert win.summary.cget("text").startswith("8 messages, 1 new")
+    assert len([p for p in target.glob("*.eml") if p.is_file()]) == 7
+    assert not list(target.glob(".*.part"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ from .mailbox import CheckResult, Header, Mailbox, MailboxError
 from .notify import Notifier
 from .platform_support import PlatformSupport, autostart_command, platform_support
 from .poller import Poller
+from .private import PrivateRotatingFileHandler, create_private, private_dir
 from .session import AccountState
 from .settings import Paths
 from .text import CleanFormatter
@@ -47,18 +49,16 @@ def setup_logging(log_dir: Path) -> Path | None:
     """traymail's own log file (rotating, in the user log dir): warnings,
     errors with tracebacks, and what the app did. Transcripts go to their
     per-account files. No password ever reaches either (they are masked at
-    the source)."""
-    import logging.handlers
-
+    the source). The folder is 0700, the files 0600."""
     path = log_dir / "traymail.log"
     logger = logging.getLogger("traymail")
     for h in logger.handlers:
         if getattr(h, "baseFilename", None) == str(path):
             return path
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000,
-                                                       backupCount=3, encoding="utf-8")
+        private_dir(log_dir)
+        handler = PrivateRotatingFileHandler(path, maxBytes=1_000_000, backupCount=3,
+                                             encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(CleanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -493,8 +493,12 @@ class App:
         try:
             path = self.paths.state_dir / "traymail-64.png"
             if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                draw_icon(64).save(path)
+                private_dir(path.parent)
+                try:
+                    with os.fdopen(create_private(path), "wb") as f:
+                        draw_icon(64).save(f, format="PNG")
+                except FileExistsError:  # another instance drew it meanwhile
+                    pass
             return path
         except OSError:
             return None

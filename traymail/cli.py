@@ -19,7 +19,7 @@ from typing import Any
 
 from . import __version__
 from .decode import format_size
-from .mailbox import Mailbox, MailboxError
+from .mailbox import DownloadFailed, Mailbox, MailboxError
 from .passwords import KeyringUnavailable, default_store
 from .settings import Paths, Settings, SettingsError, load_settings, resolve_paths
 from .store import Store, StoreError
@@ -117,7 +117,14 @@ def cmd_fetch(ctx: Context) -> int:
     if ctx.args.new == bool(ctx.args.uids):
         raise SettingsError("fetch", "give --new or one or more UIDs")
     progress = _progress_printer() if sys.stderr.isatty() else None
-    files = mb.download_new(progress) if ctx.args.new else mb.download(ctx.args.uids, progress)
+    try:
+        files = (mb.download_new(progress) if ctx.args.new
+                 else mb.download(ctx.args.uids, progress))
+    except DownloadFailed as exc:  # the others were saved: name them, then the failures
+        for f in exc.files:
+            print(f)
+        print(f"traymail: error: {exc}", file=sys.stderr)
+        return 1
     if ctx.args.uids and len(files) < len(set(ctx.args.uids)):
         print(f"traymail: {len(set(ctx.args.uids)) - len(files)} of the messages are not on "
               "the server", file=sys.stderr)

@@ -15,24 +15,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import logging.handlers
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from .decode import parse_headers, preview_text
 from .files import (
     DownloadCancelled,
+    DownloadFailed,
     ProgressFile,
     abort,
     close_file_logger,
+    eml_path,
     file_logger,
-    safe_filename,
 )
 from .oauth import OAuth2Error, TokenManager, default_manager
 from .passwords import KeyringUnavailable, PasswordStore
@@ -48,6 +47,7 @@ from .pop3 import (
     Stat,
     TranscriptEvent,
 )
+from .private import private_dir
 from .session import (
     AccountState,
     AccountStatus,
@@ -63,7 +63,7 @@ from .store import Store, StoredHeader
 from .text import clean
 
 __all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
-           "AccountState", "AccountStatus", "DownloadCancelled"]
+           "AccountState", "AccountStatus", "DownloadCancelled", "DownloadFailed"]
 
 log = logging.getLogger("traymail.mailbox")
 Progress = Callable[[int, int], None]
@@ -399,13 +399,21 @@ class Mailbox:
     def download(self, uids: list[str], progress: Progress | None = None,
                  cancel: threading.Event | None = None) -> list[Path]:
         """Download to ``.eml`` files: RETR streamed to a temp file, fsync, atomic
-        rename. Already downloaded: no-op. Returns the files, in ``uids`` order."""
+        rename. Already downloaded: no-op. Returns the files, in ``uids`` order.
+        A message that cannot be saved (a local file error) does not stop the
+        others: they are saved, then :class:`DownloadFailed` names the failed
+        ones, which stay new."""
         done = self.store.downloads(self.name)
         todo = [u for u in dict.fromkeys(uids) if u not in done]
         files: dict[str, Path] = {u: done[u] for u in uids if u in done}
+        failed: list[tuple[str, str]] = []
         if todo:
-            files.update(self._fetch(todo, progress, cancel))
-        return [files[u] for u in uids if u in files]
+            fetched, failed = self._fetch(todo, progress, cancel)
+            files.update(fetched)
+        result = [files[u] for u in uids if u in files]
+        if failed:
+            raise DownloadFailed(result, failed, len(todo))
+        return result
 
     def download_new(self, progress: Progress | None = None,
                      cancel: threading.Event | None = None) -> list[Path]:
@@ -415,12 +423,17 @@ class Mailbox:
                if not seen and uid not in done]
         return self.download(new, progress, cancel)
 
-    def _fetch(self, todo: list[str], progress: Progress | None,
-               cancel: threading.Event | None) -> dict[str, Path]:
+    def _fetch(self, todo: list[str], progress: Progress | None, cancel: threading.Event | None
+               ) -> tuple[dict[str, Path], list[tuple[str, str]]]:
         target = self.paths.download_dir_for(self.account)
-        target.mkdir(parents=True, exist_ok=True)
+        if self.account.download_dir:  # the user's folder keeps its mode
+            private_dir(target, own=False)
+        else:
+            private_dir(self.paths.download_dir)
+            private_dir(target)
         cache = self.store.headers(self.name)
         out: dict[str, Path] = {}
+        failed: list[tuple[str, str]] = []
         open_files: dict[int, ProgressFile] = {}
         with self._session() as pop:
             _, ids, size_of = self._scan(pop)
@@ -435,7 +448,8 @@ class Mailbox:
             by_number = {numbers[u]: u for u in want}
 
             def sink(n: int) -> ProgressFile:
-                tag = hashlib.sha256(by_number[n].encode()).hexdigest()[:16]
+                key = f"{self.name}\0{by_number[n]}".encode()
+                tag = hashlib.sha256(key).hexdigest()[:16]
                 f = ProgressFile(target / f".traymail-{tag}.part", counter, total,
                                   progress, cancel)
                 open_files[n] = f
@@ -444,26 +458,21 @@ class Mailbox:
             try:
                 for n, octets in pop.retr_many([numbers[u] for u in want], sink):
                     uid, f = by_number[n], open_files.pop(n)
-                    f.commit()
-                    final = self._final_path(target, uid, cache.get(uid), f.head)
-                    os.replace(f.path, final)
-                    self.store.add_download(self.name, uid, final, octets)
-                    out[uid] = final
+                    try:
+                        final = eml_path(target, uid, cache.get(uid), f.head)
+                        f.keep_as(final)
+                        self.store.add_download(self.name, uid, final, octets)
+                        out[uid] = final
+                    except OSError as exc:  # this message only; the batch goes on
+                        failed.append((uid, exc.strerror or str(exc)))
+                        self._note(f"message {uid} was not saved: {exc.strerror or exc}")
+                        log.warning("%s: message %s was not saved: %s", self.name, uid, exc)
+                    finally:
+                        f.discard()  # the temp file never outlives an error
             finally:
                 for f in open_files.values():  # a half file never gets a final name
                     f.discard()
-        return out
-
-    def _final_path(self, target: Path, uid: str, header: StoredHeader | None,
-                    head: bytes) -> Path:
-        if header is None:
-            header = parse_headers(uid, None, head)
-        when = (datetime.fromtimestamp(header.timestamp).strftime("%Y-%m-%d %H%M")
-                if header.timestamp else "undated")
-        sender = header.sender.split("<")[0].strip().strip('"') or header.sender
-        name = safe_filename(f"{when} {sender} - {header.subject}", 100)
-        tag = hashlib.sha256(uid.encode()).hexdigest()[:8]
-        return target / f"{name} [{tag}].eml"
+        return out, failed
 
     # -- marks and deletion ----------------------------------------------------------
     def mark(self, uids: list[str]) -> None:

@@ -43,6 +43,8 @@ class WinApi(Protocol):
     def reg_delete(self, key: str, name: str) -> None: ...
     def set_dpi_awareness(self) -> bool: ...
     def set_app_id(self, app_id: str) -> bool: ...
+    def user_sid(self) -> str | None: ...
+    def pipe_peer_sid(self, handle: int, peer_is_server: bool) -> str | None: ...
 
 
 class RealWinApi:  # pragma: no cover - runs only on Windows
@@ -124,6 +126,84 @@ class WindowsSupport:
         desktop-notifier writes the HKCU AppUserModelId key under the same id."""
         if not self.api.set_app_id(APP_ID):
             log.debug("could not set the AppUserModelID")
+
+
+    # -- who is at the other end of a named pipe (traymail.instance) ---------------
+    def user_sid(self) -> str | None:
+        """This process's user SID, e.g. ``S-1-5-21-...-1001``."""
+        return _process_sid(None)
+
+    def pipe_peer_sid(self, handle: int, peer_is_server: bool) -> str | None:
+        """The user SID of the process at the other end of a connected pipe:
+        GetNamedPipeServerProcessId (we are the client) or ...ClientProcessId
+        (we are the server), then that process's token. None when it cannot
+        be told (e.g. a process of another user that we may not open)."""
+        import ctypes
+        from ctypes import wintypes
+
+        k32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        fn = (k32.GetNamedPipeServerProcessId if peer_is_server
+              else k32.GetNamedPipeClientProcessId)
+        fn.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.ULONG))
+        fn.restype = wintypes.BOOL
+        pid = wintypes.ULONG()
+        if not fn(handle, ctypes.byref(pid)) or not pid.value:
+            return None
+        return _process_sid(pid.value)
+
+
+def _process_sid(pid: int | None) -> str | None:  # pragma: no cover - Windows only
+    """The user SID of process ``pid`` (None: this process), via its token."""
+    import ctypes
+    from ctypes import wintypes
+
+    k32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    adv = ctypes.WinDLL("advapi32", use_last_error=True)  # type: ignore[attr-defined]
+    k32.GetCurrentProcess.restype = wintypes.HANDLE
+    k32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
+    k32.OpenProcess.restype = wintypes.HANDLE
+    k32.CloseHandle.argtypes = (wintypes.HANDLE,)
+    k32.LocalFree.argtypes = (ctypes.c_void_p,)
+    k32.LocalFree.restype = ctypes.c_void_p
+    adv.OpenProcessToken.argtypes = (wintypes.HANDLE, wintypes.DWORD,
+                                     ctypes.POINTER(wintypes.HANDLE))
+    adv.OpenProcessToken.restype = wintypes.BOOL
+    adv.GetTokenInformation.argtypes = (wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p,
+                                        wintypes.DWORD, ctypes.POINTER(wintypes.DWORD))
+    adv.GetTokenInformation.restype = wintypes.BOOL
+    adv.ConvertSidToStringSidW.argtypes = (ctypes.c_void_p, ctypes.POINTER(wintypes.LPWSTR))
+    adv.ConvertSidToStringSidW.restype = wintypes.BOOL
+    process_query_limited_information, token_query, token_user = 0x1000, 0x0008, 1
+
+    process = (k32.GetCurrentProcess() if pid is None
+               else k32.OpenProcess(process_query_limited_information, False, pid))
+    if not process:
+        return None
+    try:
+        token = wintypes.HANDLE()
+        if not adv.OpenProcessToken(process, token_query, ctypes.byref(token)):
+            return None
+        try:
+            size = wintypes.DWORD()
+            adv.GetTokenInformation(token, token_user, None, 0, ctypes.byref(size))
+            buf = ctypes.create_string_buffer(size.value)
+            if not size.value or not adv.GetTokenInformation(
+                    token, token_user, buf, size, ctypes.byref(size)):
+                return None
+            # TOKEN_USER starts with SID_AND_ATTRIBUTES, which starts with PSID
+            sid = ctypes.cast(buf, ctypes.POINTER(ctypes.c_void_p))[0]
+            text = wintypes.LPWSTR()
+            if not adv.ConvertSidToStringSidW(sid, ctypes.byref(text)):
+                return None
+            try:
+                return text.value
+            finally:
+                k32.LocalFree(ctypes.cast(text, ctypes.c_void_p))
+        finally:
+            k32.CloseHandle(token)
+    finally:
+        if pid is not None:
+            k32.CloseHandle(process)
 
 
 def _windows_command(command: list[str]) -> str:

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .private import private_dir
+
 __all__ = [
     "SCHEMA_VERSION",
     "Security",
@@ -355,8 +357,9 @@ def load_settings(path: Path) -> Settings:
 
 
 def save_settings(settings: Settings, path: Path) -> None:
-    """Write atomically (temp file, fsync, rename): a crash leaves old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (temp file, fsync, rename): a crash leaves old or new, never half.
+    The file is 0600 (mkstemp's mode); a folder made for it is 0700."""
+    private_dir(path.parent, own=False)
     text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import cmd
 import getpass
 import importlib
+import os
 import shlex
 import ssl
 import sys
@@ -24,6 +25,7 @@ from typing import IO, Any
 
 from .passwords import KeyringUnavailable
 from .pop3 import POP3, POP3_SSL, POP3Error, TranscriptEvent, visible
+from .private import create_private
 
 __all__ = ["Shell", "split_args"]
 
@@ -278,8 +280,9 @@ class Shell(cmd.Cmd):
         number, path = self._int(words[0]), Path(words[1])
         pop = self._need()
         tmp = path.with_name(path.name + ".part")
+        fd = create_private(tmp)  # 0600, never through a planted symlink
         try:
-            with tmp.open("wb") as f:
+            with os.fdopen(fd, "wb") as f:
                 octets = pop.retr(number, sink=f)
             tmp.replace(path)
         finally:

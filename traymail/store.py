@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .private import make_private, private_dir
+
 __all__ = ["Store", "StoredHeader", "StoreError", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
@@ -66,7 +68,7 @@ class Store:
         self.path = path
         self.recovered_from: Path | None = None
         self._lock = threading.RLock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
@@ -82,6 +84,11 @@ class Store:
                 raise StoreError(f"cannot create the state database {path}: {exc2}") from exc
 
     def _open(self) -> sqlite3.Connection:
+        # 0600 before SQLite sees it: SQLite gives -wal/-shm the mode of the
+        # database file; older files of ours are tightened on open
+        for suffix in ("-wal", "-shm"):
+            make_private(Path(str(self.path) + suffix))
+        make_private(self.path, create=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                              timeout=10)
         try:

@@ -15,6 +15,7 @@ from tkinter import filedialog, ttk
 
 from ..accounts import Accounts
 from ..pop3 import Direction, TranscriptEvent
+from ..private import write_private_text
 from .root import Window
 from .worker import TkBridge
 
@@ -158,7 +159,7 @@ class LogWindow(Window):
         return text
 
     def save_to(self, path: Path) -> None:
-        path.write_text(self.contents() + "\n", encoding="utf-8")
+        write_private_text(path, self.contents() + "\n")  # a transcript: 0600
 
     def save_dialog(self) -> None:
         name = filedialog.asksaveasfilename(parent=self.top, defaultextension=".log",

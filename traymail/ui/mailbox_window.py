@@ -17,7 +17,7 @@ from typing import Any
 from .. import platform_support
 from ..accounts import Accounts
 from ..decode import format_size
-from ..mailbox import DeleteReport, DownloadCancelled, Header, Mailbox
+from ..mailbox import DeleteReport, DownloadCancelled, DownloadFailed, Header, Mailbox
 from .root import Window, shared_font
 from .worker import TkBridge
 
@@ -353,8 +353,18 @@ class MailboxWindow(Window):
             if then is not None:
                 then(paths)
 
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, DownloadFailed):
+                self._failed("Download")(exc)
+                return
+            self.set_busy(False)
+            self.hide_progress()
+            self.set_status(f"Downloaded {len(exc.files)} message(s); {exc}", error=True)
+            self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in
+                                                 self.headers.items()}))
+
         cancel = self.cancel
-        self._submit(lambda: job(mb, progress, cancel), finished, self._failed("Download"))
+        self._submit(lambda: job(mb, progress, cancel), finished, failed)
 
     def show_progress(self) -> None:
         self.progress.configure(value=0, maximum=1)
