@@ -115,7 +115,7 @@ def test_one_failing_message_does_not_stop_the_batch(dovecot_account: DovecotAcc
     assert [f.name for f in failed.files] == [final_name(uids[0], 0),  # type: ignore[attr-defined]
                                               final_name(uids[2], 2)]
     assert [u for u, _ in failed.failed] == [uids[1]]  # type: ignore[attr-defined]
-    assert "1 of 3 message(s) could not be saved and stay new" in str(failed)
+    assert "1 of 3 messages could not be saved and stay new" in str(failed)
     assert [p.read_bytes() for p in failed.files] == [  # type: ignore[attr-defined]
         batch_message(i).replace(b"\n", b"\r\n") for i in (0, 2)]
     leftovers = sorted(p.name for p in target.iterdir())
@@ -150,7 +150,7 @@ def test_cli_reports_the_failed_message(dovecot_account: DovecotAccount,
     assert out.returncode == 1
     assert [Path(p).name for p in out.stdout.split("\n") if p] == [final_name(uids[0], 0),
                                                                   final_name(uids[1], 1)]
-    assert "traymail: error: 1 of 3 message(s) could not be saved and stay new" in out.stderr
+    assert "traymail: error: 1 of 3 messages could not be saved and stay new" in out.stderr
     assert uids[2] in out.stderr and "Traceback" not in out.stderr
     new = json.loads(traymail(secret_service, home, "headers", "--new", "--json").stdout)
     assert [h["uid"] for h in new] == [uids[2]]

@@ -197,7 +197,9 @@ def test_socket_of_another_uid_in_our_folder_is_refused(
         if server is not None:
             server.close()
         lines = squatter.stop()
-    assert squatter.contacted, lines  # it was connected to...
+    # it was connected to (SO_PEERCRED named nobody's uid: the squatter's own
+    # "connection" line can be lost when its process ends under load)...
+    assert squatter.contacted or "runs as uid" in caplog.text, lines
     assert not [line for line in lines if line.startswith("command")], lines  # ...told nothing
 
 

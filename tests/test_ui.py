@@ -398,7 +398,7 @@ def test_download_new_reports_a_message_it_could_not_save(env: Env) -> None:
     win.download_new()
     assert pump(env.root, lambda: not win.busy)
     assert win.status.cget("text").startswith(
-        "Downloaded 7 message(s); 1 of 8 message(s) could not be saved and stay new")
+        "Downloaded 7 message(s); 1 of 8 messages could not be saved and stay new")
     assert win.summary.cget("text").startswith("8 messages, 1 new")
     assert len([p for p in target.glob("*.eml") if p.is_file()]) == 7
     assert not list(target.glob(".*.part"))
