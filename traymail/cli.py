@@ -156,9 +156,30 @@ def cmd_delete(ctx: Context) -> int:
     return 0 if not report.failed and not report.gone else 1
 
 
+def first_run_text(paths: Paths, args: argparse.Namespace, app: bool = False) -> str:
+    """The one message for "no account yet", wherever it is met (``app``: the
+    tray app is starting and its Settings window is opening)."""
+    if app:
+        return (f"traymail: no account is set up yet (settings file: {paths.settings_file}). "
+                "The tray app is starting and its Settings window opens, where you add an "
+                "account (or try the demo).")
+    start = "traymail"
+    if args.home is not None:
+        start += f" --home {args.home}"
+    if args.config is not None:
+        start += f" --config {args.config}"
+    return (f"traymail: no account is set up yet (settings file: {paths.settings_file}). "
+            f"Run `{start}` with no command: it starts the tray app and opens its Settings, "
+            "where you add an account (or try the demo). You can also write the file by "
+            "hand from settings.json.example.")
+
+
+NEEDS_ACCOUNT = ("check", "headers", "fetch", "delete", "set-password", "sign-in")
+
+
 def cmd_accounts(ctx: Context) -> int:
     if not ctx.settings.accounts:
-        print(f"no accounts; edit {ctx.paths.settings_file} (see settings.json.example)")
+        print(first_run_text(ctx.paths, ctx.args))
     for a in ctx.settings.accounts:
         flags = [] if a.enabled else ["disabled"]
         if a.security.value == "none":
@@ -393,7 +414,7 @@ def _run_app(args: argparse.Namespace) -> int:
     if send_to_running(paths, "show"):
         print("traymail is already running; its window was opened.")
         return 0
-    if args.show and args.home is None and args.config is None and _to_demo("show"):
+    if args.show and _to_demo("show"):
         print("the traymail demo is running; its window was opened.")
         return 0
     from .accounts import Accounts
@@ -406,6 +427,8 @@ def _run_app(args: argparse.Namespace) -> int:
     except SettingsError as exc:  # run anyway; the file is kept and the user told
         print(f"traymail: {exc}", file=sys.stderr)
         settings, damaged = Settings(), exc
+    if not settings.accounts and damaged is None:
+        print(first_run_text(paths, args, app=True), flush=True)
     accounts = Accounts(paths, settings)
     accounts.damaged_settings = damaged
     return App(paths, accounts=accounts).run()
@@ -421,6 +444,13 @@ def _to_demo(message: str) -> bool:
 
 # -- parser ----------------------------------------------------------------------------
 
+def _settings_file_shown() -> str:
+    try:
+        return str(resolve_paths().settings_file)
+    except Exception:  # --help must never fail
+        return "settings.json in the user config folder"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
@@ -428,8 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--config", default=argparse.SUPPRESS, help="the settings file")
     common.add_argument("--account", default=argparse.SUPPRESS,
                         help="the account to use (default: the first)")
-    p = argparse.ArgumentParser(prog="traymail", parents=[common],
-                                description="POP3 mail notifier and mini client")
+    p = argparse.ArgumentParser(
+        prog="traymail", parents=[common],
+        description="POP3 mail notifier and mini client. Plain `traymail` (no command) "
+        "starts the tray app; on the first run it opens Settings to add an account. "
+        "The commands below work without the tray app.",
+        epilog=f"Settings file: {_settings_file_shown()} (or --home / --config). "
+        "`traymail --demo` tries the app with sample mail, no account needed.")
     p.add_argument("--version", action="version", version=f"traymail {__version__}")
     p.add_argument("--demo", action="store_true",
                    help="run the app against a built-in POP3 server with a sample mailbox")
@@ -510,8 +545,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.quit:
         from .instance import send_to_running
 
-        if send_to_running(resolve_paths(args.home, args.config), "quit") or \
-                (args.home is None and args.config is None and _to_demo("quit")):
+        if send_to_running(resolve_paths(args.home, args.config), "quit"):
+            return 0
+        # the demo (perhaps started by "Try the demo" of a --home first run) has
+        # its own, per-user address: it is reached from any home
+        if _to_demo("quit"):
+            print("the traymail demo was asked to quit.")
             return 0
         print("traymail: no running instance", file=sys.stderr)
         return 1
@@ -523,6 +562,9 @@ def main(argv: list[str] | None = None) -> int:
     ctx: Context | None = None
     try:
         ctx = Context(args)
+        if args.command in NEEDS_ACCOUNT and not ctx.settings.accounts:
+            print(first_run_text(ctx.paths, args), file=sys.stderr)
+            return 2
         return COMMANDS[args.command](ctx)
     except SettingsError as exc:
         print(f"traymail: {exc}", file=sys.stderr)
