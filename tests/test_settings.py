@@ -61,7 +61,7 @@ def test_defaults_and_ports() -> None:
     ({"accounts": [acc(host="")]}, "accounts[0].host", "host name"),
     ({"accounts": [acc(security="tls")]}, "accounts[0].security", "starttls"),
     ({"accounts": [acc(security="none")]}, "accounts[0].security", "allow_insecure"),
-    ({"accounts": [acc(check_interval_minutes=0)]}, "accounts[0].check_interval_minutes", ">= 1"),
+    ({"accounts": [acc(check_interval_minutes=0)]}, "accounts[0].check_interval_minutes", "at least 1"),
     ({"accounts": [acc(password="x")]}, "accounts[0].password", "unknown"),
     ({"accounts": [{"name": "a", "host": "h"}]}, "accounts[0].username", "required"),
     ({"accounts": [acc(), acc()]}, "accounts", "two accounts"),

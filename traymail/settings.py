@@ -253,7 +253,8 @@ def _account(data: object, i: int) -> Account:
         raise SettingsError(f"{where}.port", "must be a whole number from 1 to 65535")
     interval = data.get("check_interval_minutes", 5)
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 1:
-        raise SettingsError(f"{where}.check_interval_minutes", "must be a number >= 1")
+        raise SettingsError(f"{where}.check_interval_minutes",
+                            "must be a number of minutes, at least 1")
     for key in ("enabled", "allow_insecure"):
         if key in data and not isinstance(data[key], bool):
             raise SettingsError(f"{where}.{key}", "must be true or false")
