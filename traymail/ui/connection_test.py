@@ -35,6 +35,7 @@ class ConnectionTest:
         self.on_trust = on_trust
         self.result = ""
         self.running = False
+        self.timeout = TEST_TIMEOUT
         self.offered_fingerprint: str | None = None
         self._generation = 0
         self.frame = ttk.Frame(parent)
@@ -71,15 +72,15 @@ class ConnectionTest:
         generation = self._generation
         self.button.configure(text="Cancel")
         self._say(f"Testing {account.host}:{account.effective_port}…")
-        accounts = self.accounts
+        accounts, timeout = self.accounts, self.timeout
 
         def run() -> str:  # the worker: the keyring is read here, not on the Tk thread
             if account.auth is AuthMethod.OAUTH2:  # the stored token, refreshed if needed
-                return probe(account, None, timeout=TEST_TIMEOUT, tokens=accounts.tokens)
+                return probe(account, None, timeout=timeout, tokens=accounts.tokens)
             password = typed or accounts.password(account)
             if not password:
                 raise ValueError("enter the password to test the connection")
-            return probe(account, password, timeout=TEST_TIMEOUT)
+            return probe(account, password, timeout=timeout)
 
         def mine() -> bool:
             return generation == self._generation and self._alive()

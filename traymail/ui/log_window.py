@@ -188,6 +188,7 @@ class LogWindow(Window):
 
     def save_dialog(self) -> None:
         name = filedialog.asksaveasfilename(parent=self.top, defaultextension=".log",
+                                            title="Save the protocol log",
                                             initialdir=str(save_folder()),
                                             initialfile="traymail-protocol.log",
                                             filetypes=[("Log files", "*.log"),
