@@ -387,4 +387,7 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
             pop.close()
     tls = "TLS" if account.security is not Security.NONE else "NO encryption"
     extra = f", login delay {caps.login_delay} s" if caps.login_delay else ""
-    return f"OK: {stat.count} messages ({stat.size} octets), {tls}{extra}"
+    from .decode import format_size
+
+    count = f"{stat.count} message" + ("" if stat.count == 1 else "s")
+    return f"OK: {count} ({format_size(stat.size)}), {tls}{extra}"
