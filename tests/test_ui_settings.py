@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from traymail.accounts import Accounts
-from traymail.devserver import DevServer, Faults, MemoryMailbox
+from traymail.devserver import DevServer, Faults
 from traymail.passwords import MemoryStore
-from traymail.samples import sample_messages
 from traymail.settings import Account, Security, Settings, resolve_paths
 from traymail.ui import settings_hints
 from traymail.ui.root import create_root
