@@ -100,6 +100,7 @@ def test_test_connection_says_what_to_choose(root: tk.Tk, make_devserver: MakeSe
     assert pump(root, lambda: dlg.test_result)
     result = dlg.test_result
     assert "does not speak TLS" in result and "STARTTLS on 110 or SSL/TLS on 995" in result
+    assert "wrong version number" in result.lower() and "{" not in result  # the cause, kept
     assert "trying again" not in result
     assert dlg.test_label.cget("text") == result
     # the reverse: STARTTLS on a port that expects TLS from the start

@@ -151,7 +151,7 @@ _NOT_TLS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failur
 def _plain_port(account: Account, exc: TransportError) -> TransportError:
     """A TLS handshake answered in plain text: say what to choose instead."""
     return type(exc)(f"the server does not speak TLS on port {account.effective_port} -- "
-                     "try STARTTLS on 110 or SSL/TLS on 995 ({exc})")
+                     f"try STARTTLS on 110 or SSL/TLS on 995 ({exc})")
 
 
 def _silent_port(account: Account, exc: TransportError) -> TransportError:
