@@ -127,6 +127,7 @@ def main() -> int:
             dlg.top.geometry("+40+40")
             dlg.test_connection()
             pump(root, lambda: dlg.test_result, 10)
+            pump(root, lambda: "keyring" in dlg.errors["password"].cget("text"), 5)
             pump(root, timeout=0.3)
             grab(display, dlg, out / "settings-dialog.png")
             dlg.close()

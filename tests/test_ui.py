@@ -247,7 +247,8 @@ def test_settings_dialog(root: tk.Tk, make_devserver: MakeServer, tmp_path: Path
     assert dlg.vars["port"].get() == str(srv.port)  # typed: kept
     assert "unencrypted" in dlg.errors["security"].cget("text")
     assert not dlg.save()
-    assert "allow_insecure" in dlg.errors["security"].cget("text")
+    refusal = dlg.errors["security"].cget("text")  # points at the box, not at the JSON key
+    assert "Yes, send my password unencrypted" in refusal and "allow_insecure" not in refusal
     dlg.allow_insecure.set(True)
     dlg.vars["password"].set("wrong")
     dlg.test_connection()

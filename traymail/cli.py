@@ -9,16 +9,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .decode import format_size
+from .launch import demo_instance_paths as demo_instance_paths  # re-exported (its old home)
+from .launch import first_run_text, run_app, run_demo, to_demo
 from .mailbox import DownloadFailed, Mailbox, MailboxError
 from .passwords import KeyringUnavailable, default_store
 from .settings import Paths, Settings, SettingsError, load_settings, resolve_paths
@@ -163,9 +161,12 @@ def cmd_delete(ctx: Context) -> int:
     return 0 if not report.failed and not report.gone else 1
 
 
+NEEDS_ACCOUNT = ("check", "headers", "fetch", "delete", "set-password", "sign-in")
+
+
 def cmd_accounts(ctx: Context) -> int:
     if not ctx.settings.accounts:
-        print(f"no accounts; edit {ctx.paths.settings_file} (see settings.json.example)")
+        print(first_run_text(ctx.paths, ctx.args))
     for a in ctx.settings.accounts:
         flags = [] if a.enabled else ["disabled"]
         if a.security.value == "none":
@@ -274,159 +275,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return 0 if found is not None and found.host is not None else 1
 
 
-def demo_instance_paths() -> Paths:
-    """The demo's well-known single-instance address: one per user, outside
-    the real traymail's folders (the demo's data lives in a throwaway home,
-    whose name nobody else can know). ``--show``, ``--quit`` and a second
-    ``--demo`` find the running demo here."""
-    import tempfile
-
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()  # per user on Windows
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    root = Path(base) / f"traymail-demo-{uid}"
-    return Paths(root / "settings.json", root, root, root, portable=True)
-
-
-def _private_dir(path: Path) -> bool:
-    """Create ``path`` 0700, or accept it if it is ours, a real folder, private."""
-    try:
-        path.mkdir(mode=0o700, exist_ok=True)
-        st = os.lstat(path)
-    except OSError:
-        return False
-    import stat
-
-    if not stat.S_ISDIR(st.st_mode):
-        return False
-    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o077):
-        return False
-    return True
-
-
-def _remove_tree(path: Path, what: str) -> bool:
-    """rmtree that says when something could not be removed (a file still
-    open on Windows, say) instead of hiding it."""
-    import shutil
-
-    problems: list[str] = []
-
-    def failed(func: object, name: str, exc: BaseException) -> None:
-        problems.append(f"{name}: {exc}")
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=failed)
-    else:  # pragma: no cover - 3.11
-        shutil.rmtree(path, onerror=lambda f, n, ei: failed(f, n, ei[1]))
-    if problems or path.exists():
-        print(f"traymail: could not remove the {what} {path}: " + "; ".join(problems[:3]),
-              file=sys.stderr)
-        return False
-    return True
-
-
-def _demo(args: argparse.Namespace) -> int:
-    """The whole app against the built-in POP3 server with a living sample
-    mailbox (a new message every ~30 s), in a throwaway home that is removed
-    at the end (exit status 1 when it could not be)."""
-    import tempfile
-
-    from .instance import send_to_running
-
-    instance = demo_instance_paths()
-    if instance.state_dir.is_dir() and send_to_running(instance, "show"):
-        print("the traymail demo is already running; its window was opened.")
-        return 0
-    if not _private_dir(instance.state_dir):
-        print(f"traymail: {instance.state_dir} is not a private folder of yours; the demo "
-              "runs without a single-instance address", file=sys.stderr)
-        instance_paths: Paths | None = None
-    else:
-        instance_paths = instance
-    home = Path(tempfile.mkdtemp(prefix="traymail-demo-"))
-    try:
-        status = _demo_app(home, instance_paths)
-    finally:
-        removed = _remove_tree(home, "demo folder")
-        if instance_paths is not None:
-            _remove_tree(instance_paths.state_dir, "demo instance folder")
-    return status if removed else 1
-
-
-def _demo_app(home: Path, instance_paths: Paths | None) -> int:
-    from .accounts import Accounts
-    from .app import App
-    from .devserver import DevServer, MemoryMailbox
-    from .passwords import MemoryStore
-    from .samples import sample_message, sample_messages
-    from .settings import Account, Security, Settings
-
-    box = MemoryMailbox(sample_messages(12))
-    with DevServer(box, {"demo": "demo"}) as srv:
-        account = Account("Demo", "127.0.0.1", "demo", security=Security.NONE,
-                          port=srv.port, allow_insecure=True, check_interval_minutes=1)
-        every = float(os.environ.get("TRAYMAIL_DEMO_EVERY", "30"))
-        if every < 30:  # tests speed the demo up; so does its poller
-            account = replace(account, check_interval_minutes=every / 60)
-        passwords = MemoryStore()
-        passwords.set(account, "demo")
-        paths = resolve_paths(home=home)
-        accounts = Accounts(paths, Settings((account,)), passwords=passwords)
-        stop = threading.Event()
-
-        def arrivals() -> None:
-            i = 12
-            while not stop.wait(every):
-                box.add(sample_message(i))
-                i += 1
-
-        threading.Thread(target=arrivals, name="demo-arrivals", daemon=True).start()
-        print(f"traymail demo: POP3 server on 127.0.0.1:{srv.port} (user demo, "
-              f"password demo); a new message arrives every {every:g} s. "
-              "Quit from the tray menu.", flush=True)
-        app = App(paths, accounts=accounts, title_note=" demo", demo=True,
-                  single_instance=instance_paths is not None, instance_paths=instance_paths)
-        try:
-            return app.run()
-        finally:
-            stop.set()
-            accounts.close()
-
-
-def _run_app(args: argparse.Namespace) -> int:
-    """The tray app; a second launch hands over to the first and exits."""
-    from .instance import send_to_running
-
-    paths = resolve_paths(args.home, args.config)
-    if send_to_running(paths, "show"):
-        print("traymail is already running; its window was opened.")
-        return 0
-    if args.show and args.home is None and args.config is None and _to_demo("show"):
-        print("the traymail demo is running; its window was opened.")
-        return 0
-    from .accounts import Accounts
-    from .app import App
-    from .settings import Settings
-
-    try:
-        settings = load_settings(paths.settings_file)
-        damaged: SettingsError | None = None
-    except SettingsError as exc:  # run anyway; the file is kept and the user told
-        print(f"traymail: {exc}", file=sys.stderr)
-        settings, damaged = Settings(), exc
-    accounts = Accounts(paths, settings)
-    accounts.damaged_settings = damaged
-    return App(paths, accounts=accounts).run()
-
-
-def _to_demo(message: str) -> bool:
-    """Tell a running ``traymail --demo`` (at its well-known address)."""
-    from .instance import send_to_running
-
-    demo = demo_instance_paths()
-    return demo.state_dir.is_dir() and send_to_running(demo, message)
-
-
 # -- parser ----------------------------------------------------------------------------
+
+def _settings_file_shown() -> str:
+    try:
+        return str(resolve_paths().settings_file)
+    except Exception:  # --help must never fail
+        return "settings.json in the user config folder"
+
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -435,8 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--config", default=argparse.SUPPRESS, help="the settings file")
     common.add_argument("--account", default=argparse.SUPPRESS,
                         help="the account to use (default: the first)")
-    p = argparse.ArgumentParser(prog="traymail", parents=[common],
-                                description="POP3 mail notifier and mini client")
+    p = argparse.ArgumentParser(
+        prog="traymail", parents=[common],
+        description="POP3 mail notifier and mini client. Plain `traymail` (no command) "
+        "starts the tray app; on the first run it opens Settings to add an account. "
+        "The commands below work without the tray app.",
+        epilog=f"Settings file: {_settings_file_shown()} (or --home / --config). "
+        "`traymail --demo` tries the app with sample mail, no account needed.")
     p.add_argument("--version", action="version", version=f"traymail {__version__}")
     p.add_argument("--demo", action="store_true",
                    help="run the app against a built-in POP3 server with a sample mailbox")
@@ -507,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, name, None)
     if args.demo:
         try:
-            return _demo(args)
+            return run_demo(args)
         except _GUI_ERRORS as exc:
             return _no_display(exc)
     if args.command == "shell":
@@ -517,19 +378,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.quit:
         from .instance import send_to_running
 
-        if send_to_running(resolve_paths(args.home, args.config), "quit") or \
-                (args.home is None and args.config is None and _to_demo("quit")):
+        if send_to_running(resolve_paths(args.home, args.config), "quit"):
+            return 0
+        # the demo (perhaps started by "Try the demo" of a --home first run) has
+        # its own, per-user address: it is reached from any home
+        if to_demo("quit"):
+            print("the traymail demo was asked to quit.")
             return 0
         print("traymail: no running instance", file=sys.stderr)
         return 1
     if args.command is None:
         try:
-            return _run_app(args)
+            return run_app(args)
         except _GUI_ERRORS as exc:
             return _no_display(exc)
     ctx: Context | None = None
     try:
         ctx = Context(args)
+        if args.command in NEEDS_ACCOUNT and not ctx.settings.accounts:
+            print(first_run_text(ctx.paths, args), file=sys.stderr)
+            return 2
         return COMMANDS[args.command](ctx)
     except SettingsError as exc:
         print(f"traymail: {exc}", file=sys.stderr)

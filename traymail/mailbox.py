@@ -205,7 +205,10 @@ class Mailbox:
                     abort(pop)
                 if isinstance(exc, DownloadCancelled):
                     raise
-                raise self.tracker.failed(exc, password, self._login_delay) from exc
+                err = self.tracker.failed(exc, password, self._login_delay)
+                # the status line sends people to the protocol log: the reason is there
+                self._note(f"failed: {clean(str(err))[:500]}")
+                raise err from exc
             finally:
                 if pop is not None:
                     pop.close()

@@ -17,7 +17,7 @@ from typing import Protocol
 from .settings import Account
 
 __all__ = ["PasswordStore", "KeyringStore", "MemoryStore", "KeyringUnavailable",
-           "default_store", "SERVICE"]
+           "default_store", "SERVICE", "LOCKED"]
 
 SERVICE = "traymail"
 #: backends that would store the password in plain text or not at all
@@ -26,6 +26,22 @@ _REFUSED = ("keyrings.alt", "keyring.backends.fail", "keyring.backends.null")
 
 class KeyringUnavailable(Exception):
     """No secure keyring: the password cannot be stored."""
+
+
+#: what to do when the keyring is there but locked (and the unlock prompt was
+#: dismissed, or there is no one to show it to)
+LOCKED = ("the keyring is locked: unlock it and try again (on Linux the login keyring of "
+          "GNOME Keyring or KWallet -- log in to the desktop again, or unlock \"Login\" in "
+          "Passwords and Keys / Seahorse; on Windows sign in again). Or set "
+          "TRAYMAIL_PASSWORD_IN_MEMORY=1 to keep passwords in memory for this session only.")
+
+
+def _failed(exc: Exception) -> KeyringUnavailable:
+    import keyring.errors
+
+    if isinstance(exc, keyring.errors.KeyringLocked):
+        return KeyringUnavailable(LOCKED)
+    return KeyringUnavailable(f"the keyring failed: {exc}")
 
 
 class PasswordStore(Protocol):
@@ -65,7 +81,7 @@ class KeyringStore:
         try:
             return backend.get_password(self.service, account.keyring_user)  # type: ignore[attr-defined,no-any-return]
         except keyring.errors.KeyringError as exc:
-            raise KeyringUnavailable(f"the keyring failed: {exc}") from None
+            raise _failed(exc) from None
 
     def set(self, account: Account, password: str) -> None:
         import keyring.errors
@@ -74,7 +90,7 @@ class KeyringStore:
         try:
             backend.set_password(self.service, account.keyring_user, password)  # type: ignore[attr-defined]
         except keyring.errors.KeyringError as exc:
-            raise KeyringUnavailable(f"the keyring failed: {exc}") from None
+            raise _failed(exc) from None
 
     def delete(self, account: Account) -> None:
         import keyring.errors
@@ -84,6 +100,8 @@ class KeyringStore:
             backend.delete_password(self.service, account.keyring_user)  # type: ignore[attr-defined]
         except keyring.errors.PasswordDeleteError:
             pass
+        except keyring.errors.KeyringError as exc:
+            raise _failed(exc) from None
 
 
 class MemoryStore:

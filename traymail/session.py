@@ -35,6 +35,7 @@ from .pop3 import (
     TemporaryFailure,
     TranscriptHook,
     TransportError,
+    TransportTimeout,
 )
 from .settings import Account, AuthMethod, Security
 
@@ -142,10 +143,29 @@ def _check_pin(account: Account, pop: POP3) -> None:
             AccountState.STOPPED, cert_sha256=got)
 
 
+#: what OpenSSL says when the other side answers a ClientHello with plain text
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure",
+            "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST")
+
+
+def _plain_port(account: Account, exc: TransportError) -> TransportError:
+    """A TLS handshake answered in plain text: say what to choose instead."""
+    return type(exc)(f"the server does not speak TLS on port {account.effective_port} -- "
+                     f"try STARTTLS on 110 or SSL/TLS on 995 ({exc})")
+
+
+def _silent_port(account: Account, exc: TransportError) -> TransportError:
+    """No greeting on a plain connection: a port that wants TLS first (RFC 8314 §3.3
+    implicit TLS waits for the client's hello), or a very slow server."""
+    return type(exc)(f"no greeting from the server on port {account.effective_port} ({exc}); "
+                     "if this port expects TLS from the start, try SSL/TLS on 995")
+
+
 def connect(account: Account, *, timeout: float, transcript: TranscriptHook | None,
             **limits: Any) -> POP3:
     """Open a connection with the account's security; STARTTLS never falls back.
-    ``limits`` go to the client (``deadline``, ``min_rate``, ``secrets``...)."""
+    ``limits`` go to the client (``deadline``, ``min_rate``, ``secrets``...).
+    A plain-text server on an SSL port (and the reverse) is named as such."""
     try:
         if account.security is Security.SSL:
             pop: POP3 = POP3_SSL(account.host, account.effective_port, timeout=timeout,
@@ -154,9 +174,15 @@ def connect(account: Account, *, timeout: float, transcript: TranscriptHook | No
             return pop
         pop = POP3(account.host, account.effective_port, timeout=timeout,
                    transcript=transcript, **limits)
+    except TransportTimeout as exc:
+        if account.security is not Security.SSL:
+            raise _silent_port(account, exc) from exc
+        raise
     except TransportError as exc:
         if "certificate" in str(exc):
             raise _untrusted(account, exc, timeout) from exc
+        if account.security is Security.SSL and any(m in str(exc) for m in _NOT_TLS):
+            raise _plain_port(account, exc) from exc
         raise
     if account.security is Security.STARTTLS:
         try:
@@ -170,6 +196,8 @@ def connect(account: Account, *, timeout: float, transcript: TranscriptHook | No
             pop.close()
             if "certificate" in str(exc):
                 raise _untrusted(account, exc, timeout) from exc
+            if any(m in str(exc) for m in _NOT_TLS):
+                raise _plain_port(account, exc) from exc
             raise
         except BaseException:
             pop.close()
@@ -204,8 +232,10 @@ class StateTracker:
 
     MAX_BACKOFF = 3600.0
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, one_off: bool = False) -> None:
         self.account = account
+        #: a one-off test (Settings > Test connection): no retry promises in the text
+        self.one_off = one_off
         self.status = AccountStatus()
         self._failures = 0
         self._auth_block: tuple[object, str] | None = None
@@ -219,6 +249,9 @@ class StateTracker:
         if self._auth_block == self._key(password):
             raise MailboxError(self.status.message or "login failed before; fix the "
                                "password or settings to try again", AccountState.AUTH_FAILED)
+
+    def _later(self, delay: float) -> str:
+        return "" if self.one_off else f"; trying again in {delay / 60:.0f} min"
 
     def succeeded(self) -> None:
         self._failures = 0
@@ -244,9 +277,10 @@ class StateTracker:
         elif isinstance(exc, AuthenticationError):
             if password is not None:
                 self._auth_block = self._key(password)
+            then = ("Check the user name and password." if self.one_off else
+                    "Fix the password or settings; traymail will not try this password again.")
             err = MailboxError(f"login to {host} failed ({exc.text or 'no reason given'}). "
-                               "Fix the password or settings; traymail will not try "
-                               "this password again.", AccountState.AUTH_FAILED)
+                               + then, AccountState.AUTH_FAILED)
             retry = None
         elif isinstance(exc, NeedsSignIn):
             err = MailboxError(str(exc), AccountState.NEEDS_SIGN_IN)
@@ -256,24 +290,23 @@ class StateTracker:
             self._failures += 1
             delay = min(self.MAX_BACKOFF, 60.0 * 2 ** (self._failures - 1))
             retry = now + delay
-            err = MailboxError(f"{exc}; trying again in {delay / 60:.0f} min",
-                               AccountState.BACKOFF)
+            err = MailboxError(f"{exc}{self._later(delay)}", AccountState.BACKOFF)
         elif isinstance(exc, MailboxInUseError):
+            later = "" if self.one_off else "; trying again at the next check"
             err = MailboxError(f"the mailbox on {host} is in use by another program "
-                               f"({exc.text}); trying again at the next check",
-                               AccountState.BUSY)
+                               f"({exc.text}){later}", AccountState.BUSY)
         elif isinstance(exc, LoginDelayError):
             wait = max(interval, float(login_delay or 0))
             retry = now + wait
-            err = MailboxError(f"{host} asks to wait between logins ({exc.text}); next try "
-                               f"in {wait / 60:.0f} min", AccountState.WAITING)
+            later = "" if self.one_off else f"; next try in {wait / 60:.0f} min"
+            err = MailboxError(f"{host} asks to wait between logins ({exc.text}){later}",
+                               AccountState.WAITING)
         elif isinstance(exc, (TemporaryFailure, TransportError)):
             self._failures += 1
             delay = min(self.MAX_BACKOFF, 60.0 * 2 ** (self._failures - 1))
             retry = now + delay
             what = str(exc)  # a timeout says which operation and how slow
-            err = MailboxError(f"{host}: {what}; trying again in {delay / 60:.0f} min",
-                               AccountState.BACKOFF)
+            err = MailboxError(f"{host}: {what}{self._later(delay)}", AccountState.BACKOFF)
         elif isinstance(exc, (PermanentFailure, CapabilityError, KeyringUnavailable)):
             err = MailboxError(f"{host}: {exc}", AccountState.STOPPED)
             retry = None
@@ -326,7 +359,7 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
     Touches no state; returns a one-line result or raises MailboxError.
     For an OAuth2 account ``password`` is the access token; when None, the
     stored one (``tokens``, the keyring by default), refreshed once after [AUTH]."""
-    tracker = StateTracker(account)
+    tracker = StateTracker(account, one_off=True)
     pop: POP3 | None = None
     try:
         manager: TokenManager | None = None
@@ -354,4 +387,7 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
             pop.close()
     tls = "TLS" if account.security is not Security.NONE else "NO encryption"
     extra = f", login delay {caps.login_delay} s" if caps.login_delay else ""
-    return f"OK: {stat.count} messages ({stat.size} octets), {tls}{extra}"
+    from .decode import format_size
+
+    count = f"{stat.count} message" + ("" if stat.count == 1 else "s")
+    return f"OK: {count} ({format_size(stat.size)}), {tls}{extra}"

@@ -255,7 +255,8 @@ def _account(data: object, i: int) -> Account:
         raise SettingsError(f"{where}.port", "must be a whole number from 1 to 65535")
     interval = data.get("check_interval_minutes", 5)
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 1:
-        raise SettingsError(f"{where}.check_interval_minutes", "must be a number >= 1")
+        raise SettingsError(f"{where}.check_interval_minutes",
+                            "must be a number of minutes, at least 1")
     for key in ("enabled", "allow_insecure"):
         if key in data and not isinstance(data[key], bool):
             raise SettingsError(f"{where}.{key}", "must be true or false")
@@ -356,11 +357,52 @@ def load_settings(path: Path) -> Settings:
         raise SettingsError(exc.field, exc.problem, path) from None
 
 
+def _keep_notes(new: dict[str, Any], old: object) -> dict[str, Any]:
+    """``new`` with the ``_``-prefixed keys (the user's notes) of ``old`` kept,
+    in the old file's key order (a hand-edited file stays recognisable)."""
+    if not isinstance(old, Mapping):
+        return new
+    out: dict[str, Any] = {}
+    for key in old:
+        if str(key).startswith("_"):
+            out[key] = old[key]
+        elif key in new:
+            out[key] = new[key]
+    out.update({k: v for k, v in new.items() if k not in out})
+    return out
+
+
+def _with_notes(data: dict[str, Any], old: object) -> dict[str, Any]:
+    """Keep the notes of the file being replaced: top level, and each account's
+    (matched by name, else by host and user name) with its ``oauth2`` part."""
+    if not isinstance(old, Mapping):
+        return data
+    olds = [a for a in old.get("accounts") or [] if isinstance(a, Mapping)]
+    accounts = []
+    for acc in data["accounts"]:
+        match = next((o for o in olds if o.get("name") == acc["name"]), None) or next(
+            (o for o in olds if (o.get("host"), o.get("username"))
+             == (acc["host"], acc["username"])), None)
+        if match is not None:
+            acc = _keep_notes(acc, match)
+            if isinstance(acc.get("oauth2"), dict):
+                acc["oauth2"] = _keep_notes(acc["oauth2"], match.get("oauth2"))
+            olds.remove(match)
+        accounts.append(acc)
+    return _keep_notes({**data, "accounts": accounts}, old)
+
+
 def save_settings(settings: Settings, path: Path) -> None:
     """Write atomically (temp file, fsync, rename): a crash leaves old or new, never half.
-    The file is 0600 (mkstemp's mode); a folder made for it is 0700."""
+    The file is 0600 (mkstemp's mode); a folder made for it is 0700. Keys
+    starting with ``_`` in the file (``"_comment"``: the user's notes) are kept."""
     private_dir(path.parent, own=False)
-    text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"
+    data = settings_to_json(settings)
+    try:
+        data = _with_notes(data, json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass  # no file yet (or not JSON: it was moved aside before this save)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

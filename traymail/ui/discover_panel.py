@@ -59,6 +59,12 @@ class DiscoverPanel:
         self.steps = ttk.Label(self.frame, text="", wraplength=420, justify="left",
                                foreground="#555555")
 
+    def set_wrap(self, width: int) -> None:
+        """Wrap the messages at the form's width (the dialog's width is fixed)."""
+        for label in (self.status, self.notes, self.steps):
+            label.configure(wraplength=width)
+        self.link.configure(wraplength=max(160, width - self.copy_button.winfo_width() - 8))
+
     # -- running ---------------------------------------------------------------------
     def find(self) -> None:
         """Start discovery for the typed address (off the Tk thread)."""

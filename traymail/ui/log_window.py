@@ -25,14 +25,26 @@ MAX_LINES = 3000
 ALL = "All accounts"
 
 
+def save_folder() -> Path:
+    """Where "Save…" starts: the folder used last, else Documents, else home."""
+    if LogWindow.last_folder is not None and LogWindow.last_folder.is_dir():
+        return LogWindow.last_folder
+    import platformdirs
+
+    documents = Path(platformdirs.user_documents_dir())
+    return documents if documents.is_dir() else Path.home()
+
+
 class LogWindow(Window):
+    #: the folder of the last "Save…" (this run)
+    last_folder: Path | None = None
+
     def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts) -> None:
         self.bridge = bridge
         self.accounts = accounts
         self.top = tk.Toplevel(root)
         self.top.title("traymail — protocol log")
-        self.top.minsize(520, 260)
-        self.top.geometry("760x420")
+        self.top.geometry("820x420")
         self.events: deque[tuple[str, TranscriptEvent]] = deque(maxlen=MAX_LINES)
         self.autoscroll = tk.BooleanVar(value=True)
         self.filter = tk.StringVar(value=ALL)
@@ -50,19 +62,25 @@ class LogWindow(Window):
     def _build(self) -> None:
         bar = ttk.Frame(self.top, padding=(6, 6, 6, 2))
         bar.pack(fill="x")
+        self.bar = bar
         self.account_box = ttk.Combobox(bar, textvariable=self.filter, state="readonly",
-                                        width=18, values=[ALL, *self.accounts.names])
-        self.account_box.pack(side="left")
+                                        width=16, values=[ALL, *self.accounts.names])
         self.account_box.bind("<<ComboboxSelected>>", lambda e: self._render())
-        ttk.Checkbutton(bar, text="Auto-scroll", variable=self.autoscroll).pack(side="left",
-                                                                                 padx=8)
-        self.search_entry = ttk.Entry(bar, textvariable=self.query, width=18)
-        self.search_entry.pack(side="left")
+        scroll = ttk.Checkbutton(bar, text="Auto-scroll", variable=self.autoscroll)
+        self.search_entry = ttk.Entry(bar, textvariable=self.query, width=16)
         self.search_entry.bind("<Return>", lambda e: self.find_next())
-        ttk.Button(bar, text="Find", command=self.find_next, width=6).pack(side="left", padx=2)
-        for text, cmd in (("Save…", self.save_dialog), ("Copy", self.copy),
-                          ("Clear", self.clear)):
-            ttk.Button(bar, text=text, command=cmd, width=7).pack(side="right", padx=2)
+        find = ttk.Button(bar, text="Find", command=self.find_next, width=-5)
+        #: created in Tab order; packed right-hand buttons first, so that a
+        #: narrow window squeezes the search field, never a button's label
+        self.buttons = {text: ttk.Button(bar, text=text, command=cmd, width=-6)
+                        for text, cmd in (("Save…", self.save_dialog), ("Copy", self.copy),
+                                          ("Clear", self.clear))}
+        for button in reversed(self.buttons.values()):
+            button.pack(side="right", padx=2)
+        self.account_box.pack(side="left")
+        scroll.pack(side="left", padx=8)
+        find.pack(side="right", padx=(2, 8))
+        self.search_entry.pack(side="right", fill="x", expand=True)
         body = ttk.Frame(self.top, padding=(6, 2, 6, 6))
         body.pack(fill="both", expand=True)
         self.text = tk.Text(body, wrap="none", height=20, font="TkFixedFont",
@@ -80,8 +98,16 @@ class LogWindow(Window):
         self.text.tag_configure("note", foreground="#777777")
         self.text.tag_configure("time", foreground="#999999")
         self.text.tag_configure("match", background="#ffe066")
-        self.top.bind("<Control-f>", lambda e: self.search_entry.focus_set())
+        self.top.bind("<Control-f>", lambda e: self.focus_search())
         self.top.bind("<Escape>", lambda e: self.close())
+        self.top.update_idletasks()  # a minimum size that keeps every button whole
+        self.top.minsize(bar.winfo_reqwidth(), 220)
+
+    def focus_search(self) -> None:
+        """Ctrl+F: to the search field with the old text selected (typing replaces it)."""
+        self.search_entry.focus_set()
+        self.search_entry.select_range(0, "end")
+        self.search_entry.icursor("end")
 
     # -- feeding ---------------------------------------------------------------
     def _listener(self, name: str, event: TranscriptEvent) -> None:
@@ -163,10 +189,13 @@ class LogWindow(Window):
 
     def save_dialog(self) -> None:
         name = filedialog.asksaveasfilename(parent=self.top, defaultextension=".log",
+                                            title="Save the protocol log",
+                                            initialdir=str(save_folder()),
                                             initialfile="traymail-protocol.log",
                                             filetypes=[("Log files", "*.log"),
                                                        ("All files", "*")])
         if name:
+            LogWindow.last_folder = Path(name).parent
             self.save_to(Path(name))
 
     def close(self) -> None:

@@ -5,46 +5,40 @@ connection" that runs off the Tk thread."""
 
 from __future__ import annotations
 
-import dataclasses
 import tkinter as tk
 from collections.abc import Callable
+from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import Any
 
 from ..accounts import Accounts
 from ..discover import Found, Options
-from ..session import probe
 from ..settings import Account, AuthMethod, Security, Settings, SettingsError, parse_settings
+from .connection_test import ConnectionTest
 from .discover_panel import DiscoverPanel
 from .root import Window
+from .settings_hints import FieldHints
+from .settings_widgets import (
+    AUTH_LABELS,
+    FIELDS,
+    INSECURE_BOX,
+    SECURITY_LABELS,
+    ErrorLabel,
+    ask_discard,
+    draft_json,
+    draft_of,
+)
 from .sign_in_panel import SignInPanel
 from .worker import TkBridge
 
-__all__ = ["SettingsDialog"]
+__all__ = ["SettingsDialog", "AUTH_LABELS", "SECURITY_LABELS"]
 
-FIELDS = ("name", "host", "port", "username", "password", "check_interval_minutes",
-          "download_dir", "cafile")
-SECURITY_LABELS = {Security.SSL: "SSL/TLS (port 995)", Security.STARTTLS: "STARTTLS (port 110)",
-                   Security.NONE: "None — password in plain text"}
-AUTH_LABELS = {AuthMethod.PASSWORD: "Password (USER/PASS)",
-               AuthMethod.PLAIN: "Password (AUTH PLAIN)",
-               AuthMethod.OAUTH2: "Sign in with the provider (OAuth2)"}
-
-
-class ErrorLabel(ttk.Label):
-    """A message under a field that takes no room while it is empty (the form
-    must fit a 768-pixel screen with the discovery notes open)."""
-
-    def configure(self, cnf: Any = None, **kw: Any) -> Any:
-        result = super().configure(cnf, **kw)
-        if "text" in kw and self.winfo_manager() in ("grid", ""):
-            if kw["text"]:
-                self.grid()
-            else:
-                self.grid_remove()
-        return result
-
-    config = configure  # type: ignore[assignment]
+#: fields whose change makes a shown test result stale
+CONNECTION_FIELDS = ("host", "port", "username", "password", "cafile", "security", "email",
+                     "auth")
+PLAIN_TEXT_REFUSED = (f'Tick "{INSECURE_BOX}" above to connect without encryption, or '
+                      "choose SSL/TLS or STARTTLS.")
+PLAIN_TEXT_WARNING = "Warning: your password and mail cross the network unencrypted."
 
 
 class SettingsDialog(Window):
@@ -53,7 +47,8 @@ class SettingsDialog(Window):
                  on_demo: Callable[[], object] | None = None,
                  discover_options: Options | None = None,
                  open_url: Callable[[str], object] | None = None,
-                 on_signed_in: Callable[[Account], object] | None = None) -> None:
+                 on_signed_in: Callable[[Account], object] | None = None,
+                 confirm_discard: Callable[[tk.Misc], bool] = ask_discard) -> None:
         self.on_signed_in = on_signed_in
         self.discover_options = discover_options
         self.open_url = open_url
@@ -61,10 +56,10 @@ class SettingsDialog(Window):
         self.accounts = accounts
         self.on_saved = on_saved or (lambda s: None)
         self.on_demo = on_demo
+        self.confirm_discard = confirm_discard
         self.top = tk.Toplevel(root)
         self.top.title("traymail — settings")
-        self.top.minsize(640, 440)
-        self.drafts: list[dict[str, Any]] = [self._draft(a) for a in accounts.settings.accounts]
+        self.drafts: list[dict[str, Any]] = [draft_of(a) for a in accounts.settings.accounts]
         self.passwords: dict[int, str] = {}
         self.current: int | None = None
         self.vars = {f: tk.StringVar() for f in FIELDS}
@@ -76,27 +71,61 @@ class SettingsDialog(Window):
         self.notifications = tk.BooleanVar(value=accounts.settings.notifications)
         self.start_with_system = tk.BooleanVar(value=accounts.settings.start_with_system)
         self.port_typed = False
-        self.errors: dict[str, ttk.Label] = {}
-        self.test_result = ""
+        #: something was edited since the dialog opened (Escape asks first)
+        self.dirty = False
+        self._loading = 0
+        self.errors: dict[str, ErrorLabel] = {}
         self.saving = False
         self._build()
+        self.hints = FieldHints(self)
+        self._loading += 1
         if self.drafts:
             self.select(0)
         else:
             self.add_account()
-        self.top.protocol("WM_DELETE_WINDOW", self.close)
+        self._loading -= 1
+        self.dirty = False
+        self._trace()
+        self._fix_size()
+        self.top.protocol("WM_DELETE_WINDOW", self.request_close)
 
-    @staticmethod
-    def _draft(account: Account) -> dict[str, Any]:
-        d = dataclasses.asdict(account)
-        d["security"] = account.security.value
-        d["auth"] = account.auth.value
-        return d
+    # -- the connection test (ui/connection_test.py) --------------------------------
+    @property
+    def test_result(self) -> str:
+        return self.tester.result
+
+    @test_result.setter
+    def test_result(self, value: str) -> None:
+        self.tester.result = value
+
+    @property
+    def trust_button(self) -> ttk.Button:
+        return self.tester.trust_button
+
+    @property
+    def offered_fingerprint(self) -> str | None:
+        return self.tester.offered_fingerprint
+
+    def test_connection(self) -> None:
+        self.tester.start()
+
+    def trust_certificate(self) -> None:
+        self.tester.trust()
+
+    def _test_target(self) -> tuple[Account, str | None] | None:
+        settings = self.build_settings()
+        if settings is None or self.current is None:
+            return None
+        return settings.accounts[self.current], self.passwords.get(self.current)
+
+    def _pin(self, fingerprint: str) -> None:
+        if self.current is not None:
+            self.drafts[self.current]["pinned_sha256"] = fingerprint
+            self.dirty = True
 
     # -- layout ------------------------------------------------------------------
     def _build(self) -> None:
         outer = ttk.Frame(self.top, padding=10)
-        outer.pack(fill="both", expand=True)
         left = ttk.Frame(outer)
         left.pack(side="left", fill="y", padx=(0, 10))
         ttk.Label(left, text="Accounts").pack(anchor="w")
@@ -120,7 +149,7 @@ class SettingsDialog(Window):
             ttk.Label(form, text=label).grid(row=r, column=0, sticky="w", pady=2)
             entry = ttk.Entry(form, textvariable=self.vars[key], **kw)
             entry.grid(row=r, column=1, sticky="ew", pady=2)
-            err = ErrorLabel(form, text="", foreground="#c0392b")
+            err = ErrorLabel(form, text="", justify="left")
             err.grid(row=r + 1, column=1, sticky="w")
             self.errors[key] = err
             r += 2
@@ -130,8 +159,8 @@ class SettingsDialog(Window):
         ttk.Label(form, text="E-mail address").grid(row=r, column=0, sticky="nw", pady=2)
         self.finder = DiscoverPanel(form, self.bridge, self.email, self.fill_found,
                                     options=self.discover_options, open_url=self.open_url)
-        self.finder.frame.grid(row=r, column=1, sticky="ew", pady=2)
-        self.errors["email"] = ErrorLabel(form, text="", foreground="#c0392b")
+        self.finder.frame.grid(row=r, column=1, columnspan=2, sticky="ew", pady=2)
+        self.errors["email"] = ErrorLabel(form, text="", justify="left")
         self.errors["email"].grid(row=r + 1, column=1, sticky="w")
         r += 2
         self.entries["name"] = field("Account name", "name")
@@ -139,28 +168,29 @@ class SettingsDialog(Window):
         ttk.Label(form, text="Security").grid(row=r, column=0, sticky="nw", pady=2)
         sec = ttk.Frame(form)
         sec.grid(row=r, column=1, sticky="w")
-        for value in Security:
+        for i, value in enumerate(Security):  # one row: the form must fit 768 pixels
             ttk.Radiobutton(sec, text=SECURITY_LABELS[value], value=value.value,
                             variable=self.security,
-                            command=self._security_changed).pack(anchor="w")
-        self.insecure_box = ttk.Checkbutton(sec, text="Yes, send my password unencrypted",
-                                            variable=self.allow_insecure)
-        self.errors["security"] = ErrorLabel(form, text="", foreground="#c0392b")
+                            command=self._security_changed).grid(row=0, column=i, sticky="w",
+                                                                  padx=(0, 10))
+        self.insecure_box = ttk.Checkbutton(sec, text=INSECURE_BOX, variable=self.allow_insecure)
+        self.errors["security"] = ErrorLabel(form, text="", justify="left")
         self.errors["security"].grid(row=r + 1, column=1, sticky="w")
         r += 2
         self.entries["port"] = field("Port", "port", width=8)
-        self.entries["port"].bind("<Key>", lambda e: setattr(self, "port_typed", True))
+        self.entries["port"].grid_configure(sticky="w")
         self.entries["username"] = field("User name", "username")
         ttk.Label(form, text="Sign in with").grid(row=r, column=0, sticky="w", pady=2)
         self.auth_box = ttk.Combobox(form, textvariable=self.auth, state="readonly",
                                      values=list(AUTH_LABELS.values()))
         self.auth_box.grid(row=r, column=1, sticky="w", pady=2)
-        self.errors["auth"] = ErrorLabel(form, text="", foreground="#c0392b", wraplength=330)
+        self.errors["auth"] = ErrorLabel(form, text="", justify="left")
         self.errors["auth"].grid(row=r + 1, column=1, sticky="w")
         r += 2
         self.entries["password"] = field("Password", "password", show="•")
         self.entries["check_interval_minutes"] = field("Check every (minutes)",
                                                        "check_interval_minutes", width=8)
+        self.entries["check_interval_minutes"].grid_configure(sticky="w")
         self.entries["download_dir"] = field("Download folder", "download_dir")
         ttk.Button(form, text="Browse…", command=self._browse).grid(
             row=r - 2, column=2, padx=4)
@@ -168,35 +198,93 @@ class SettingsDialog(Window):
         ttk.Checkbutton(form, text="Check this account", variable=self.enabled).grid(
             row=r, column=1, sticky="w")
         r += 1
-        test = ttk.Frame(form)
-        test.grid(row=r, column=1, sticky="ew", pady=(6, 0))
-        self.test_button = ttk.Button(test, text="Test connection", command=self.test_connection)
-        self.test_button.pack(side="left")
-        self.test_label = ttk.Label(test, text="", wraplength=330)
-        self.test_label.pack(side="left", padx=8)
-        self.trust_button = ttk.Button(form, text="Trust this certificate",
-                                       command=self.trust_certificate)
-        self.trust_row = r + 1
-        self.offered_fingerprint: str | None = None
+        self.tester = ConnectionTest(form, self.bridge, self.accounts, self._test_target,
+                                     self._pin)
+        self.tester.frame.grid(row=r, column=1, columnspan=2, sticky="ew", pady=(6, 0))
+        self.test_button, self.test_label = self.tester.button, self.tester.label
         self.sign_in = SignInPanel(form, self.bridge, self._sign_in_account,
                                    tokens=self.accounts.tokens, on_signed_in=self.on_signed_in)
-        self.sign_in.frame.grid(row=r + 2, column=1, sticky="ew", pady=(6, 0))
+        self.sign_in.frame.grid(row=r + 1, column=1, columnspan=2, sticky="ew", pady=(6, 0))
+        self.sign_in.frame.grid_remove()  # shown for OAuth2 accounts only
         form.columnconfigure(1, weight=1)
         for label in self.errors.values():
             label.grid_remove()  # shown when they have something to say
+        form.bind("<Configure>", lambda e: self._wrap(), add="+")
 
+        # the buttons are packed before the form: a small window squeezes the form, never them
         bottom = ttk.Frame(self.top, padding=(10, 0, 10, 10))
-        bottom.pack(fill="x")
         ttk.Checkbutton(bottom, text="Show notifications",
                         variable=self.notifications).pack(side="left")
         ttk.Checkbutton(bottom, text="Start with the system",
                         variable=self.start_with_system).pack(side="left", padx=10)
-        ttk.Button(bottom, text="Cancel", command=self.close).pack(side="right")
-        ttk.Button(bottom, text="Save", command=self.save).pack(side="right", padx=6)
+        self.save_button = ttk.Button(bottom, text="Save", command=self.save)  # Tab: Save first
+        self.cancel_button = ttk.Button(bottom, text="Cancel", command=self.close)
+        self.cancel_button.pack(side="right")
+        self.save_button.pack(side="right", padx=6)
         self.general_error = ttk.Label(self.top, text="", foreground="#c0392b",
                                        padding=(10, 0, 10, 8))
-        self.general_error.pack(fill="x")
-        self.top.bind("<Escape>", lambda e: self.close())
+        self.general_error.pack(side="bottom", fill="x")
+        bottom.pack(side="bottom", fill="x")
+        outer.pack(side="top", fill="both", expand=True)
+        self.bottom = bottom
+        self.top.bind("<Escape>", lambda e: self.request_close())
+
+    def _wrap(self) -> None:
+        """Messages wrap at the width of the fields' column (the window's width
+        is fixed: a long message adds lines, it never widens the dialog)."""
+        width = self.entries["host"].winfo_width()
+        if width <= 1:
+            return
+        for label in self.errors.values():
+            label.configure(wraplength=width)
+        self.tester.set_wrap(width)
+        self.finder.set_wrap(width)
+
+    def _fix_size(self) -> None:
+        """One size for the dialog's life, with room for the messages that come
+        and go (the window never jumps at each action); the minimum keeps the
+        buttons visible."""
+        self.top.update_idletasks()
+        width, height = self.top.winfo_reqwidth(), self.top.winfo_reqheight()
+        screen_h = self.top.winfo_screenheight()
+        fixed_h = max(min(height + 160, screen_h - 60), min(height, screen_h - 60))
+        self.top.minsize(width, min(height, fixed_h))
+        self.top.geometry(f"{width + 40}x{fixed_h}")
+
+    def _trace(self) -> None:
+        named: list[tuple[str, tk.Variable]] = [*self.vars.items(), ("security", self.security),
+                                                 ("email", self.email), ("auth", self.auth),
+                                                 ("enabled", self.enabled),
+                                                 ("allow_insecure", self.allow_insecure),
+                                                 ("notifications", self.notifications),
+                                                 ("start_with_system", self.start_with_system)]
+        for name, var in named:
+            var.trace_add("write", lambda *_, n=name: self._edited(n))  # type: ignore[misc]
+
+    def _edited(self, name: str) -> None:
+        """A user's change (programmatic loads are not): mark the dialog edited,
+        drop a stale test result, keep the hints and the port rule current."""
+        if self._loading:
+            return
+        self.dirty = True
+        if name in CONNECTION_FIELDS:
+            self.tester.clear()
+        if name == "port":  # typed by the user: kept when the security changes
+            self.port_typed = self.vars["port"].get().strip() != str(self._default_port())
+        elif name == "allow_insecure" and self.allow_insecure.get():
+            self.errors["security"].configure(text=PLAIN_TEXT_WARNING)
+        elif name == "name":
+            self.hints.download()
+        elif name == "auth":
+            self._auth_changed()
+        if name in ("host", "port", "username", "security", "password", "auth"):
+            self.hints.schedule_password()
+
+    def _auth_changed(self) -> None:
+        if self.auth.get() == AUTH_LABELS[AuthMethod.OAUTH2]:
+            self.sign_in.frame.grid()
+        else:
+            self.sign_in.frame.grid_remove()
 
     # -- drafts ------------------------------------------------------------------
     def _refresh_list(self) -> None:
@@ -214,6 +302,17 @@ class SettingsDialog(Window):
             self.select(sel[0])
 
     def select(self, index: int) -> None:
+        self._loading += 1
+        try:
+            self._select(index)
+        finally:
+            self._loading -= 1
+        self.tester.clear()  # a result is about the account it was made for
+        self._auth_changed()
+        self.hints.download()
+        self.hints.password()
+
+    def _select(self, index: int) -> None:
         self.current = index
         d = self.drafts[index]
         for key in FIELDS:
@@ -228,8 +327,9 @@ class SettingsDialog(Window):
         self.finder.clear()
         self.enabled.set(bool(d.get("enabled", True)))
         self.allow_insecure.set(bool(d.get("allow_insecure", False)))
-        self.port_typed = d.get("port") is not None and d.get("port") != self._default_port()
-        if d.get("port") is None:
+        port = d.get("port")
+        self.port_typed = port not in (None, "") and str(port) != str(self._default_port())
+        if port in (None, ""):
             self.vars["port"].set(str(self._default_port()))
         self._security_changed(keep_port=True)
         self._refresh_list()
@@ -256,6 +356,7 @@ class SettingsDialog(Window):
         self.drafts.append({"name": f"Account {len(self.drafts) + 1}", "host": "",
                             "username": "", "security": "ssl", "port": None,
                             "check_interval_minutes": 5, "enabled": True})
+        self.dirty = True
         self.select(len(self.drafts) - 1)
         self.finder.entry.focus_set()  # "Add account" starts from the address
 
@@ -266,8 +367,7 @@ class SettingsDialog(Window):
         d = self.drafts[self.current]
         self.vars["host"].set(found.host)
         self.security.set(found.security)
-        self.port_typed = found.port != self._default_port()
-        self.vars["port"].set(str(found.port))
+        self.vars["port"].set(str(found.port))  # typed when not the default (the trace)
         self._security_changed(keep_port=True)
         if found.username and not self.vars["username"].get().strip():
             self.vars["username"].set(found.username)
@@ -288,6 +388,7 @@ class SettingsDialog(Window):
         self.passwords = {(i if i < self.current else i - 1): p
                           for i, p in self.passwords.items() if i != self.current}
         self.current = None
+        self.dirty = True
         if self.drafts:
             self.select(0)
         else:
@@ -297,18 +398,27 @@ class SettingsDialog(Window):
         return 995 if self.security.get() == "ssl" else 110
 
     def _security_changed(self, keep_port: bool = False) -> None:
+        """The port follows the security choice unless the user typed one."""
         if not self.port_typed and not keep_port:
             self.vars["port"].set(str(self._default_port()))
         if self.security.get() == "none":
-            self.insecure_box.pack(anchor="w")
-            self.errors["security"].configure(
-                text="Warning: your password and mail cross the network unencrypted.")
+            self.insecure_box.grid(row=1, column=0, columnspan=3, sticky="w")
+            self.errors["security"].configure(text=PLAIN_TEXT_WARNING)
         else:
-            self.insecure_box.pack_forget()
+            self.insecure_box.grid_remove()
             self.errors["security"].configure(text="")
 
     def _browse(self) -> None:
-        path = filedialog.askdirectory(parent=self.top, mustexist=False)
+        """The download folder: start in the one set (or the default), or the
+        nearest folder above it that exists."""
+        current = self.vars["download_dir"].get().strip()
+        start = Path(current).expanduser() if current else \
+            self.accounts.paths.download_dir_for(Account(self.vars["name"].get().strip()
+                                                         or "account", "-", "-"))
+        while not start.is_dir() and start.parent != start:
+            start = start.parent
+        path = filedialog.askdirectory(parent=self.top, mustexist=False,
+                                       initialdir=str(start), title="Download folder")
         if path:
             self.vars["download_dir"].set(path)
 
@@ -317,29 +427,16 @@ class SettingsDialog(Window):
         for key, label in self.errors.items():
             if key != "security" or self.security.get() != "none":
                 label.configure(text="")
+            elif label.error != PLAIN_TEXT_WARNING:
+                label.configure(text=PLAIN_TEXT_WARNING)
         self.general_error.configure(text="")
-
-    def _account_json(self, d: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in d.items() if k not in ("password",) and v not in (None, "")}
-        for key in ("port",):
-            if key in out:
-                try:
-                    out[key] = int(out[key])
-                except (TypeError, ValueError):
-                    pass
-        if "check_interval_minutes" in out:
-            try:
-                out["check_interval_minutes"] = float(out["check_interval_minutes"])
-            except (TypeError, ValueError):
-                pass
-        return out
 
     def build_settings(self) -> Settings | None:
         """Validate every account; show the first problem next to its field."""
         self.store_form()
         self._clear_errors()
         data = {"schema_version": 1,
-                "accounts": [self._account_json(d) for d in self.drafts],
+                "accounts": [draft_json(d) for d in self.drafts],
                 "notifications": self.notifications.get(),
                 "start_with_system": self.start_with_system.get()}
         try:
@@ -357,6 +454,11 @@ class SettingsDialog(Window):
                 key = "auth"
             if index != self.current:
                 self.select(index)
+            if key == "security" and self.security.get() == "none":
+                # the settings.json wording names "allow_insecure"; here it is a box
+                self.errors["security"].configure(text=PLAIN_TEXT_REFUSED)
+                self.insecure_box.focus_set()
+                return
             if key in self.errors:
                 self.errors[key].configure(text=exc.problem)
                 if key in self.entries:
@@ -389,41 +491,6 @@ class SettingsDialog(Window):
         self.bridge.submit(lambda: self.accounts.apply(settings, passwords), saved, failed)
         return True
 
-    def test_connection(self) -> None:
-        settings = self.build_settings()
-        if settings is None or self.current is None:
-            return
-        account = settings.accounts[self.current]
-        typed = self.passwords.get(self.current)
-        self.test_button.state(["disabled"])
-        self.test_label.configure(text="Testing…", foreground="")
-
-        def done(text: str) -> None:
-            self.test_result = text
-            self.test_button.state(["!disabled"])
-            self.test_label.configure(text=text, foreground="#1d6b2c")
-
-        def failed(exc: BaseException) -> None:
-            self.test_result = f"Failed: {exc}"
-            self.test_button.state(["!disabled"])
-            self.test_label.configure(text=self.test_result, foreground="#c0392b")
-            fp = getattr(exc, "cert_sha256", None)
-            if fp:
-                self.offered_fingerprint = fp
-                self.trust_button.grid(row=self.trust_row, column=1, sticky="w", pady=4)
-
-        def run() -> str:  # the worker: the keyring is read here, not on the Tk thread
-            if account.auth is AuthMethod.OAUTH2:  # the stored token, refreshed if needed
-                return probe(account, None, tokens=self.accounts.tokens)
-            password = typed or self.accounts.password(account)
-            if not password:
-                raise ValueError("enter the password to test the connection")
-            return probe(account, password)
-
-        self.bridge.submit(run,
-                           lambda r: done(r) if self.alive else None,
-                           lambda e: failed(e) if self.alive else None)
-
     def _sign_in_account(self) -> Account | None:
         """The account as the form has it now (validated), for "Sign in…"."""
         settings = self.build_settings()
@@ -431,21 +498,19 @@ class SettingsDialog(Window):
             return None
         return settings.accounts[self.current]
 
-    def trust_certificate(self) -> None:
-        """Pin the certificate shown by the failed test for this account."""
-        if self.current is None or not self.offered_fingerprint:
-            return
-        self.drafts[self.current]["pinned_sha256"] = self.offered_fingerprint
-        self.trust_button.grid_remove()
-        self.test_label.configure(text=f"Trusted {self.offered_fingerprint[:23]}…; "
-                                  "test again, then Save.", foreground="")
-
     def _demo(self) -> None:
         if self.on_demo is not None:
             self.close()
             self.on_demo()
 
+    def request_close(self) -> None:
+        """Escape or the window's close button: ask before dropping edits."""
+        if self.saving:
+            return
+        if self.dirty and not self.confirm_discard(self.top):
+            return
+        self.close()
+
     def close(self) -> None:
+        self.hints.cancel()
         self.destroy_window()
-
-
