@@ -364,7 +364,8 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
     tls = _("TLS") if account.security is not Security.NONE else _("NO encryption")
     extra = _(", login delay {seconds} s").format(seconds=caps.login_delay) \
         if caps.login_delay else ""
+    messages = ngettext("{n} message", "{n} messages", stat.count).format(n=stat.count)
+    octets = ngettext("{n} octet", "{n} octets", stat.size).format(n=stat.size)
     # TRANSLATORS: the result of "Test connection": "OK: 3 messages (4567 octets), TLS"
-    return ngettext("OK: {n} message ({size} octets), {security}{delay}",
-                    "OK: {n} messages ({size} octets), {security}{delay}", stat.count).format(
-        n=stat.count, size=stat.size, security=tls, delay=extra)
+    return _("OK: {messages} ({octets}), {security}{delay}").format(
+        messages=messages, octets=octets, security=tls, delay=extra)
