@@ -68,7 +68,11 @@ def split_args(text: str, *, windows: bool = sys.platform == "win32") -> list[st
     group words there: ``"C:\\My Mail\\m1.eml"``. An unclosed quote raises
     ValueError, as shlex does."""
     if not windows:
-        return shlex.split(text)
+        try:
+            return shlex.split(text)
+        except ValueError as exc:  # shlex's two errors, in the user's language
+            raise ValueError(_("No escaped character") if "escaped" in str(exc)
+                             else _("No closing quotation")) from None
     words: list[str] = []
     word: list[str] = []
     started = False  # "" is a word too
@@ -89,7 +93,7 @@ def split_args(text: str, *, windows: bool = sys.platform == "win32") -> list[st
             word.append(ch)
             started = True
     if quote:
-        raise ValueError("No closing quotation")
+        raise ValueError(_("No closing quotation"))
     if started:
         words.append("".join(word))
     return words
