@@ -91,3 +91,16 @@ def test_the_update_reproduces_the_committed_catalogs(tmp_path: Path) -> None:
                  "traymail/locale/en/LC_MESSAGES/traymail.po"):
         assert (root / name).read_text(encoding="utf-8") == \
             (ROOT / name).read_text(encoding="utf-8"), f"{name}: run scripts/i18n and commit"
+
+
+def test_no_translated_text_is_built_before_the_lookup() -> None:
+    """Convention 3 of traymail/i18n.py: an f-string or a %-formatted text
+    inside _() is never in a catalog (xgettext sees no literal msgid)."""
+    pattern = re.compile(r"\b(?:_|N_|ngettext|pgettext|npgettext)\(\s*(?:[rbu]?f|f[rb]?)[\"']"
+                         r"|\b(?:_|ngettext)\([^()]*[\"']\s*%\s")
+    bad = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}"
+           for p in sorted((ROOT / "traymail").rglob("*.py"))
+           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+           if pattern.search(line)]
+    assert bad == []
+    assert pattern.search('x = _(f"{n} new")') and pattern.search('_("%s new" % n)')
