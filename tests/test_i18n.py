@@ -324,3 +324,45 @@ def test_the_shell_help_in_russian_and_english() -> None:
                     "pass", "quit", "retr", "rset", "stat", "stls", "top", "uidl", "user"):
         assert command in en.split("Undocumented")[0], command
     assert "stat -- number of messages and total size" in en
+
+
+# -- the engine's account errors ---------------------------------------------------------
+
+def test_a_wrong_password_is_reported_in_russian(tmp_path: Path) -> None:
+    from traymail.session import AccountState, MailboxError
+
+    from .engine import Engine
+
+    set_language("ru")
+    engine = Engine(tmp_path / "home")
+    with DevServer(MemoryMailbox(sample_messages(1)), {"user": "right"}) as srv:
+        mb = engine.mailbox(srv.port, password="wrong")
+        with pytest.raises(MailboxError) as err:
+            mb.check()
+        assert err.value.state is AccountState.AUTH_FAILED
+        text = str(err.value)
+        assert text.startswith("не удалось войти на 127.0.0.1 (")
+        assert text.endswith("Исправьте пароль или настройки; traymail больше не будет "
+                             "пробовать этот пароль.")
+        assert mb.status.message == text  # what the tray tooltip and the window show
+        with pytest.raises(MailboxError) as again:  # the same password is not tried again
+            mb.check()
+        assert str(again.value) == text
+        mb.close()
+
+
+def test_the_connection_test_result_in_russian() -> None:
+    from traymail.session import probe
+    from traymail.settings import Account, Security
+
+    box = MemoryMailbox(sample_messages(2))
+    with DevServer(box, {"user": "pass"}) as srv:
+        account = Account(name="t", host="127.0.0.1", username="user", port=srv.port,
+                          security=Security.NONE, allow_insecure=True)
+        set_language("ru")
+        ru = probe(account, "pass", timeout=5)
+        set_language("en")
+        en = probe(account, "pass", timeout=5)
+    total = sum(len(m.data) for m in box.snapshot())
+    assert ru.startswith(f"Успешно: 2 письма ({total} {octets_ru(total)}), БЕЗ шифрования")
+    assert en.startswith(f"OK: 2 messages ({total} octets), NO encryption")
