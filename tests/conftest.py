@@ -19,6 +19,11 @@ from .realservers import (
     start_dovecot,
 )
 
+# the tests read English (the msgids): whatever the machine's locale, every
+# language chosen "auto" -- here and in the subprocesses -- is English unless a
+# test asks for another (LANGUAGE wins on Linux and on Windows, traymail.i18n)
+os.environ["LANGUAGE"] = "en"
+
 # the Linux-side checks of the Windows lane drive Windows Python under Wine:
 # collected only when scripts/test-windows has set the lane up (never a skip)
 collect_ignore = [] if os.environ.get("TRAYMAIL_WINE_LANE") else ["test_windows_lane.py"]

@@ -273,7 +273,7 @@ def test_no_token_anywhere(oauth_bed: object, x_display: str, secret_service: di
     needles = token_needles(issued, user.user)
     files = [p for p in home.rglob("*") if p.is_file()]
     assert any(p.name == "traymail.log" for p in files) and any(p.suffix == ".eml" for p in files)
-    assert "+OK" in "".join(outputs) and "1 messages," in "".join(outputs)
+    assert "+OK" in "".join(outputs) and "1 message," in "".join(outputs)
     hits = [(n[:8], t[max(0, t.find(n) - 300):t.find(n) + 40])
             for n in needles for t in texts if n in t]
     hits += [(n[:8], str(p)) for n in needles for p in files if n.encode() in p.read_bytes()]

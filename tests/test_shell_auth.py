@@ -44,7 +44,7 @@ def test_auth_with_a_token_from_stdin(tmp_path: Path, mechanism: str) -> None:
     assert TOKEN not in out and "stale-token" not in out
     assert "error: AUTH failed: -ERR [AUTH] invalid token" in proc.stdout
     assert f"C: AUTH {mechanism.upper()} ********" in proc.stdout
-    assert "1 messages," in proc.stdout
+    assert "1 message," in proc.stdout
     assert "failure from the server: status=401" in proc.stdout  # the JSON, summarised
     assert proc.returncode == 1  # one command failed
 

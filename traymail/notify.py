@@ -11,6 +11,9 @@ Subjects and senders are anyone's text: where the D-Bus notification server
 announces ``body-markup`` (Desktop Notifications spec, GetCapabilities) it
 would render ``<b>``, ``<a href>`` and ``<img>`` from a sender, so the body
 is escaped there (:func:`traymail.text.escape_markup`) and arrives literally.
+
+:func:`toast_text` words the new-mail toast in the user's language
+(:mod:`traymail.i18n`: "2 новых письма (1,4 КБ)").
 """
 
 from __future__ import annotations
@@ -21,14 +24,54 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .i18n import _, format_size, ngettext
 from .text import escape_markup
 
-__all__ = ["Notifier"]
+if TYPE_CHECKING:
+    from .mailbox import CheckResult, Header
+
+__all__ = ["Notifier", "Toast", "toast_text"]
 
 log = logging.getLogger("traymail.notify")
+
+
+@dataclass(frozen=True)
+class Toast:
+    title: str
+    message: str
+
+
+def toast_text(account: str, result: CheckResult, arrived_size: int,
+               headers: list[Header], several_accounts: bool) -> Toast:
+    """ "3 new messages (45 KB)" with the top senders/subjects; one summary on first run."""
+    n = len(result.newly_arrived)
+    where = f" — {account}" if several_accounts else ""
+    size = format_size(arrived_size)
+    if result.first_run:
+        title = ngettext("{n} message waiting ({size}){where}",
+                         "{n} messages waiting ({size}){where}", n)
+    else:
+        title = ngettext("{n} new message ({size}){where}",
+                         "{n} new messages ({size}){where}", n)
+    title = title.format(n=n, size=size, where=where)
+    by_uid = {h.uid: h for h in headers}
+    lines = []
+    for uid in result.newly_arrived[:3]:
+        h = by_uid.get(uid)
+        if h is not None:
+            sender = h.sender.split("<")[0].strip().strip('"') or h.sender
+            # TRANSLATORS: one line of the new-mail toast: "sender: subject"
+            lines.append(_("{sender}: {subject}").format(
+                sender=sender, subject=h.subject or _("(no subject)")))
+    if n > len(lines) and lines:
+        more = n - len(lines)
+        # TRANSLATORS: the last line of the new-mail toast, after up to 3 messages
+        lines.append(ngettext("and {n} more", "and {n} more", more).format(n=more))
+    return Toast(title, "\n".join(lines) or _("Click to open the mailbox."))
 
 
 class Notifier:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 __all__ = ["PlatformSupport", "WindowsSupport", "LinuxSupport", "WinApi", "platform_support",
            "RUN_KEY", "APPROVED_KEY", "APP_ID", "OpenFailed", "open_file", "show_in_folder",
-           "autostart_command"]
+           "autostart_command", "windows_ui_language"]
 
 log = logging.getLogger("traymail.platform")
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -350,3 +350,20 @@ def autostart_command(executable: str, *, platform: str = sys.platform, frozen: 
             exe = exe.with_name("pythonw.exe")
         return [str(exe), "-m", "traymail"]
     return [executable, "-m", "traymail"]
+
+
+# -- the user's UI language ------------------------------------------------------------
+
+def windows_ui_language() -> int | None:
+    """The user's Windows UI language as a LANGID (``GetUserDefaultUILanguage``,
+    e.g. 0x0419 for Russian); None elsewhere or when the call fails.
+    :func:`traymail.i18n.language_from_langid` maps it to a language code."""
+    if sys.platform != "win32":
+        return None
+    import ctypes  # pragma: no cover - Windows only (the Windows lane runs it)
+
+    try:  # pragma: no cover
+        langid = int(ctypes.windll.kernel32.GetUserDefaultUILanguage())  # type: ignore[attr-defined]
+    except (AttributeError, OSError):  # pragma: no cover
+        return None
+    return langid or None  # pragma: no cover

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from .accounts import Accounts
+from .i18n import _
 from .mailbox import CheckResult, Mailbox, MailboxError
 from .session import AccountState
 
@@ -98,7 +99,7 @@ class Poller:
                 error = exc
             except Exception as exc:  # never let a bug stop the polling
                 log.exception("check of %s failed", mb.name)
-                error = MailboxError(f"internal error: {exc}")
+                error = MailboxError(_("internal error: {error}").format(error=exc))
             finally:
                 self._running.pop(mb.name, None)
             self._due[mb.name] = self._next(mb, error)

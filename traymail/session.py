@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import _, ngettext
 from .oauth import NeedsSignIn, OAuth2ConfigError, OAuth2Error, TokenManager
 from .passwords import KeyringUnavailable
 from .pop3 import (
@@ -93,8 +94,8 @@ def ssl_context(account: Account) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=account.cafile or None)
     except (OSError, ssl.SSLError) as exc:
-        raise MailboxError(f"cannot load the CA file {account.cafile}: {exc}",
-                           AccountState.STOPPED) from None
+        raise MailboxError(_("cannot load the CA file {file}: {error}").format(
+            file=account.cafile, error=exc), AccountState.STOPPED) from None
 
 
 def _normal(fp: str) -> str:
@@ -123,10 +124,11 @@ def server_fingerprint(account: Account, timeout: float) -> str | None:
 
 def _untrusted(account: Account, exc: TransportError, timeout: float) -> MailboxError:
     fp = server_fingerprint(account, timeout)
-    shown = f" Its SHA-256 fingerprint is {fp}." if fp else ""
+    shown = _(" Its SHA-256 fingerprint is {fingerprint}.").format(fingerprint=fp) if fp else ""
     return MailboxError(
-        f"the certificate of {account.host} is not trusted ({exc}).{shown} If you know this "
-        "is your server's certificate, trust it for this account (Settings).",
+        _("the certificate of {host} is not trusted ({error}).{fingerprint} If you know this "
+          "is your server's certificate, trust it for this account (Settings).").format(
+            host=account.host, error=exc, fingerprint=shown),
         AccountState.STOPPED, cert_sha256=fp)
 
 
@@ -137,9 +139,10 @@ def _check_pin(account: Account, pop: POP3) -> None:
     if got is None or _normal(got) != _normal(account.pinned_sha256):
         pop.close()
         raise MailboxError(
-            f"the certificate of {account.host} CHANGED: expected {account.pinned_sha256}, "
-            f"got {got}. This may be an attack; nothing was sent. If the server really got a "
-            "new certificate, trust the new one in Settings.",
+            _("the certificate of {host} CHANGED: expected {expected}, got {got}. This may "
+              "be an attack; nothing was sent. If the server really got a new certificate, "
+              "trust the new one in Settings.").format(
+                host=account.host, expected=account.pinned_sha256, got=got),
             AccountState.STOPPED, cert_sha256=got)
 
 
@@ -188,8 +191,8 @@ def connect(account: Account, *, timeout: float, transcript: TranscriptHook | No
         try:
             caps = pop.capa()
             if not caps.stls and caps.supported:
-                raise CapabilityError("the server does not offer STLS; traymail will not "
-                                      "send the password without TLS")
+                raise CapabilityError(_("the server does not offer STLS; traymail will not "
+                                        "send the password without TLS"))
             pop.stls(ssl_context(account))
             _check_pin(account, pop)
         except TransportError as exc:
@@ -247,11 +250,12 @@ class StateTracker:
     def gate(self, password: str) -> None:
         """Refuse to try a password the server already rejected (in memory only)."""
         if self._auth_block == self._key(password):
-            raise MailboxError(self.status.message or "login failed before; fix the "
-                               "password or settings to try again", AccountState.AUTH_FAILED)
+            raise MailboxError(self.status.message or _("login failed before; fix the "
+                               "password or settings to try again"), AccountState.AUTH_FAILED)
 
     def _later(self, delay: float) -> str:
-        return "" if self.one_off else f"; trying again in {delay / 60:.0f} min"
+        return "" if self.one_off else _("; trying again in {minutes} min").format(
+            minutes=f"{delay / 60:.0f}")
 
     def succeeded(self) -> None:
         self._failures = 0
@@ -270,17 +274,19 @@ class StateTracker:
         elif isinstance(exc, AuthenticationError) and self.account.auth is AuthMethod.OAUTH2:
             if password is not None:  # the stored tokens: blocked until a new sign-in
                 self._auth_block = self._key(password)
-            err = MailboxError(f"login to {host} failed with a fresh OAuth2 token "
-                               f"({exc.text or 'no reason given'}). Check the user name or "
-                               "e-mail address and that POP is enabled for this account, "
-                               "then sign in again.", AccountState.AUTH_FAILED)
+            err = MailboxError(_("login to {host} failed with a fresh OAuth2 token "
+                                 "({reason}). Check the user name or e-mail address and that "
+                                 "POP is enabled for this account, then sign in again.").format(
+                host=host, reason=exc.text or _("no reason given")), AccountState.AUTH_FAILED)
         elif isinstance(exc, AuthenticationError):
             if password is not None:
                 self._auth_block = self._key(password)
-            then = ("Check the user name and password." if self.one_off else
-                    "Fix the password or settings; traymail will not try this password again.")
-            err = MailboxError(f"login to {host} failed ({exc.text or 'no reason given'}). "
-                               + then, AccountState.AUTH_FAILED)
+            then = (_("Check the user name and password.") if self.one_off else
+                    _("Fix the password or settings; traymail will not try this password "
+                      "again."))
+            err = MailboxError(_("login to {host} failed ({reason}).").format(
+                host=host, reason=exc.text or _("no reason given")) + " " + then,
+                AccountState.AUTH_FAILED)
             retry = None
         elif isinstance(exc, NeedsSignIn):
             err = MailboxError(str(exc), AccountState.NEEDS_SIGN_IN)
@@ -292,15 +298,17 @@ class StateTracker:
             retry = now + delay
             err = MailboxError(f"{exc}{self._later(delay)}", AccountState.BACKOFF)
         elif isinstance(exc, MailboxInUseError):
-            later = "" if self.one_off else "; trying again at the next check"
-            err = MailboxError(f"the mailbox on {host} is in use by another program "
-                               f"({exc.text}){later}", AccountState.BUSY)
+            later = "" if self.one_off else _("; trying again at the next check")
+            err = MailboxError(_("the mailbox on {host} is in use by another program "
+                                 "({reason})").format(host=host, reason=exc.text) + later,
+                               AccountState.BUSY)
         elif isinstance(exc, LoginDelayError):
             wait = max(interval, float(login_delay or 0))
             retry = now + wait
-            later = "" if self.one_off else f"; next try in {wait / 60:.0f} min"
-            err = MailboxError(f"{host} asks to wait between logins ({exc.text}){later}",
-                               AccountState.WAITING)
+            later = "" if self.one_off else _("; next try in {minutes} min").format(
+                minutes=f"{wait / 60:.0f}")
+            err = MailboxError(_("{host} asks to wait between logins ({reason})").format(
+                host=host, reason=exc.text) + later, AccountState.WAITING)
         elif isinstance(exc, (TemporaryFailure, TransportError)):
             self._failures += 1
             delay = min(self.MAX_BACKOFF, 60.0 * 2 ** (self._failures - 1))
@@ -311,12 +319,17 @@ class StateTracker:
             err = MailboxError(f"{host}: {exc}", AccountState.STOPPED)
             retry = None
         elif isinstance(exc, RemoteProtocolError):
-            err = MailboxError(f"{host} sent an invalid reply: {exc}", AccountState.ERROR)
+            err = MailboxError(_("{host} sent an invalid reply: {error}").format(
+                host=host, error=exc), AccountState.ERROR)
         elif isinstance(exc, (ServerError, POP3Error)):
             err = MailboxError(f"{host}: {exc}", AccountState.ERROR)
         elif isinstance(exc, OSError):
-            where = f" ({exc.filename})" if exc.filename else ""
-            err = MailboxError(f"local error{where}: {exc.strerror or exc}", AccountState.ERROR)
+            if exc.filename:
+                text = _("local error ({file}): {error}").format(
+                    file=exc.filename, error=exc.strerror or exc)
+            else:
+                text = _("local error: {error}").format(error=exc.strerror or exc)
+            err = MailboxError(text, AccountState.ERROR)
         else:
             raise exc
         if err.state in (AccountState.AUTH_FAILED, AccountState.NEEDS_SIGN_IN):
@@ -341,7 +354,7 @@ def oauth_login(pop: POP3, account: Account, token: str,
             raise
         pop.close()
     if note is not None:
-        note("the server refused the access token; refreshing it once")
+        note(_("the server refused the access token; refreshing it once"))
     token = refresh()
     pop = reconnect()
     try:
@@ -385,9 +398,12 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
     finally:
         if pop is not None:
             pop.close()
-    tls = "TLS" if account.security is not Security.NONE else "NO encryption"
-    extra = f", login delay {caps.login_delay} s" if caps.login_delay else ""
-    from .decode import format_size
+    tls = _("TLS") if account.security is not Security.NONE else _("NO encryption")
+    extra = _(", login delay {seconds} s").format(seconds=caps.login_delay) \
+        if caps.login_delay else ""
+    from .i18n import format_size
 
-    count = f"{stat.count} message" + ("" if stat.count == 1 else "s")
-    return f"OK: {count} ({format_size(stat.size)}), {tls}{extra}"
+    messages = ngettext("{n} message", "{n} messages", stat.count).format(n=stat.count)
+    # TRANSLATORS: the result of "Test connection": "OK: 3 messages (4.5 KB), TLS"
+    return _("OK: {messages} ({size}), {security}{delay}").format(
+        messages=messages, size=format_size(stat.size), security=tls, delay=extra)

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .i18n import AUTO, available_languages
 from .private import private_dir
 
 __all__ = [
@@ -139,6 +140,8 @@ class Settings:
     accounts: tuple[Account, ...] = ()
     notifications: bool = True
     start_with_system: bool = False
+    #: "auto" (the OS's language) or a language code with a catalog ("en", "ru")
+    language: str = "auto"
 
     def account(self, name: str | None = None) -> Account:
         """The named account, or the first one."""
@@ -164,7 +167,8 @@ class Settings:
 # -- validation ------------------------------------------------------------------
 
 _ACCOUNT_FIELDS = {f for f in Account.__dataclass_fields__}
-_GLOBAL_FIELDS = {"schema_version", "accounts", "notifications", "start_with_system"}
+_GLOBAL_FIELDS = {"schema_version", "accounts", "notifications", "start_with_system",
+                  "language"}
 
 
 def _check_host(value: object, where: str) -> str:
@@ -318,7 +322,16 @@ def parse_settings(data: object) -> Settings:
         if key in data and not isinstance(data[key], bool):
             raise SettingsError(key, "must be true or false")
     return Settings(accounts, bool(data.get("notifications", True)),
-                    bool(data.get("start_with_system", False)))
+                    bool(data.get("start_with_system", False)),
+                    language=_language(data.get("language", AUTO)))
+
+
+def _language(value: object) -> str:
+    """``auto`` or a language traymail has a catalog for."""
+    choices = (AUTO, *available_languages())
+    if not isinstance(value, str) or value not in choices:
+        raise SettingsError("language", f"is {value!r}; choose one of: {', '.join(choices)}")
+    return value
 
 
 def settings_to_json(settings: Settings) -> dict[str, Any]:
@@ -335,7 +348,8 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         accounts.append({k: v for k, v in d.items() if v is not None})
     return {"schema_version": SCHEMA_VERSION, "accounts": accounts,
             "notifications": settings.notifications,
-            "start_with_system": settings.start_with_system}
+            "start_with_system": settings.start_with_system,
+            "language": settings.language}
 
 
 def load_settings(path: Path) -> Settings:

@@ -261,6 +261,10 @@ def main(argv: list[str]) -> int:
               and (inst / "python" / "Lib" / "site-packages" / "traymail").is_dir()
               and (inst / "uninstall.exe").is_file(), str(inst.relative_to(wine.prefix))
               if inst.is_relative_to(wine.prefix) else "")
+        catalogs = inst / "python" / "Lib" / "site-packages" / "traymail" / "locale"
+        check("message catalogs installed (en, ru)",
+              all((catalogs / lang / "LC_MESSAGES" / "traymail.mo").is_file()
+                  for lang in ("en", "ru")), str(catalogs))
         lnks = list(wine.prefix.glob(
             "drive_c/users/*/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/traymail.lnk"))
         check("Start-menu shortcut exists", lnks)
