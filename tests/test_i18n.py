@@ -361,8 +361,10 @@ def test_the_connection_test_result_in_russian() -> None:
                           security=Security.NONE, allow_insecure=True)
         set_language("ru")
         ru = probe(account, "pass", timeout=5)
+        size_ru = format_size(sum(len(m.data) for m in box.snapshot()))
         set_language("en")
         en = probe(account, "pass", timeout=5)
-    total = sum(len(m.data) for m in box.snapshot())
-    assert ru.startswith(f"Успешно: 2 письма ({total} {octets_ru(total)}), БЕЗ шифрования")
-    assert en.startswith(f"OK: 2 messages ({total} octets), NO encryption")
+        size_en = format_size(sum(len(m.data) for m in box.snapshot()))
+    assert "," in size_ru and "." in size_en  # 1,4 КБ / 1.4 KB
+    assert ru.startswith(f"Успешно: 2 письма ({size_ru}), БЕЗ шифрования")
+    assert en.startswith(f"OK: 2 messages ({size_en}), NO encryption")
