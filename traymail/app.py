@@ -30,6 +30,7 @@ from .poller import Poller
 from .private import PrivateRotatingFileHandler, create_private, private_dir
 from .session import AccountState
 from .settings import Paths
+from .sound import Player
 from .text import CleanFormatter
 from .tray import SEPARATOR, MenuEntry, Tray
 from .ui.log_window import LogWindow
@@ -127,6 +128,8 @@ class App:
         self.checking: set[str] = set()
         self.paused_until = 0.0
         self.toasts: list[Toast] = []
+        #: new-mail sound (traymail.sound); off unless an account or rule asks
+        self.sound = Player()
         #: notices shown (a wrong password, "Sign in again to ..."), once each
         self.notices: list[Toast] = []
         self.mailbox_window: MailboxWindow | None = None
@@ -242,6 +245,7 @@ class App:
             MenuEntry("Check now", self.check_now),
             MenuEntry("Show log", self.show_log),
             MenuEntry("Settings…", self.show_settings),
+            MenuEntry("Rules…", self.show_rules),
             SEPARATOR,
             MenuEntry("Pause notifications", submenu=[
                 MenuEntry("For 15 minutes", lambda: self.pause(15 * 60)),
@@ -323,6 +327,18 @@ class App:
                 on_signed_in=lambda account: self._signed_in(account.name),
                 on_demo=self.start_demo if first_run else None)
         return self.settings_dialog
+
+    def show_rules(self) -> Any:
+        """The Rules window (traymail.ui.rules_window), one at a time."""
+        from .ui.rules_window import RulesWindow
+
+        window = getattr(self, "rules_window", None)
+        if window is not None and window.alive:
+            window.top.lift()
+        else:
+            window = self.rules_window = RulesWindow(self.root, self.accounts,
+                                                     on_saved=self._settings_saved)
+        return window
 
     def start_demo(self) -> None:
         """First run, "Try the demo": the demo runs as its own app, in its own
@@ -443,9 +459,15 @@ class App:
             self.errors.pop(mb.name, None)
         if result is not None:
             self.results[mb.name] = result
-            if result.newly_arrived and self.accounts.settings.notifications \
-                    and not self.paused():
-                toast = toast_text(mb.name, result, arrived_size, headers,
+            shown = result
+            if self.paused() and result.important:  # an "important" rule: a toast anyway
+                shown = replace(result, newly_arrived=result.important)
+            if result.newly_arrived and result.sound:
+                self.sound.play(result.sound, paused=self.paused(),
+                                quiet_hours=self.accounts.settings.quiet_hours)
+            if shown.newly_arrived and self.accounts.settings.notifications \
+                    and (not self.paused() or shown is not result):
+                toast = toast_text(mb.name, shown, arrived_size, headers,
                                    len(self.accounts.names) > 1)
                 self.toasts.append(toast)
                 if self.notifier is not None:

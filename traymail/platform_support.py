@@ -350,3 +350,11 @@ def autostart_command(executable: str, *, platform: str = sys.platform, frozen: 
             exe = exe.with_name("pythonw.exe")
         return [str(exe), "-m", "traymail"]
     return [executable, "-m", "traymail"]
+
+
+def windows_play_wav(path: Path) -> None:  # pragma: no cover - runs only on Windows
+    """Play a WAV without waiting (winsound, SND_FILENAME | SND_ASYNC)."""
+    import winsound  # type: ignore[import-not-found,unused-ignore]
+
+    flags = winsound.SND_FILENAME | winsound.SND_ASYNC | winsound.SND_NODEFAULT
+    winsound.PlaySound(str(path), flags)
