@@ -220,6 +220,9 @@ class RulesWindow(Window):
             self.select(sel[0])
 
     def select(self, index: int) -> None:
+        if self.current is not None and self.current != index \
+                and self.current < len(self.drafts):
+            self.store_form()  # the shown rule's edits are kept
         self.current = index
         d = self.drafts[index]
         self.name_var.set(d.get("name", ""))
@@ -302,7 +305,8 @@ class RulesWindow(Window):
                 else self.general_error
             target.configure(text=f"{exc.field}: {exc.problem}")
             return
-        self.select(int(m[1]))
+        if int(m[1]) != self.current:
+            self.select(int(m[1]))
         part = m[3] or ""
         if m[2] is not None and int(m[2]) < len(self.cond_rows):
             self.cond_rows[int(m[2])]["error"].configure(text=f"{part} {exc.problem}")
@@ -317,7 +321,7 @@ class RulesWindow(Window):
         """The new settings, or None with the error shown next to its field."""
         self.store_form()
         self._clear_errors()
-        lines = {k: [x for x in t.get("1.0", "end").split() if x]
+        lines = {k: [x.strip() for x in t.get("1.0", "end").splitlines() if x.strip()]
                  for k, t in (("friends", self.friends_text), ("blocked", self.blocked_text))}
         s = self.accounts.settings
         try:
