@@ -185,3 +185,22 @@ def _index(menu: tk.Menu, label: str) -> int:
     return next(i for i in range(menu.index("end") + 1)
                 if menu.type(i) != "separator" and menu.entrycget(i, "label") == label)
 
+
+
+def test_log_window_shows_the_rule_log(root: tk.Tk, accounts: Accounts) -> None:  # noqa: F811
+    from dataclasses import replace
+
+    from traymail.rules import parse_rules
+    from traymail.ui.log_window import LogWindow
+
+    mb = accounts.mailbox()
+    sender = mb.headers()[0].sender
+    address = sender[sender.index("<") + 1:sender.index(">")]
+    accounts.apply(replace(accounts.settings,
+                           rules=parse_rules({"blocked": [address]}, accounts.names)))
+    log = LogWindow(root, TkBridge(root), accounts)
+    accounts.mailbox().check()
+    assert pump(root, lambda: f"rule log: '{BLOCKED}' matched message" in log.contents())
+    line = next(x for x in log.contents().splitlines() if "rule log:" in x)
+    assert "mark" in line and "Subject:" in line
+    log.close()
