@@ -305,3 +305,23 @@ def test_cli_headers_check_and_rules_test(dovecot_account: DovecotAccount,
     heads = json.loads(traymail(env, home, "headers", "--json").stdout)
     assert [(h["rule"], h["marked"]) for h in heads] == [
         (None, False), (BLOCKED, True), ("Newsletters", False)]
+
+
+def test_a_server_without_top_still_checks_and_never_retrs(make_devserver: object,
+                                                           tmp_path: Path) -> None:
+    """No TOP: the rules cannot see headers; the check goes on, says so, and
+    no message body is ever fetched for a rule."""
+    from traymail.devserver import Faults, MemoryMailbox
+    from traymail.samples import sample_messages
+
+    srv = make_devserver(MemoryMailbox(sample_messages(3)),  # type: ignore[operator]
+                         Faults(omit=frozenset({"TOP"})))
+    eng = Engine(tmp_path / "home")
+    mb = eng.mailbox(srv.port)
+    mb.rules = rules_of(blocked=["@example.org"])
+    events: list[str] = []
+    mb.listeners.append(lambda name, e: events.append(e.text))
+    result = mb.check()
+    assert result.new_count == 3 and mb.marked() == []
+    assert any("does not support TOP" in t and t.startswith("rule log:") for t in events)
+    assert not any(t.startswith(("RETR", "TOP")) for t in events)

@@ -200,6 +200,17 @@ class RuleSet:
                 return Match(rule.name, rule.actions, rule.delete_without_asking, rule.sound)
         return None
 
+    def named(self, name: str | None) -> Match | None:
+        """The match a stored rule name stands for (None: no rule, or one since removed)."""
+        if name == FRIEND:
+            return Match(FRIEND, frozenset())
+        if name == BLOCKED:
+            return Match(BLOCKED, frozenset({Action.MARK}))
+        for rule in self.rules:
+            if rule.name == name:
+                return Match(rule.name, rule.actions, rule.delete_without_asking, rule.sound)
+        return None
+
     def fingerprint(self) -> str:
         """Changes whenever a rule or list does (stored results are then redone)."""
         import hashlib

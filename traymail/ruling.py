@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .decode import parse_headers
-from .pop3 import POP3, CapabilityError
+from .pop3 import POP3
 from .rules import MAX_HEAD, Action, Match, RuleSet, message_from_head
 from .text import clean
 
@@ -43,14 +43,16 @@ def fetch_heads(mb: Mailbox, pop: POP3, ids: list[tuple[int, str]],
                 sizes: dict[str, int | None]) -> None:
     """``TOP n 0`` for each message without a stored header block, in this
     session; the header cache is filled on the way (no second TOP)."""
-    have = mb.store.heads(mb.name)
+    have = mb.store.head_uids(mb.name)
     missing = [(n, uid) for n, uid in ids if uid not in have]
     if not missing:
         return
     caps = pop.capabilities
     if caps is not None and caps.supported and not caps.has("TOP"):
-        raise CapabilityError("the server does not support TOP, so rules cannot see the "
-                              "headers without downloading the messages")
+        # never a RETR: the rules see nothing here, the check goes on
+        mb._note("rule log: the server does not support TOP, so rules cannot see the "
+                 "headers without downloading the messages; no rule applies")
+        return
     by_number = dict(missing)
     heads: dict[str, bytes] = {}
     parsed = []
@@ -104,12 +106,12 @@ def apply_rules(mb: Mailbox, uids: list[str], sizes: dict[str, int | None]) -> R
                 delete_now.append(uid)
     if to_mark:
         mb.store.mark(mb.name, to_mark)
-    # every message's match (the earlier ones re-evaluated from the stored heads:
-    # a Match is not stored, only the rule's name)
-    old = [u for u in uids if u not in fresh]
-    heads = heads or (mb.store.heads(mb.name) if old else {})
-    matches = {u: m for u, m in {**_evaluate(rules, mb.name, heads, sizes, old),
-                                  **fresh}.items() if m is not None}
+    # every message's match: the earlier ones from their stored rule name
+    matches: dict[str, Match] = {}
+    for u in uids:
+        m = fresh[u] if u in fresh else rules.named(stored.get(u, ("", None))[1])
+        if m is not None:
+            matches[u] = m
     return RuleOutcome(
         matches,
         frozenset(u for u, m in matches.items() if Action.IGNORE in m.actions),

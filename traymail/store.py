@@ -212,6 +212,10 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO rule_heads VALUES (?,?,?)",
                            [(account, u, h) for u, h in heads.items()])
 
+    def head_uids(self, account: str) -> set[str]:
+        return {str(r[0]) for r in self._all(
+            "SELECT uid FROM rule_heads WHERE account=?", (account,))}
+
     def heads(self, account: str) -> dict[str, bytes]:
         return {str(u): bytes(h) for u, h in self._all(  # type: ignore[call-overload]
             "SELECT uid, head FROM rule_heads WHERE account=?", (account,))}
