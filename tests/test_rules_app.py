@@ -56,6 +56,12 @@ def rules_app(home: Path, srv: DevServer, *rules: dict[str, object], sound: str 
     return app
 
 
+def badge(app: App) -> tuple[int, int, int]:
+    """The colour at the badge's centre of the current icon (64 px, top right)."""
+    image = app.icon_and_title()[0].convert("RGB")
+    return image.getpixel((64 - 7, 7))  # type: ignore[no-any-return]
+
+
 def shown_since(desktop: Desktop, before: int) -> list[dict[str, str]]:
     """What dunst showed since (its history holds closed notifications)."""
     subprocess.run(["dunstctl", "close-all"], env=desktop.env, timeout=10)
@@ -115,6 +121,16 @@ def test_important_rule_forces_a_toast_during_pause(
         wait_for(lambda: any(n["summary"] == toast.title and "Call me now" in n["body"]
                              for n in shown_since(session_env, before)), 10,
                  "the important toast on screen")
+        # the badge turns orange while the important mail is new, red again after
+        assert app_pump(app, lambda: app.important.get("Home"))
+        app.resume()
+        assert badge(app) == (245, 166, 35)
+        app.mark_all_seen()
+        assert not any(app.important.values())
+        box.add(mail("Someone <someone@example.org>", "Ordinary again"))
+        app.check_now()
+        assert app_pump(app, lambda: app.results["Home"].new_count == 1, timeout=20)
+        assert badge(app) == (214, 40, 40)  # ordinary new mail: the usual red
     finally:
         app.shutdown()
 

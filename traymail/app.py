@@ -130,6 +130,8 @@ class App:
         self.toasts: list[Toast] = []
         #: new-mail sound (traymail.sound); off unless an account or rule asks
         self.sound = Player()
+        #: account -> new messages an "important" rule matched (the badge's colour)
+        self.important: dict[str, set[str]] = {}
         #: notices shown (a wrong password, "Sign in again to ..."), once each
         self.notices: list[Toast] = []
         self.mailbox_window: MailboxWindow | None = None
@@ -381,6 +383,7 @@ class App:
         return time.time() < self.paused_until
 
     def mark_all_seen(self) -> None:
+        self.important.clear()
         for mb in self.accounts.mailboxes(enabled_only=False):
             mb.mark_all_seen()
             if mb.name in self.results:
@@ -435,6 +438,11 @@ class App:
         """Poller thread: gather what a toast needs, then hand over to Tk."""
         headers: list[Header] = []
         size = 0
+        if result is not None:  # important mail still new: keeps the badge's colour
+            flags, done = mb.store.flags(mb.name), mb.store.downloads(mb.name)
+            keep = {u for u in self.important.get(mb.name, set()) | set(result.important)
+                    if u in flags and not flags[u][1] and u not in done}
+            self.bridge.post(lambda: self.important.__setitem__(mb.name, keep))
         if result is not None and result.newly_arrived:
             sizes = mb.store.sizes(mb.name)
             size = sum(sizes.get(u) or 0 for u in result.newly_arrived)
@@ -505,7 +513,8 @@ class App:
             parts.append("paused")
         if not self.accounts.names:
             parts = ["traymail — no account: open Settings"]
-        return draw_icon(64, state, new), ", ".join(parts)[:127]
+        important = any(self.important.values())  # rules: the badge's colour
+        return draw_icon(64, state, new, important), ", ".join(parts)[:127]
 
     def refresh_icon(self) -> None:
         if self.tray is not None:
