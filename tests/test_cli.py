@@ -59,7 +59,8 @@ def test_cli_end_to_end(dovecot_account: DovecotAccount, secret_service: dict[st
 
     heads = json.loads(traymail(env, home, "headers", "--json").stdout)
     assert [h["subject"] for h in heads] == [f"Grüße {i}" for i in range(5)]
-    assert set(heads[0]) == {"uid", "number", "size", "from", "subject", "date", "new", "marked"}
+    assert set(heads[0]) == {"uid", "number", "size", "from", "subject", "date", "new", "marked",
+                            "rule"}
 
     files = traymail(env, home, "fetch", heads[0]["uid"]).stdout.split("\n")[0]
     assert Path(files).read_bytes() == dovecot_account.files()[0].read_bytes().replace(

@@ -53,6 +53,7 @@ class Accounts:
                     self._boxes[account.name] = box
                 elif box.account != account:
                     box.update_account(account)
+                box.rules = self.settings.rules  # traymail.rules
 
     def _fan_out(self, name: str, event: TranscriptEvent) -> None:
         for listener in list(self._listeners):

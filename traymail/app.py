@@ -30,6 +30,7 @@ from .poller import Poller
 from .private import PrivateRotatingFileHandler, create_private, private_dir
 from .session import AccountState
 from .settings import Paths
+from .sound import Player
 from .text import CleanFormatter
 from .tray import SEPARATOR, MenuEntry, Tray
 from .ui.log_window import LogWindow
@@ -127,6 +128,10 @@ class App:
         self.checking: set[str] = set()
         self.paused_until = 0.0
         self.toasts: list[Toast] = []
+        #: new-mail sound (traymail.sound); off unless an account or rule asks
+        self.sound = Player()
+        #: account -> new messages an "important" rule matched (the badge's colour)
+        self.important: dict[str, set[str]] = {}
         #: notices shown (a wrong password, "Sign in again to ..."), once each
         self.notices: list[Toast] = []
         self.mailbox_window: MailboxWindow | None = None
@@ -242,6 +247,7 @@ class App:
             MenuEntry("Check now", self.check_now),
             MenuEntry("Show log", self.show_log),
             MenuEntry("Settings…", self.show_settings),
+            MenuEntry("Rules…", self.show_rules),
             SEPARATOR,
             MenuEntry("Pause notifications", submenu=[
                 MenuEntry("For 15 minutes", lambda: self.pause(15 * 60)),
@@ -324,6 +330,18 @@ class App:
                 on_demo=self.start_demo if first_run else None)
         return self.settings_dialog
 
+    def show_rules(self) -> Any:
+        """The Rules window (traymail.ui.rules_window), one at a time."""
+        from .ui.rules_window import RulesWindow
+
+        window = getattr(self, "rules_window", None)
+        if window is not None and window.alive:
+            window.top.lift()
+        else:
+            window = self.rules_window = RulesWindow(self.root, self.accounts,
+                                                     on_saved=self._settings_saved)
+        return window
+
     def start_demo(self) -> None:
         """First run, "Try the demo": the demo runs as its own app, in its own
         throwaway folder; this one (with no account yet) makes way for it."""
@@ -365,6 +383,7 @@ class App:
         return time.time() < self.paused_until
 
     def mark_all_seen(self) -> None:
+        self.important.clear()
         for mb in self.accounts.mailboxes(enabled_only=False):
             mb.mark_all_seen()
             if mb.name in self.results:
@@ -419,6 +438,11 @@ class App:
         """Poller thread: gather what a toast needs, then hand over to Tk."""
         headers: list[Header] = []
         size = 0
+        if result is not None:  # important mail still new: keeps the badge's colour
+            flags, done = mb.store.flags(mb.name), mb.store.downloads(mb.name)
+            keep = {u for u in self.important.get(mb.name, set()) | set(result.important)
+                    if u in flags and not flags[u][1] and u not in done}
+            self.bridge.post(lambda: self.important.__setitem__(mb.name, keep))
         if result is not None and result.newly_arrived:
             sizes = mb.store.sizes(mb.name)
             size = sum(sizes.get(u) or 0 for u in result.newly_arrived)
@@ -443,9 +467,15 @@ class App:
             self.errors.pop(mb.name, None)
         if result is not None:
             self.results[mb.name] = result
-            if result.newly_arrived and self.accounts.settings.notifications \
-                    and not self.paused():
-                toast = toast_text(mb.name, result, arrived_size, headers,
+            shown = result
+            if self.paused() and result.important:  # an "important" rule: a toast anyway
+                shown = replace(result, newly_arrived=result.important)
+            if result.newly_arrived and result.sound:
+                self.sound.play(result.sound, paused=self.paused(),
+                                quiet_hours=self.accounts.settings.quiet_hours)
+            if shown.newly_arrived and self.accounts.settings.notifications \
+                    and (not self.paused() or shown is not result):
+                toast = toast_text(mb.name, shown, arrived_size, headers,
                                    len(self.accounts.names) > 1)
                 self.toasts.append(toast)
                 if self.notifier is not None:
@@ -483,7 +513,8 @@ class App:
             parts.append("paused")
         if not self.accounts.names:
             parts = ["traymail — no account: open Settings"]
-        return draw_icon(64, state, new), ", ".join(parts)[:127]
+        important = any(self.important.values())  # rules: the badge's colour
+        return draw_icon(64, state, new, important), ", ".join(parts)[:127]
 
     def refresh_icon(self) -> None:
         if self.tray is not None:

@@ -49,6 +49,7 @@ class Context:
     def mailbox(self, name: str | None = None) -> Mailbox:
         account = self.settings.account(name or self.args.account)
         mb = Mailbox(account, self.store, self.passwords, self.paths)
+        mb.rules = self.settings.rules  # traymail.rules
         self._boxes.append(mb)
         return mb
 
@@ -76,7 +77,7 @@ def cmd_check(ctx: Context) -> int:
             r = mb.check()
             entry.update(new_count=r.new_count, new_size=r.new_size, total_count=r.total_count,
                          total_size=r.total_size, newly_arrived=list(r.newly_arrived),
-                         state=mb.status.state.value)
+                         state=mb.status.state.value, ignored=r.ignored)
         except MailboxError as exc:
             failed = True
             entry.update(new_count=None, new_size=None, total_count=None, total_size=None,
@@ -100,7 +101,7 @@ def cmd_headers(ctx: Context) -> int:
     if ctx.args.json:
         print(json.dumps([{"uid": h.uid, "number": h.number, "size": h.size,
                            "from": h.sender, "subject": h.subject, "date": h.date,
-                           "new": h.new, "marked": h.marked} for h in heads],
+                           "new": h.new, "marked": h.marked, "rule": h.rule} for h in heads],
                          ensure_ascii=False, indent=2))
         return 0
     for h in heads:
@@ -332,12 +333,25 @@ def build_parser() -> argparse.ArgumentParser:
     disc.add_argument("--json", action="store_true")
     disc.add_argument("--offline", action="store_true",
                       help="only the built-in provider table (no network)")
+    # -- rules (traymail.rules_cli) --
+    ru = sub.add_parser("rules", parents=[common], help="rules on the server's mail")
+    rsub = ru.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rt = rsub.add_parser("test", parents=[common],
+                         help="show which rule matches which message, without acting")
+    rt.add_argument("--json", action="store_true")
     return p
+
+
+def cmd_rules(ctx: Context) -> int:
+    from .rules_cli import rules_test
+
+    return rules_test(ctx.mailbox(), json_out=ctx.args.json)
 
 
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "check": cmd_check, "headers": cmd_headers, "fetch": cmd_fetch, "delete": cmd_delete,
     "accounts": cmd_accounts, "set-password": cmd_set_password, "sign-in": cmd_sign_in,
+    "rules": cmd_rules,
 }
 
 

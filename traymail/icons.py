@@ -31,9 +31,12 @@ class IconState(enum.Enum):
 _BODY = (48, 98, 171)
 _FLAP = (230, 238, 250)
 _BADGE = (214, 40, 40)
+#: the badge when an "important" rule matched new mail (traymail.rules)
+_IMPORTANT = (245, 166, 35)
 
 
-def draw_icon(size: int = 64, state: IconState = IconState.IDLE, count: int = 0) -> Image:
+def draw_icon(size: int = 64, state: IconState = IconState.IDLE, count: int = 0,
+              important: bool = False) -> Image:
     """The tray icon at ``size`` pixels (RGBA)."""
     from PIL import Image, ImageDraw, ImageFont
 
@@ -50,8 +53,8 @@ def draw_icon(size: int = 64, state: IconState = IconState.IDLE, count: int = 0)
     if state is IconState.NEW and count > 0:
         r = s * 22 // 100
         cx, cy = s - r, r
-        d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=_BADGE, outline=(255, 255, 255),
-                  width=max(scale, s // 40))
+        d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=_IMPORTANT if important else _BADGE,
+                  outline=(255, 255, 255), width=max(scale, s // 40))
         text = str(count) if count < 100 and size >= 24 else ""
         if text:
             font_size = int(r * (1.3 if len(text) == 1 else 1.0))

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import ruling
 from .decode import parse_headers, preview_text
 from .files import (
     DownloadCancelled,
@@ -48,6 +49,7 @@ from .pop3 import (
     TranscriptEvent,
 )
 from .private import private_dir
+from .rules import RuleSet
 from .session import (
     AccountState,
     AccountStatus,
@@ -80,6 +82,12 @@ class CheckResult:
     #: the first check of this account: newly_arrived is the whole mailbox,
     #: to be shown as one summary
     first_run: bool = False
+    # -- rules (traymail.ruling): newly arrived messages an "important" rule
+    # matched (a toast even when paused), the sound to play (None: silence),
+    # how many new messages an "ignore" rule kept out of the counts
+    important: tuple[str, ...] = ()
+    sound: str | None = None
+    ignored: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,8 @@ class Header:
     new: bool
     marked: bool
     downloaded: Path | None
+    #: the rule that matched (traymail.rules), None: none
+    rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,8 @@ class Mailbox:
         self._quit_unconfirmed = float("-inf")
         self._login_delay: int | None = None
         self._no_uidl_noted = False
+        #: the rules, friends and block list (set from the settings by Accounts)
+        self.rules = RuleSet()
 
     @property
     def name(self) -> str:
@@ -327,16 +339,43 @@ class Mailbox:
             assert stat_ is not None
             stat = stat_
             sizes = self._sizes(pop, ids)
+            ruled = self.rules.applies_to(self.name)
+            if ruled:  # rules need the headers: TOP n 0, in this session
+                ruling.fetch_heads(self, pop, ids, sizes)
         first_run = not self.store.has_history(self.name)
         self.store.sync_uids(self.name, sizes)
         self.store.set_history(self.name)
         flags = self.store.flags(self.name)
         downloaded = self.store.downloads(self.name)
-        new = [uid for _, uid in ids if not flags[uid][1] and uid not in downloaded]
+        outcome = (ruling.apply_rules(self, [u for _, u in ids], sizes) if ruled
+                   else ruling.RuleOutcome({}))
+        new_all = [uid for _, uid in ids if not flags[uid][1] and uid not in downloaded]
+        new = [uid for uid in new_all if uid not in outcome.ignored]
         arrived = tuple(uid for uid in new if not flags[uid][0])
-        self.store.set_announced(self.name, arrived)
+        self.store.set_announced(self.name, [*arrived, *(set(new_all) - set(new))])
+        if outcome.delete_now:
+            self._delete_without_asking(list(outcome.delete_now))
         return CheckResult(len(new), sum(sizes[u] or 0 for u in new), stat.count, stat.size,
-                           arrived, first_run)
+                           arrived, first_run,
+                           tuple(u for u in arrived if u in outcome.important),
+                           None if first_run else
+                           outcome.sound_for(arrived, self.account.sound),
+                           len(new_all) - len(new))
+
+    def _delete_without_asking(self, uids: list[str]) -> None:
+        """A rule's "delete without asking": the usual path (a new session, its
+        UIDL re-check, the recorded size), logged."""
+        self._note(f"rule log: deleting {len(uids)} message(s) without asking")
+        try:
+            report = self.delete_marked(only=uids)
+        except MailboxError as exc:
+            self._note(f"rule log: the deletion failed, the marks stay: {exc}")
+            log.warning("%s: rule deletion failed: %s", self.name, exc)
+            return
+        self._note(f"rule log: deleted {len(report.deleted)}, gone {len(report.gone)}, "
+                   f"not deleted {len(report.failed)}")
+        log.info("%s: a rule deleted %d message(s) without asking", self.name,
+                 len(report.deleted))
 
     # -- headers -----------------------------------------------------------------
     def cached_headers(self, numbers: dict[str, int] | None = None) -> list[Header]:
@@ -346,6 +385,7 @@ class Mailbox:
         sizes = self.store.sizes(self.name)
         marks = self.store.marks(self.name)
         downloads = self.store.downloads(self.name)
+        rule_of = self.store.rule_results(self.name)
         order = list(numbers) if numbers is not None else list(sizes)
         out = []
         for uid in order:
@@ -356,7 +396,7 @@ class Mailbox:
                 clean(h.recipients), clean(h.subject), clean(h.date), h.timestamp,
                 clean(h.message_id),
                 new=not announced_seen[1] and uid not in downloads, marked=uid in marks,
-                downloaded=downloads.get(uid)))
+                downloaded=downloads.get(uid), rule=rule_of.get(uid, ("", None))[1]))
         return out
 
     def headers(self, new_only: bool = False) -> list[Header]:
@@ -366,6 +406,9 @@ class Mailbox:
             _, ids, size_of = self._scan(pop)
             sizes: dict[str, int | None] = {uid: size_of.get(n) for n, uid in ids}
             self.store.sync_uids(self.name, sizes)
+            ruled = self.rules.applies_to(self.name)
+            if ruled:  # rules need the header blocks; this fills the cache too
+                ruling.fetch_heads(self, pop, ids, sizes)
             cache = self.store.headers(self.name)
             missing = [(n, uid) for n, uid in ids if uid not in cache]
             if missing:
@@ -382,6 +425,8 @@ class Mailbox:
                         self.store.put_headers(self.name, batch)
                         batch = []
                 self.store.put_headers(self.name, batch)
+        if ruled:
+            ruling.apply_rules(self, [u for _, u in ids], sizes)
         result = self.cached_headers({uid: n for n, uid in ids})
         return [h for h in result if h.new] if new_only else result
 

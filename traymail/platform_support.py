@@ -367,3 +367,11 @@ def windows_ui_language() -> int | None:
     except (AttributeError, OSError):  # pragma: no cover
         return None
     return langid or None  # pragma: no cover
+
+
+def windows_play_wav(path: Path) -> None:  # pragma: no cover - runs only on Windows
+    """Play a WAV without waiting (winsound, SND_FILENAME | SND_ASYNC)."""
+    import winsound  # type: ignore[import-not-found,unused-ignore]
+
+    flags = winsound.SND_FILENAME | winsound.SND_ASYNC | winsound.SND_NODEFAULT
+    winsound.PlaySound(str(path), flags)

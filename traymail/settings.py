@@ -19,12 +19,15 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .i18n import AUTO, available_languages
 from .private import private_dir
+
+if TYPE_CHECKING:
+    from .rules import RuleSet
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -112,6 +115,8 @@ class Account:
     email: str | None = None
     auth: AuthMethod = AuthMethod.PASSWORD
     oauth2: OAuth2Settings | None = None
+    #: new-mail sound: None (off), "default" (the shipped chime) or a .wav path
+    sound: str | None = None
 
     @property
     def sasl_user(self) -> str:
@@ -142,6 +147,10 @@ class Settings:
     start_with_system: bool = False
     #: "auto" (the OS's language) or a language code with a catalog ("en", "ru")
     language: str = "auto"
+    # -- rules and sound (traymail.rules, traymail.sound) --
+    rules: RuleSet = field(default_factory=lambda: _empty_rules())
+    #: "HH:MM-HH:MM" (may wrap midnight): no sound then; None: never quiet
+    quiet_hours: str | None = None
 
     def account(self, name: str | None = None) -> Account:
         """The named account, or the first one."""
@@ -168,7 +177,26 @@ class Settings:
 
 _ACCOUNT_FIELDS = {f for f in Account.__dataclass_fields__}
 _GLOBAL_FIELDS = {"schema_version", "accounts", "notifications", "start_with_system",
-                  "language"}
+                  "language", "rules", "friends", "blocked", "quiet_hours"}
+
+
+def _empty_rules() -> RuleSet:
+    from .rules import RuleSet
+
+    return RuleSet()
+
+
+def check_quiet_hours(value: object, where: str = "quiet_hours") -> str | None:
+    """``"HH:MM-HH:MM"`` (24-hour, may wrap midnight) or None."""
+    if value is None:
+        return None
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value) \
+        if isinstance(value, str) else None
+    if m is None or int(m[1]) > 23 or int(m[3]) > 23 or int(m[2]) > 59 or int(m[4]) > 59:
+        raise SettingsError(where, 'must be like "22:00-07:00" (24-hour clock) or null')
+    return f"{int(m[1]):02d}:{m[2]}-{int(m[3]):02d}:{m[4]}"
 
 
 def _check_host(value: object, where: str) -> str:
@@ -287,6 +315,9 @@ def _account(data: object, i: int) -> Account:
     elif auth is AuthMethod.OAUTH2:
         raise SettingsError(f"{where}.oauth2", 'is required when "auth" is "oauth2" '
                             '(at least {"provider": "microsoft"} or "google")')
+    sound = data.get("sound")
+    if sound is not None and (not isinstance(sound, str) or not sound.strip()):
+        raise SettingsError(f"{where}.sound", 'must be null (off), "default" or a .wav path')
     cafile = data.get("cafile")
     if cafile and not Path(cafile).expanduser().is_file():
         raise SettingsError(f"{where}.cafile", f"no such file: {cafile}")
@@ -296,6 +327,7 @@ def _account(data: object, i: int) -> Account:
         check_interval_minutes=float(interval), download_dir=data.get("download_dir"),
         enabled=bool(data.get("enabled", True)), allow_insecure=allow_insecure,
         pinned_sha256=data.get("pinned_sha256"), email=email, auth=auth, oauth2=oauth2,
+        sound=sound,
     )
 
 
@@ -321,9 +353,13 @@ def parse_settings(data: object) -> Settings:
     for key in ("notifications", "start_with_system"):
         if key in data and not isinstance(data[key], bool):
             raise SettingsError(key, "must be true or false")
+    from .rules import parse_rules
+
     return Settings(accounts, bool(data.get("notifications", True)),
                     bool(data.get("start_with_system", False)),
-                    language=_language(data.get("language", AUTO)))
+                    language=_language(data.get("language", AUTO)),
+                    rules=parse_rules(data, names),
+                    quiet_hours=check_quiet_hours(data.get("quiet_hours")))
 
 
 def _language(value: object) -> str:
@@ -335,6 +371,8 @@ def _language(value: object) -> str:
 
 
 def settings_to_json(settings: Settings) -> dict[str, Any]:
+    from .rules import rules_to_json
+
     accounts = []
     for acc in settings.accounts:
         d = asdict(acc)
@@ -349,7 +387,9 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "accounts": accounts,
             "notifications": settings.notifications,
             "start_with_system": settings.start_with_system,
-            "language": settings.language}
+            "language": settings.language,
+            **({"quiet_hours": settings.quiet_hours} if settings.quiet_hours else {}),
+            **{k: v for k, v in rules_to_json(settings.rules).items() if v}}
 
 
 def load_settings(path: Path) -> Settings:

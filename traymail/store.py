@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS downloads (
 CREATE TABLE IF NOT EXISTS marks (
     account TEXT NOT NULL, uid TEXT NOT NULL, size INTEGER, at REAL NOT NULL,
     PRIMARY KEY (account, uid));
+CREATE TABLE IF NOT EXISTS rule_heads (
+    account TEXT NOT NULL, uid TEXT NOT NULL, head BLOB NOT NULL,
+    PRIMARY KEY (account, uid));
+CREATE TABLE IF NOT EXISTS rule_results (
+    account TEXT NOT NULL, uid TEXT NOT NULL, fingerprint TEXT NOT NULL, rule TEXT,
+    PRIMARY KEY (account, uid));
 """
 
 
@@ -148,8 +154,9 @@ class Store:
             gone = [u for u in known if u not in sizes]
             db.executemany("DELETE FROM messages WHERE account=? AND uid=?",
                            [(account, u) for u in gone])
-            db.executemany("DELETE FROM headers WHERE account=? AND uid=?",
-                           [(account, u) for u in gone])
+            for table in ("headers", "rule_heads", "rule_results"):
+                db.executemany(f"DELETE FROM {table} WHERE account=? AND uid=?",
+                               [(account, u) for u in gone])
         return new
 
     def sizes(self, account: str) -> dict[str, int | None]:
@@ -199,6 +206,31 @@ class Store:
                          "message_id FROM headers WHERE account=?", (account,))
         return {str(r[0]): StoredHeader(*r) for r in rows}  # type: ignore[arg-type]
 
+    # -- rules (traymail.rules): raw header blocks and each message's result ----------
+    def put_heads(self, account: str, heads: dict[str, bytes]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO rule_heads VALUES (?,?,?)",
+                           [(account, u, h) for u, h in heads.items()])
+
+    def head_uids(self, account: str) -> set[str]:
+        return {str(r[0]) for r in self._all(
+            "SELECT uid FROM rule_heads WHERE account=?", (account,))}
+
+    def heads(self, account: str) -> dict[str, bytes]:
+        return {str(u): bytes(h) for u, h in self._all(  # type: ignore[call-overload]
+            "SELECT uid, head FROM rule_heads WHERE account=?", (account,))}
+
+    def put_rule_results(self, account: str, results: dict[str, tuple[str, str | None]]
+                         ) -> None:
+        """uid -> (rules fingerprint, matching rule name or None)."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO rule_results VALUES (?,?,?,?)",
+                           [(account, u, fp, r) for u, (fp, r) in results.items()])
+
+    def rule_results(self, account: str) -> dict[str, tuple[str, str | None]]:
+        return {str(u): (str(fp), None if r is None else str(r)) for u, fp, r in self._all(
+            "SELECT uid, fingerprint, rule FROM rule_results WHERE account=?", (account,))}
+
     # -- downloads -----------------------------------------------------------------
     def add_download(self, account: str, uid: str, path: Path, size: int) -> None:
         with self.transaction() as db:
@@ -233,6 +265,6 @@ class Store:
         """Messages deleted from the server: drop every trace but downloads."""
         uids = list(uids)
         with self.transaction() as db:
-            for table in ("messages", "headers", "marks"):
+            for table in ("messages", "headers", "marks", "rule_heads", "rule_results"):
                 db.executemany(f"DELETE FROM {table} WHERE account=? AND uid=?",
                                [(account, u) for u in uids])

@@ -147,6 +147,9 @@ class MailboxWindow(Window):
         self.menu.add_command(label="Mark / Unmark for deletion", command=self.toggle_mark)
         self.menu.add_separator()
         self.menu.add_command(label="Refresh", command=self.refresh)
+        from .rules_window import attach_sender_actions  # rules: trust / block sender
+
+        attach_sender_actions(self.menu, self)
 
         self.tree.bind("<<TreeviewSelect>>", lambda e: self._schedule_preview())
         self.tree.bind("<Double-1>", lambda e: self.open_selected())

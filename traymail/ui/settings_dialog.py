@@ -221,6 +221,7 @@ class SettingsDialog(Window):
         self.cancel_button = ttk.Button(bottom, text="Cancel", command=self.close)
         self.cancel_button.pack(side="right")
         self.save_button.pack(side="right", padx=6)
+        ttk.Button(bottom, text="Rules…", command=self.show_rules).pack(side="right")
         self.general_error = ttk.Label(self.top, text="", foreground="#c0392b",
                                        padding=(10, 0, 10, 8))
         self.general_error.pack(side="bottom", fill="x")
@@ -438,7 +439,9 @@ class SettingsDialog(Window):
         data = {"schema_version": 1,
                 "accounts": [draft_json(d) for d in self.drafts],
                 "notifications": self.notifications.get(),
-                "start_with_system": self.start_with_system.get()}
+                "start_with_system": self.start_with_system.get(),
+                "language": self.accounts.settings.language,
+                **_rules_part(self.accounts.settings)}  # kept as they are (Rules window)
         try:
             return parse_settings(data)
         except SettingsError as exc:
@@ -511,6 +514,26 @@ class SettingsDialog(Window):
             return
         self.close()
 
+    def show_rules(self) -> Any:
+        """The Rules window (traymail.ui.rules_window), opened from here."""
+        from .rules_window import RulesWindow
+
+        window = getattr(self, "rules_window", None)
+        if window is None or not window.alive:
+            window = self.rules_window = RulesWindow(self.top, self.accounts)
+        window.top.lift()
+        return window
+
     def close(self) -> None:
         self.hints.cancel()
         self.destroy_window()
+
+
+# -- rules (traymail.ui.rules_window) ------------------------------------------------
+
+def _rules_part(settings: Settings) -> dict[str, Any]:
+    from ..settings import settings_to_json
+
+    return {k: v for k, v in settings_to_json(settings).items()
+            if k in ("rules", "friends", "blocked", "quiet_hours")}
+

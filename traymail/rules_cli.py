@@ -1,0 +1,36 @@
+"""``traymail rules test``: which rule matches which message on the server,
+without acting (nothing marked, deleted or announced)."""
+
+from __future__ import annotations
+
+import json
+
+from .mailbox import Mailbox
+from .rules import Action
+from .ruling import test_rules
+from .text import clean
+
+__all__ = ["rules_test"]
+
+
+def rules_test(mb: Mailbox, *, json_out: bool = False) -> int:
+    rows = test_rules(mb)
+    if json_out:
+        print(json.dumps([{"uid": uid, "number": n, "from": sender, "subject": subject,
+                           "rule": m.rule if m else None,
+                           "actions": [a.value for a in Action if m and a in m.actions]}
+                          for uid, n, sender, subject, m in rows],
+                         ensure_ascii=False, indent=2))
+        return 0
+    if not mb.rules.applies_to(mb.name):
+        print(f"{clean(mb.name)}: no rule, friend or blocked sender applies to this account")
+    for uid, n, sender, subject, m in rows:
+        if m is None:
+            verdict = "no rule"
+        else:
+            acts = ", ".join(a.value for a in Action if a in m.actions)
+            verdict = f"{clean(m.rule)}: {acts or 'never marked or ignored'}"
+        print(f"{n:>4} {sender[:30]:30} {subject[:40]:40} -> {verdict}  {uid}")
+    matched = sum(1 for r in rows if r[4] is not None)
+    print(f"{matched} of {len(rows)} message(s) match a rule (nothing was changed)")
+    return 0
