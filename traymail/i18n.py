@@ -62,6 +62,7 @@ from pathlib import Path
 __all__ = ["DOMAIN", "LOCALE_DIR", "AUTO", "DEFAULT", "N_", "_", "ngettext", "pgettext",
            "npgettext", "set_language", "current_language", "available_languages",
            "choose_language", "language_from_env", "language_from_langid",
+           "apply_settings_language",
            "format_number", "format_size", "format_time", "format_date", "format_day"]
 
 DOMAIN = "traymail"
@@ -210,6 +211,13 @@ def set_language(setting: str = AUTO) -> str:
     with _lock:
         _translations, _language = t, lang
     return lang
+
+
+def apply_settings_language(settings: object) -> str:
+    """Speak what a :class:`traymail.settings.Settings` asks for (its
+    ``language``: ``auto`` follows the OS); the app calls it at start and the
+    Settings dialog after a save. Returns the language chosen."""
+    return set_language(str(getattr(settings, "language", AUTO) or AUTO))
 
 
 def current_language() -> str:

@@ -11,6 +11,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from .i18n import _, apply_settings_language
 from .settings import Paths, SettingsError, load_settings, resolve_paths
 
 __all__ = ["first_run_text", "demo_instance_paths", "run_demo", "run_app", "to_demo"]
@@ -20,18 +21,18 @@ def first_run_text(paths: Paths, args: argparse.Namespace, app: bool = False) ->
     """The one message for "no account yet", wherever it is met (``app``: the
     tray app is starting and its Settings window is opening)."""
     if app:
-        return (f"traymail: no account is set up yet (settings file: {paths.settings_file}). "
-                "The tray app is starting and its Settings window opens, where you add an "
-                "account (or try the demo).")
+        return _("traymail: no account is set up yet (settings file: {path}). "
+                 "The tray app is starting and its Settings window opens, where you add an "
+                 "account (or try the demo).").format(path=paths.settings_file)
     start = "traymail"
     if args.home is not None:
         start += f" --home {args.home}"
     if args.config is not None:
         start += f" --config {args.config}"
-    return (f"traymail: no account is set up yet (settings file: {paths.settings_file}). "
-            f"Run `{start}` with no command: it starts the tray app and opens its Settings, "
-            "where you add an account (or try the demo). You can also write the file by "
-            "hand from settings.json.example.")
+    return _("traymail: no account is set up yet (settings file: {path}). "
+             "Run `{command}` with no command: it starts the tray app and opens its Settings, "
+             "where you add an account (or try the demo). You can also write the file by "
+             "hand from settings.json.example.").format(path=paths.settings_file, command=start)
 
 
 
@@ -79,8 +80,8 @@ def _remove_tree(path: Path, what: str) -> bool:
     else:  # pragma: no cover - 3.11
         shutil.rmtree(path, onerror=lambda f, n, ei: failed(f, n, ei[1]))
     if problems or path.exists():
-        print(f"traymail: could not remove the {what} {path}: " + "; ".join(problems[:3]),
-              file=sys.stderr)
+        print(_("traymail: could not remove the {what} {path}: {problems}").format(
+            what=what, path=path, problems="; ".join(problems[:3])), file=sys.stderr)
         return False
     return True
 
@@ -95,11 +96,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
     instance = demo_instance_paths()
     if instance.state_dir.is_dir() and send_to_running(instance, "show"):
-        print("the traymail demo is already running; its window was opened.")
+        print(_("the traymail demo is already running; its window was opened."))
         return 0
     if not _private_dir(instance.state_dir):
-        print(f"traymail: {instance.state_dir} is not a private folder of yours; the demo "
-              "runs without a single-instance address", file=sys.stderr)
+        print(_("traymail: {path} is not a private folder of yours; the demo "
+                "runs without a single-instance address").format(path=instance.state_dir),
+              file=sys.stderr)
         instance_paths: Paths | None = None
     else:
         instance_paths = instance
@@ -107,9 +109,9 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         status = _demo_app(home, instance_paths)
     finally:
-        removed = _remove_tree(home, "demo folder")
+        removed = _remove_tree(home, _("demo folder"))
         if instance_paths is not None:
-            _remove_tree(instance_paths.state_dir, "demo instance folder")
+            _remove_tree(instance_paths.state_dir, _("demo instance folder"))
     return status if removed else 1
 
 
@@ -141,9 +143,10 @@ def _demo_app(home: Path, instance_paths: Paths | None) -> int:
                 i += 1
 
         threading.Thread(target=arrivals, name="demo-arrivals", daemon=True).start()
-        print(f"traymail demo: POP3 server on 127.0.0.1:{srv.port} (user demo, "
-              f"password demo); a new message arrives every {every:g} s. "
-              "Quit from the tray menu.", flush=True)
+        print(_("traymail demo: POP3 server on 127.0.0.1:{port} (user demo, "
+                "password demo); a new message arrives every {seconds} s. "
+                "Quit from the tray menu.").format(port=srv.port, seconds=f"{every:g}"),
+              flush=True)
         app = App(paths, accounts=accounts, title_note=" demo", demo=True,
                   single_instance=instance_paths is not None, instance_paths=instance_paths)
         try:
@@ -159,10 +162,10 @@ def run_app(args: argparse.Namespace) -> int:
 
     paths = resolve_paths(args.home, args.config)
     if send_to_running(paths, "show"):
-        print("traymail is already running; its window was opened.")
+        print(_("traymail is already running; its window was opened."))
         return 0
     if args.show and to_demo("show"):
-        print("the traymail demo is running; its window was opened.")
+        print(_("the traymail demo is running; its window was opened."))
         return 0
     from .accounts import Accounts
     from .app import App
@@ -174,6 +177,7 @@ def run_app(args: argparse.Namespace) -> int:
     except SettingsError as exc:  # run anyway; the file is kept and the user told
         print(f"traymail: {exc}", file=sys.stderr)
         settings, damaged = Settings(), exc
+    apply_settings_language(settings)  # the "language" setting, else the OS's
     if not settings.accounts and damaged is None:
         print(first_run_text(paths, args, app=True), flush=True)
     accounts = Accounts(paths, settings)

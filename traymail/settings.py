@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .i18n import AUTO, available_languages
+from .i18n import AUTO, _, available_languages
 from .private import private_dir
 
 if TYPE_CHECKING:
@@ -155,14 +155,15 @@ class Settings:
     def account(self, name: str | None = None) -> Account:
         """The named account, or the first one."""
         if not self.accounts:
-            raise SettingsError("accounts", "no account is configured")
+            raise SettingsError("accounts", _("no account is configured"))
         if name is None:
             return self.accounts[0]
         for acc in self.accounts:
             if acc.name == name:
                 return acc
         names = ", ".join(a.name for a in self.accounts)
-        raise SettingsError("account", f"no account named {name!r} (have: {names})")
+        raise SettingsError("account", _("no account named {name} (have: {names})").format(
+            name=repr(name), names=names))
 
     def with_account(self, account: Account) -> Settings:
         """A copy with ``account`` added, or replacing the one of that name."""
@@ -195,16 +196,17 @@ def check_quiet_hours(value: object, where: str = "quiet_hours") -> str | None:
     m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value) \
         if isinstance(value, str) else None
     if m is None or int(m[1]) > 23 or int(m[3]) > 23 or int(m[2]) > 59 or int(m[4]) > 59:
-        raise SettingsError(where, 'must be like "22:00-07:00" (24-hour clock) or null')
+        raise SettingsError(where, _('must be like "22:00-07:00" (24-hour clock) or null'))
     return f"{int(m[1]):02d}:{m[2]}-{int(m[3]):02d}:{m[4]}"
 
 
 def _check_host(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise SettingsError(where, "must be a host name or IP address")
+        raise SettingsError(where, _("must be a host name or IP address"))
     host = value.strip()
     if any(c.isspace() for c in host) or "/" in host or len(host) > 253:
-        raise SettingsError(where, f"{host!r} is not a valid host name or IP address")
+        raise SettingsError(where, _("{host} is not a valid host name or IP address").format(
+            host=repr(host)))
     return host.strip("[]")
 
 
@@ -215,19 +217,19 @@ def _check_url(value: object, where: str) -> str:
     from urllib.parse import urlsplit
 
     if not isinstance(value, str) or any(c.isspace() for c in value):
-        raise SettingsError(where, "must be an http(s) URL")
+        raise SettingsError(where, _("must be an http(s) URL"))
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(where, f"{value!r} is not an http(s) URL")
+        raise SettingsError(where, _("{url} is not an http(s) URL").format(url=repr(value)))
     return value
 
 
 def _oauth2(data: object, where: str) -> OAuth2Settings:
     if not isinstance(data, Mapping):
-        raise SettingsError(where, "must be an object")
+        raise SettingsError(where, _("must be an object"))
     unknown = {k for k in data if not str(k).startswith("_")} - _OAUTH2_FIELDS
     if unknown:
-        raise SettingsError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+        raise SettingsError(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
     choices = {"provider": OAUTH2_PROVIDERS, "mechanism": OAUTH2_MECHANISMS,
                "flow": OAUTH2_FLOWS}
     values: dict[str, Any] = {}
@@ -235,92 +237,99 @@ def _oauth2(data: object, where: str) -> OAuth2Settings:
         if key in data:
             if data[key] not in allowed:
                 raise SettingsError(f"{where}.{key}",
-                                    "must be " + " or ".join(f'"{a}"' for a in allowed))
+                                    _("must be {choices}").format(
+                                        choices=_(" or ").join(f'"{a}"' for a in allowed)))
             values[key] = data[key]
     for key in ("client_id", "client_secret"):
         value = data.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise SettingsError(f"{where}.{key}", "must be a non-empty text or null")
+            raise SettingsError(f"{where}.{key}", _("must be a non-empty text or null"))
         values[key] = value
     tenant = data.get("tenant", "common")
     if not isinstance(tenant, str) or not tenant or any(c in tenant for c in "/?#\\ "):
-        raise SettingsError(f"{where}.tenant", "must be a tenant name or id")
+        raise SettingsError(f"{where}.tenant", _("must be a tenant name or id"))
     values["tenant"] = tenant
     scopes = data.get("scopes", ())
     if (not isinstance(scopes, (list, tuple))
             or not all(isinstance(x, str) and x and not any(c.isspace() for c in x)
                        for x in scopes)):
-        raise SettingsError(f"{where}.scopes", "must be a list of scope names without spaces")
+        raise SettingsError(f"{where}.scopes", _("must be a list of scope names without spaces"))
     values["scopes"] = tuple(scopes)
     for key in _OAUTH2_URLS:
         if data.get(key) is not None:
             values[key] = _check_url(data[key], f"{where}.{key}")
     result = OAuth2Settings(**values)
     if result.provider == "custom" and not (result.issuer or result.token_endpoint):
-        raise SettingsError(f"{where}.issuer", 'a "custom" provider needs "issuer" '
-                            '(OpenID discovery) or "token_endpoint"')
+        raise SettingsError(f"{where}.issuer", _('a "custom" provider needs "issuer" '
+                                                   '(OpenID discovery) or "token_endpoint"'))
     return result
 
 
 def _account(data: object, i: int) -> Account:
     where = f"accounts[{i}]"
     if not isinstance(data, Mapping):
-        raise SettingsError(where, "must be an object")
+        raise SettingsError(where, _("must be an object"))
     unknown = {k for k in data if not str(k).startswith("_")} - _ACCOUNT_FIELDS
     if unknown:
-        raise SettingsError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+        raise SettingsError(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
     for req in ("name", "host", "username"):
         if req not in data:
-            raise SettingsError(f"{where}.{req}", "is required")
+            raise SettingsError(f"{where}.{req}", _("is required"))
     name, user = data["name"], data["username"]
     if not isinstance(name, str) or not name.strip():
-        raise SettingsError(f"{where}.name", "must be a non-empty text")
+        raise SettingsError(f"{where}.name", _("must be a non-empty text"))
     if not isinstance(user, str) or not user or any(c in user for c in "\r\n\0"):
-        raise SettingsError(f"{where}.username", "must be a non-empty text without line breaks")
+        raise SettingsError(f"{where}.username",
+                            _("must be a non-empty text without line breaks"))
     try:
         security = Security(data.get("security", "ssl"))
     except ValueError:
-        raise SettingsError(f"{where}.security", 'must be "ssl", "starttls" or "none"') from None
+        raise SettingsError(f"{where}.security",
+                            _('must be "ssl", "starttls" or "none"')) from None
     port = data.get("port")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int)
                              or not 1 <= port <= 65535):
-        raise SettingsError(f"{where}.port", "must be a whole number from 1 to 65535")
+        raise SettingsError(f"{where}.port", _("must be a whole number from 1 to 65535"))
     interval = data.get("check_interval_minutes", 5)
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 1:
         raise SettingsError(f"{where}.check_interval_minutes",
-                            "must be a number of minutes, at least 1")
+                            _("must be a number of minutes, at least 1"))
     for key in ("enabled", "allow_insecure"):
         if key in data and not isinstance(data[key], bool):
-            raise SettingsError(f"{where}.{key}", "must be true or false")
+            raise SettingsError(f"{where}.{key}", _("must be true or false"))
     for key in ("cafile", "download_dir", "pinned_sha256"):
         if data.get(key) is not None and not isinstance(data[key], str):
-            raise SettingsError(f"{where}.{key}", "must be a text or null")
+            raise SettingsError(f"{where}.{key}", _("must be a text or null"))
     allow_insecure = bool(data.get("allow_insecure", False))
     if security is Security.NONE and not allow_insecure:
         raise SettingsError(f"{where}.security",
-                            '"none" sends the password in plain text; '
-                            'set "allow_insecure": true to accept that')
+                            _('"none" sends the password in plain text; '
+                              'set "allow_insecure": true to accept that'))
     email = data.get("email")
     if email is not None and (not isinstance(email, str) or email.count("@") != 1
                               or not all(email.split("@"))
                               or any(c.isspace() or ord(c) < 32 for c in email)):
-        raise SettingsError(f"{where}.email", "must be an e-mail address like name@example.com")
+        raise SettingsError(f"{where}.email",
+                            _("must be an e-mail address like name@example.com"))
     try:
         auth = AuthMethod(data.get("auth", "password"))
     except ValueError:
-        raise SettingsError(f"{where}.auth", 'must be "password", "plain" or "oauth2"') from None
+        raise SettingsError(f"{where}.auth",
+                            _('must be "password", "plain" or "oauth2"')) from None
     oauth2 = None
     if data.get("oauth2") is not None:
         oauth2 = _oauth2(data["oauth2"], f"{where}.oauth2")
     elif auth is AuthMethod.OAUTH2:
-        raise SettingsError(f"{where}.oauth2", 'is required when "auth" is "oauth2" '
-                            '(at least {"provider": "microsoft"} or "google")')
+        raise SettingsError(f"{where}.oauth2", _('is required when "auth" is "oauth2" '
+                                                   '(at least {"provider": "microsoft"} or '
+                                                   '"google")'))
     sound = data.get("sound")
     if sound is not None and (not isinstance(sound, str) or not sound.strip()):
-        raise SettingsError(f"{where}.sound", 'must be null (off), "default" or a .wav path')
+        raise SettingsError(f"{where}.sound",
+                            _('must be null (off), "default" or a .wav path'))
     cafile = data.get("cafile")
     if cafile and not Path(cafile).expanduser().is_file():
-        raise SettingsError(f"{where}.cafile", f"no such file: {cafile}")
+        raise SettingsError(f"{where}.cafile", _("no such file: {path}").format(path=cafile))
     return Account(
         name=name.strip(), host=_check_host(data["host"], f"{where}.host"), username=user,
         security=security, port=port, cafile=cafile,
@@ -334,25 +343,27 @@ def _account(data: object, i: int) -> Account:
 def parse_settings(data: object) -> Settings:
     """Validate a decoded settings document."""
     if not isinstance(data, Mapping):
-        raise SettingsError("(top level)", "must be a JSON object")
+        raise SettingsError("(top level)", _("must be a JSON object"))
     version = data.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         raise SettingsError("schema_version",
-                            f"is {version!r}; this traymail reads version {SCHEMA_VERSION}")
+                            _("is {value}; this traymail reads version {version}").format(
+                                value=repr(version), version=SCHEMA_VERSION))
     unknown = {k for k in data if not str(k).startswith("_")} - _GLOBAL_FIELDS
     if unknown:  # keys starting with "_" are comments
-        raise SettingsError(sorted(unknown)[0], "unknown field")
+        raise SettingsError(sorted(unknown)[0], _("unknown field"))
     raw_accounts = data.get("accounts", [])
     if not isinstance(raw_accounts, list):
-        raise SettingsError("accounts", "must be a list")
+        raise SettingsError("accounts", _("must be a list"))
     accounts = tuple(_account(a, i) for i, a in enumerate(raw_accounts))
     names = [a.name for a in accounts]
     for n in names:
         if names.count(n) > 1:
-            raise SettingsError("accounts", f"two accounts are named {n!r}")
+            raise SettingsError("accounts", _("two accounts are named {name}").format(
+                name=repr(n)))
     for key in ("notifications", "start_with_system"):
         if key in data and not isinstance(data[key], bool):
-            raise SettingsError(key, "must be true or false")
+            raise SettingsError(key, _("must be true or false"))
     from .rules import parse_rules
 
     return Settings(accounts, bool(data.get("notifications", True)),
@@ -366,7 +377,8 @@ def _language(value: object) -> str:
     """``auto`` or a language traymail has a catalog for."""
     choices = (AUTO, *available_languages())
     if not isinstance(value, str) or value not in choices:
-        raise SettingsError("language", f"is {value!r}; choose one of: {', '.join(choices)}")
+        raise SettingsError("language", _("is {value}; choose one of: {choices}").format(
+            value=repr(value), choices=", ".join(choices)))
     return value
 
 
@@ -399,12 +411,15 @@ def load_settings(path: Path) -> Settings:
     except FileNotFoundError:
         return Settings()
     except OSError as exc:
-        raise SettingsError("(file)", f"cannot be read: {exc.strerror}", path) from exc
+        raise SettingsError("(file)", _("cannot be read: {error}").format(error=exc.strerror),
+                            path) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SettingsError("(file)", f"is not valid JSON (line {exc.lineno}, column "
-                            f"{exc.colno}: {exc.msg}); it was left as it is", path) from None
+        raise SettingsError("(file)", _("is not valid JSON (line {line}, column {column}: "
+                                        "{error}); it was left as it is").format(
+                                            line=exc.lineno, column=exc.colno, error=exc.msg),
+                            path) from None
     try:
         return parse_settings(data)
     except SettingsError as exc:

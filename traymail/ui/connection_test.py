@@ -13,6 +13,7 @@ from collections.abc import Callable
 from tkinter import ttk
 
 from ..accounts import Accounts
+from ..i18n import _
 from ..session import probe
 from ..settings import Account, AuthMethod
 from .worker import TkBridge
@@ -39,12 +40,12 @@ class ConnectionTest:
         self.offered_fingerprint: str | None = None
         self._generation = 0
         self.frame = ttk.Frame(parent)
-        self.button = ttk.Button(self.frame, text="Test connection", command=self.start,
+        self.button = ttk.Button(self.frame, text=_("Test connection"), command=self.start,
                                  width=-15)
         self.button.grid(row=0, column=0, sticky="nw")
         self.label = ttk.Label(self.frame, text="", wraplength=330, justify="left")
         self.label.grid(row=1, column=0, columnspan=2, sticky="w", pady=(2, 0))
-        self.trust_button = ttk.Button(self.frame, text="Trust this certificate",
+        self.trust_button = ttk.Button(self.frame, text=_("Trust this certificate"),
                                        command=self.trust)
         self.frame.columnconfigure(1, weight=1)
 
@@ -70,8 +71,9 @@ class ConnectionTest:
         self.clear()
         self.running = True
         generation = self._generation
-        self.button.configure(text="Cancel")
-        self._say(f"Testing {account.host}:{account.effective_port}…")
+        self.button.configure(text=_("Cancel"))
+        self._say(_("Testing {host}:{port}…").format(host=account.host,
+                                                    port=account.effective_port))
         accounts, timeout = self.accounts, self.timeout
 
         def run() -> str:  # the worker: the keyring is read here, not on the Tk thread
@@ -79,7 +81,7 @@ class ConnectionTest:
                 return probe(account, None, timeout=timeout, tokens=accounts.tokens)
             password = typed or accounts.password(account)
             if not password:
-                raise ValueError("enter the password to test the connection")
+                raise ValueError(_("enter the password to test the connection"))
             return probe(account, password, timeout=timeout)
 
         def mine() -> bool:
@@ -97,7 +99,7 @@ class ConnectionTest:
 
     def _finish(self) -> None:
         self.running = False
-        self.button.configure(text="Test connection")
+        self.button.configure(text=_("Test connection"))
 
     def _done(self, text: str) -> None:
         self._finish()
@@ -106,7 +108,7 @@ class ConnectionTest:
 
     def _failed(self, exc: BaseException) -> None:
         self._finish()
-        self.result = f"Failed: {exc}"
+        self.result = _("Failed: {error}").format(error=exc)
         self._say(self.result, ERROR_COLOUR)
         fp = getattr(exc, "cert_sha256", None)
         if fp:
@@ -120,8 +122,8 @@ class ConnectionTest:
             return
         self._generation += 1
         self._finish()
-        self.result = "Cancelled."
-        self._say("Cancelled.")
+        self.result = _("Cancelled.")
+        self._say(self.result)
 
     def clear(self) -> None:
         """Another account, or its settings changed: the old result no longer applies."""
@@ -139,4 +141,4 @@ class ConnectionTest:
             return
         self.on_trust(fp)
         self.trust_button.grid_remove()
-        self._say(f"Trusted {fp[:23]}…; test again, then Save.")
+        self._say(_("Trusted {fingerprint}…; test again, then Save.").format(fingerprint=fp[:23]))

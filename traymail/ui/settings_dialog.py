@@ -1,7 +1,7 @@
 """The settings dialog: accounts (e-mail address with "Find settings", host or
 IP, port, security, user, sign-in method, password in the keyring, interval,
-download folder), notifications, start with the system, and a "Test
-connection" that runs off the Tk thread."""
+download folder), notifications, start with the system, the language, and a
+"Test connection" that runs off the Tk thread."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from ..accounts import Accounts
 from ..discover import Found, Options
+from ..i18n import AUTO, N_, _, apply_settings_language, available_languages
 from ..settings import Account, AuthMethod, Security, Settings, SettingsError, parse_settings
 from .connection_test import ConnectionTest
 from .discover_panel import DiscoverPanel
@@ -22,11 +23,15 @@ from .settings_widgets import (
     AUTH_LABELS,
     FIELDS,
     INSECURE_BOX,
+    LANGUAGE_HINT,
     SECURITY_LABELS,
     ErrorLabel,
     ask_discard,
+    auth_label,
     draft_json,
     draft_of,
+    language_label,
+    security_label,
 )
 from .sign_in_panel import SignInPanel
 from .worker import TkBridge
@@ -36,9 +41,14 @@ __all__ = ["SettingsDialog", "AUTH_LABELS", "SECURITY_LABELS"]
 #: fields whose change makes a shown test result stale
 CONNECTION_FIELDS = ("host", "port", "username", "password", "cafile", "security", "email",
                      "auth")
-PLAIN_TEXT_REFUSED = (f'Tick "{INSECURE_BOX}" above to connect without encryption, or '
-                      "choose SSL/TLS or STARTTLS.")
-PLAIN_TEXT_WARNING = "Warning: your password and mail cross the network unencrypted."
+# the English texts (msgids); shown through _()
+PLAIN_TEXT_REFUSED = N_('Tick "{box}" above to connect without encryption, or '
+                        "choose SSL/TLS or STARTTLS.")
+PLAIN_TEXT_WARNING = N_("Warning: your password and mail cross the network unencrypted.")
+
+
+def plain_text_refused() -> str:
+    return _(PLAIN_TEXT_REFUSED).format(box=_(INSECURE_BOX))
 
 
 class SettingsDialog(Window):
@@ -58,18 +68,23 @@ class SettingsDialog(Window):
         self.on_demo = on_demo
         self.confirm_discard = confirm_discard
         self.top = tk.Toplevel(root)
-        self.top.title("traymail — settings")
+        self.top.title(_("traymail — settings"))
         self.drafts: list[dict[str, Any]] = [draft_of(a) for a in accounts.settings.accounts]
         self.passwords: dict[int, str] = {}
         self.current: int | None = None
         self.vars = {f: tk.StringVar() for f in FIELDS}
         self.security = tk.StringVar(value=Security.SSL.value)
         self.email = tk.StringVar()
-        self.auth = tk.StringVar(value=AUTH_LABELS[AuthMethod.PASSWORD])
+        self.auth = tk.StringVar(value=auth_label(AuthMethod.PASSWORD))
         self.enabled = tk.BooleanVar(value=True)
         self.allow_insecure = tk.BooleanVar(value=False)
         self.notifications = tk.BooleanVar(value=accounts.settings.notifications)
         self.start_with_system = tk.BooleanVar(value=accounts.settings.start_with_system)
+        #: the "language" setting's choices: auto, then each language with a catalog
+        self.language_codes = [AUTO, *available_languages()]
+        if accounts.settings.language not in self.language_codes:
+            self.language_codes.append(accounts.settings.language)
+        self.language = tk.StringVar(value=language_label(accounts.settings.language))
         self.port_typed = False
         #: something was edited since the dialog opened (Escape asks first)
         self.dirty = False
@@ -128,16 +143,25 @@ class SettingsDialog(Window):
         outer = ttk.Frame(self.top, padding=10)
         left = ttk.Frame(outer)
         left.pack(side="left", fill="y", padx=(0, 10))
-        ttk.Label(left, text="Accounts").pack(anchor="w")
+        ttk.Label(left, text=_("Accounts")).pack(anchor="w")
         self.listbox = tk.Listbox(left, height=10, width=18, exportselection=False)
         self.listbox.pack(fill="y", expand=True)
         self.listbox.bind("<<ListboxSelect>>", lambda e: self._list_selected())
         row = ttk.Frame(left)
         row.pack(fill="x", pady=4)
-        ttk.Button(row, text="Add account", command=self.add_account).pack(side="left")
-        ttk.Button(row, text="Remove", command=self.remove_account, width=7).pack(side="left")
+        ttk.Button(row, text=_("Add account"), command=self.add_account).pack(side="left")
+        ttk.Button(row, text=_("Remove"), command=self.remove_account, width=-7).pack(side="left")
         if self.on_demo is not None and not self.drafts:
-            ttk.Button(left, text="Try the demo", command=self._demo).pack(fill="x", pady=(8, 0))
+            ttk.Button(left, text=_("Try the demo"), command=self._demo).pack(fill="x",
+                                                                              pady=(8, 0))
+        self.language_hint = ttk.Label(left, text=_(LANGUAGE_HINT), foreground="#555555",
+                                       wraplength=150, justify="left")
+        self.language_hint.pack(side="bottom", anchor="w")
+        self.language_box = ttk.Combobox(left, textvariable=self.language, state="readonly",
+                                         width=16,
+                                         values=[language_label(c) for c in self.language_codes])
+        self.language_box.pack(side="bottom", anchor="w", pady=(0, 2))
+        ttk.Label(left, text=_("Language")).pack(side="bottom", anchor="w", pady=(8, 0))
 
         form = ttk.Frame(outer)
         form.pack(side="left", fill="both", expand=True)
@@ -156,46 +180,47 @@ class SettingsDialog(Window):
             return entry
 
         self.entries: dict[str, ttk.Entry] = {}
-        ttk.Label(form, text="E-mail address").grid(row=r, column=0, sticky="nw", pady=2)
+        ttk.Label(form, text=_("E-mail address")).grid(row=r, column=0, sticky="nw", pady=2)
         self.finder = DiscoverPanel(form, self.bridge, self.email, self.fill_found,
                                     options=self.discover_options, open_url=self.open_url)
         self.finder.frame.grid(row=r, column=1, columnspan=2, sticky="ew", pady=2)
         self.errors["email"] = ErrorLabel(form, text="", justify="left")
         self.errors["email"].grid(row=r + 1, column=1, sticky="w")
         r += 2
-        self.entries["name"] = field("Account name", "name")
-        self.entries["host"] = field("Server (host or IP)", "host")
-        ttk.Label(form, text="Security").grid(row=r, column=0, sticky="nw", pady=2)
+        self.entries["name"] = field(_("Account name"), "name")
+        self.entries["host"] = field(_("Server (host or IP)"), "host")
+        ttk.Label(form, text=_("Security")).grid(row=r, column=0, sticky="nw", pady=2)
         sec = ttk.Frame(form)
         sec.grid(row=r, column=1, sticky="w")
         for i, value in enumerate(Security):  # one row: the form must fit 768 pixels
-            ttk.Radiobutton(sec, text=SECURITY_LABELS[value], value=value.value,
+            ttk.Radiobutton(sec, text=security_label(value), value=value.value,
                             variable=self.security,
                             command=self._security_changed).grid(row=0, column=i, sticky="w",
                                                                   padx=(0, 10))
-        self.insecure_box = ttk.Checkbutton(sec, text=INSECURE_BOX, variable=self.allow_insecure)
+        self.insecure_box = ttk.Checkbutton(sec, text=_(INSECURE_BOX),
+                                            variable=self.allow_insecure)
         self.errors["security"] = ErrorLabel(form, text="", justify="left")
         self.errors["security"].grid(row=r + 1, column=1, sticky="w")
         r += 2
-        self.entries["port"] = field("Port", "port", width=8)
+        self.entries["port"] = field(_("Port"), "port", width=8)
         self.entries["port"].grid_configure(sticky="w")
-        self.entries["username"] = field("User name", "username")
-        ttk.Label(form, text="Sign in with").grid(row=r, column=0, sticky="w", pady=2)
+        self.entries["username"] = field(_("User name"), "username")
+        ttk.Label(form, text=_("Sign in with")).grid(row=r, column=0, sticky="w", pady=2)
         self.auth_box = ttk.Combobox(form, textvariable=self.auth, state="readonly",
-                                     values=list(AUTH_LABELS.values()))
+                                     values=[auth_label(m) for m in AUTH_LABELS])
         self.auth_box.grid(row=r, column=1, sticky="w", pady=2)
         self.errors["auth"] = ErrorLabel(form, text="", justify="left")
         self.errors["auth"].grid(row=r + 1, column=1, sticky="w")
         r += 2
-        self.entries["password"] = field("Password", "password", show="•")
-        self.entries["check_interval_minutes"] = field("Check every (minutes)",
+        self.entries["password"] = field(_("Password"), "password", show="•")
+        self.entries["check_interval_minutes"] = field(_("Check every (minutes)"),
                                                        "check_interval_minutes", width=8)
         self.entries["check_interval_minutes"].grid_configure(sticky="w")
-        self.entries["download_dir"] = field("Download folder", "download_dir")
-        ttk.Button(form, text="Browse…", command=self._browse).grid(
+        self.entries["download_dir"] = field(_("Download folder"), "download_dir")
+        ttk.Button(form, text=_("Browse…"), command=self._browse).grid(
             row=r - 2, column=2, padx=4)
-        self.entries["cafile"] = field("CA file (optional)", "cafile")
-        ttk.Checkbutton(form, text="Check this account", variable=self.enabled).grid(
+        self.entries["cafile"] = field(_("CA file (optional)"), "cafile")
+        ttk.Checkbutton(form, text=_("Check this account"), variable=self.enabled).grid(
             row=r, column=1, sticky="w")
         r += 1
         self.tester = ConnectionTest(form, self.bridge, self.accounts, self._test_target,
@@ -213,15 +238,15 @@ class SettingsDialog(Window):
 
         # the buttons are packed before the form: a small window squeezes the form, never them
         bottom = ttk.Frame(self.top, padding=(10, 0, 10, 10))
-        ttk.Checkbutton(bottom, text="Show notifications",
+        ttk.Checkbutton(bottom, text=_("Show notifications"),
                         variable=self.notifications).pack(side="left")
-        ttk.Checkbutton(bottom, text="Start with the system",
+        ttk.Checkbutton(bottom, text=_("Start with the system"),
                         variable=self.start_with_system).pack(side="left", padx=10)
-        self.save_button = ttk.Button(bottom, text="Save", command=self.save)  # Tab: Save first
-        self.cancel_button = ttk.Button(bottom, text="Cancel", command=self.close)
+        self.save_button = ttk.Button(bottom, text=_("Save"), command=self.save)  # Tab: Save first
+        self.cancel_button = ttk.Button(bottom, text=_("Cancel"), command=self.close)
         self.cancel_button.pack(side="right")
         self.save_button.pack(side="right", padx=6)
-        ttk.Button(bottom, text="Rules…", command=self.show_rules).pack(side="right")
+        ttk.Button(bottom, text=_("Rules…"), command=self.show_rules).pack(side="right")
         self.general_error = ttk.Label(self.top, text="", foreground="#c0392b",
                                        padding=(10, 0, 10, 8))
         self.general_error.pack(side="bottom", fill="x")
@@ -258,7 +283,8 @@ class SettingsDialog(Window):
                                                  ("enabled", self.enabled),
                                                  ("allow_insecure", self.allow_insecure),
                                                  ("notifications", self.notifications),
-                                                 ("start_with_system", self.start_with_system)]
+                                                 ("start_with_system", self.start_with_system),
+                                                 ("language", self.language)]
         for name, var in named:
             var.trace_add("write", lambda *_, n=name: self._edited(n))  # type: ignore[misc]
 
@@ -273,7 +299,7 @@ class SettingsDialog(Window):
         if name == "port":  # typed by the user: kept when the security changes
             self.port_typed = self.vars["port"].get().strip() != str(self._default_port())
         elif name == "allow_insecure" and self.allow_insecure.get():
-            self.errors["security"].configure(text=PLAIN_TEXT_WARNING)
+            self.errors["security"].configure(text=_(PLAIN_TEXT_WARNING))
         elif name == "name":
             self.hints.download()
         elif name == "auth":
@@ -282,7 +308,7 @@ class SettingsDialog(Window):
             self.hints.schedule_password()
 
     def _auth_changed(self) -> None:
-        if self.auth.get() == AUTH_LABELS[AuthMethod.OAUTH2]:
+        if self.auth.get() == auth_label(AuthMethod.OAUTH2):
             self.sign_in.frame.grid()
         else:
             self.sign_in.frame.grid_remove()
@@ -291,7 +317,7 @@ class SettingsDialog(Window):
     def _refresh_list(self) -> None:
         self.listbox.delete(0, "end")
         for d in self.drafts:
-            self.listbox.insert("end", d.get("name") or "(new account)")
+            self.listbox.insert("end", d.get("name") or _("(new account)"))
         if self.current is not None:
             self.listbox.selection_clear(0, "end")
             self.listbox.selection_set(self.current)
@@ -324,7 +350,7 @@ class SettingsDialog(Window):
             self.vars[key].set(text)
         self.security.set(d.get("security", "ssl"))
         self.email.set(d.get("email") or "")
-        self.auth.set(AUTH_LABELS[AuthMethod(d.get("auth") or "password")])
+        self.auth.set(auth_label(AuthMethod(d.get("auth") or "password")))
         self.finder.clear()
         self.enabled.set(bool(d.get("enabled", True)))
         self.allow_insecure.set(bool(d.get("allow_insecure", False)))
@@ -345,8 +371,8 @@ class SettingsDialog(Window):
                 d[key] = self.vars[key].get().strip() or None
         d["security"] = self.security.get()
         d["email"] = self.email.get().strip() or None
-        d["auth"] = next((m.value for m, label in AUTH_LABELS.items()
-                          if label == self.auth.get()), "password")
+        d["auth"] = next((m.value for m in AUTH_LABELS
+                          if auth_label(m) == self.auth.get()), "password")
         d["enabled"] = self.enabled.get()
         d["allow_insecure"] = self.allow_insecure.get() and d["security"] == "none"
         if self.vars["password"].get():
@@ -354,7 +380,7 @@ class SettingsDialog(Window):
 
     def add_account(self) -> None:
         self.store_form()
-        self.drafts.append({"name": f"Account {len(self.drafts) + 1}", "host": "",
+        self.drafts.append({"name": _("Account {n}").format(n=len(self.drafts) + 1), "host": "",
                             "username": "", "security": "ssl", "port": None,
                             "check_interval_minutes": 5, "enabled": True})
         self.dirty = True
@@ -373,11 +399,11 @@ class SettingsDialog(Window):
         if found.username and not self.vars["username"].get().strip():
             self.vars["username"].set(found.username)
         auth = AuthMethod.OAUTH2 if found.auth == "oauth2" else AuthMethod.PASSWORD
-        self.auth.set(AUTH_LABELS[auth])
+        self.auth.set(auth_label(auth))
         if auth is AuthMethod.OAUTH2 and found.oauth2_provider and not d.get("oauth2"):
             d["oauth2"] = {"provider": found.oauth2_provider}
         name = self.vars["name"].get().strip()
-        if not name or (name.startswith("Account ") and name[8:].isdigit()):
+        if not name or _is_numbered(name):
             self.vars["name"].set(found.provider)
             d["name"] = found.provider
             self._refresh_list()
@@ -404,7 +430,7 @@ class SettingsDialog(Window):
             self.vars["port"].set(str(self._default_port()))
         if self.security.get() == "none":
             self.insecure_box.grid(row=1, column=0, columnspan=3, sticky="w")
-            self.errors["security"].configure(text=PLAIN_TEXT_WARNING)
+            self.errors["security"].configure(text=_(PLAIN_TEXT_WARNING))
         else:
             self.insecure_box.grid_remove()
             self.errors["security"].configure(text="")
@@ -419,7 +445,7 @@ class SettingsDialog(Window):
         while not start.is_dir() and start.parent != start:
             start = start.parent
         path = filedialog.askdirectory(parent=self.top, mustexist=False,
-                                       initialdir=str(start), title="Download folder")
+                                       initialdir=str(start), title=_("Download folder"))
         if path:
             self.vars["download_dir"].set(path)
 
@@ -428,8 +454,8 @@ class SettingsDialog(Window):
         for key, label in self.errors.items():
             if key != "security" or self.security.get() != "none":
                 label.configure(text="")
-            elif label.error != PLAIN_TEXT_WARNING:
-                label.configure(text=PLAIN_TEXT_WARNING)
+            elif label.error != _(PLAIN_TEXT_WARNING):
+                label.configure(text=_(PLAIN_TEXT_WARNING))
         self.general_error.configure(text="")
 
     def build_settings(self) -> Settings | None:
@@ -440,7 +466,7 @@ class SettingsDialog(Window):
                 "accounts": [draft_json(d) for d in self.drafts],
                 "notifications": self.notifications.get(),
                 "start_with_system": self.start_with_system.get(),
-                "language": self.accounts.settings.language,
+                "language": self.language_code(),
                 **_rules_part(self.accounts.settings)}  # kept as they are (Rules window)
         try:
             return parse_settings(data)
@@ -459,7 +485,7 @@ class SettingsDialog(Window):
                 self.select(index)
             if key == "security" and self.security.get() == "none":
                 # the settings.json wording names "allow_insecure"; here it is a box
-                self.errors["security"].configure(text=PLAIN_TEXT_REFUSED)
+                self.errors["security"].configure(text=plain_text_refused())
                 self.insecure_box.focus_set()
                 return
             if key in self.errors:
@@ -478,10 +504,11 @@ class SettingsDialog(Window):
         passwords = {self.drafts[i]["name"]: p for i, p in self.passwords.items()
                      if i < len(self.drafts)}
         self.saving = True
-        self.general_error.configure(text="Saving…", foreground="")
+        self.general_error.configure(text=_("Saving…"), foreground="")
 
         def saved(_: object) -> None:
             self.saving = False
+            apply_settings_language(settings)  # windows opened from now on speak it
             if self.alive:
                 self.close()
             self.on_saved(settings)
@@ -489,10 +516,17 @@ class SettingsDialog(Window):
         def failed(exc: BaseException) -> None:  # keyring unavailable, disk full...
             self.saving = False
             if self.alive:
-                self.general_error.configure(text=f"Not saved: {exc}", foreground="#c0392b")
+                self.general_error.configure(text=_("Not saved: {error}").format(error=exc),
+                                             foreground="#c0392b")
 
         self.bridge.submit(lambda: self.accounts.apply(settings, passwords), saved, failed)
         return True
+
+    def language_code(self) -> str:
+        """The "language" setting the Language choice names."""
+        shown = self.language.get()
+        return next((c for c in self.language_codes if language_label(c) == shown),
+                    self.accounts.settings.language)
 
     def _sign_in_account(self) -> Account | None:
         """The account as the form has it now (validated), for "Sign in…"."""
@@ -527,6 +561,16 @@ class SettingsDialog(Window):
     def close(self) -> None:
         self.hints.cancel()
         self.destroy_window()
+
+
+def _is_numbered(name: str) -> bool:
+    """A name the dialog gave ("Account 2", in English or the current language)."""
+    for template in ("Account {n}", _("Account {n}")):
+        head, _sep, tail = template.partition("{n}")
+        if name.startswith(head) and name.endswith(tail) \
+                and name[len(head):len(name) - len(tail)].isdigit():
+            return True
+    return False
 
 
 # -- rules (traymail.ui.rules_window) ------------------------------------------------

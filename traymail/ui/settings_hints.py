@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..i18n import N_, _
 from ..settings import Account, AuthMethod, Security
-from .settings_widgets import AUTH_LABELS
+from .settings_widgets import auth_label
 
 if TYPE_CHECKING:
     from .settings_dialog import SettingsDialog
 
 __all__ = ["FieldHints", "SAVED", "TYPED", "NEW", "OAUTH2"]
 
-SAVED = "Saved in the keyring; leave empty to keep it."
-TYPED = "Save puts it in the system keyring (never in settings.json)."
-NEW = "Not saved yet; Save puts it in the system keyring."
-OAUTH2 = "Not used: this account signs in with the provider (Sign in… below)."
+# the English texts (msgids); shown through _()
+SAVED = N_("Saved in the keyring; leave empty to keep it.")
+TYPED = N_("Save puts it in the system keyring (never in settings.json).")
+NEW = N_("Not saved yet; Save puts it in the system keyring.")
+OAUTH2 = N_("Not used: this account signs in with the provider (Sign in… below).")
 
 
 class FieldHints:
@@ -30,7 +32,7 @@ class FieldHints:
         d = self.dialog
         name = d.vars["name"].get().strip() or "account"
         default = d.accounts.paths.download_dir_for(Account(name, "-", "-"))
-        d.errors["download_dir"].set_hint(f"Empty: {default}")
+        d.errors["download_dir"].set_hint(_("Empty: {folder}").format(folder=default))
 
     def schedule_password(self) -> None:
         """After a pause in typing (one keyring look-up, not one per key)."""
@@ -51,11 +53,11 @@ class FieldHints:
         generation = self._generation
         d = self.dialog
         label = d.errors["password"]
-        if d.auth.get() == AUTH_LABELS[AuthMethod.OAUTH2]:
-            label.set_hint(OAUTH2)
+        if d.auth.get() == auth_label(AuthMethod.OAUTH2):
+            label.set_hint(_(OAUTH2))
             return
         if d.vars["password"].get():
-            label.set_hint(TYPED)
+            label.set_hint(_(TYPED))
             return
         host, user = d.vars["host"].get().strip(), d.vars["username"].get()
         port = d.vars["port"].get().strip()
@@ -65,17 +67,17 @@ class FieldHints:
         except ValueError:
             account = None
         if account is None or not host or not user:
-            label.set_hint(NEW)
+            label.set_hint(_(NEW))
             return
         lookup = d.accounts.passwords.get
 
         def shown(saved: bool) -> None:
             if generation == self._generation and d.alive:
-                label.set_hint(SAVED if saved else NEW)
+                label.set_hint(_(SAVED if saved else NEW))
 
         def failed(exc: BaseException) -> None:
             if generation == self._generation and d.alive:
-                label.set_hint(f"The keyring cannot be read: {exc}")
+                label.set_hint(_("The keyring cannot be read: {error}").format(error=exc))
 
         d.bridge.submit(lambda: lookup(account) is not None, shown, failed,
                         name="traymail-keyring-hint")

@@ -7,19 +7,39 @@ import dataclasses
 from tkinter import messagebox, ttk
 from typing import Any
 
+from ..i18n import AUTO, N_, _
 from ..settings import Account, AuthMethod, Security
 
 __all__ = ["FIELDS", "SECURITY_LABELS", "AUTH_LABELS", "ErrorLabel", "ask_discard",
-           "INSECURE_BOX", "HINT_COLOUR", "draft_of", "draft_json"]
+           "INSECURE_BOX", "HINT_COLOUR", "draft_of", "draft_json", "auth_label",
+           "security_label", "LANGUAGE_NAMES", "language_label", "LANGUAGE_HINT"]
 
 FIELDS = ("name", "host", "port", "username", "password", "check_interval_minutes",
           "download_dir", "cafile")
-SECURITY_LABELS = {Security.SSL: "SSL/TLS (995)", Security.STARTTLS: "STARTTLS (110)",
-                   Security.NONE: "None (plain text)"}
-AUTH_LABELS = {AuthMethod.PASSWORD: "Password (USER/PASS)",
-               AuthMethod.PLAIN: "Password (AUTH PLAIN)",
-               AuthMethod.OAUTH2: "Sign in with the provider (OAuth2)"}
-INSECURE_BOX = "Yes, send my password unencrypted"
+# the English texts (msgids): show them through auth_label()/security_label()/_()
+SECURITY_LABELS = {Security.SSL: N_("SSL/TLS (995)"), Security.STARTTLS: N_("STARTTLS (110)"),
+                   Security.NONE: N_("None (plain text)")}
+AUTH_LABELS = {AuthMethod.PASSWORD: N_("Password (USER/PASS)"),
+               AuthMethod.PLAIN: N_("Password (AUTH PLAIN)"),
+               AuthMethod.OAUTH2: N_("Sign in with the provider (OAuth2)")}
+INSECURE_BOX = N_("Yes, send my password unencrypted")
+#: each language by its own name (never translated: a reader finds their own)
+LANGUAGE_NAMES = {AUTO: N_("Automatic"), "en": "English", "ru": "Русский"}
+LANGUAGE_HINT = N_("Applied when you save; open windows keep their language until reopened.")
+
+
+def auth_label(method: AuthMethod) -> str:
+    """The sign-in method as the dialog shows it, in the current language."""
+    return _(AUTH_LABELS[method])
+
+
+def security_label(security: Security) -> str:
+    return _(SECURITY_LABELS[security])
+
+
+def language_label(code: str) -> str:
+    """``auto`` -> "Automatic" (translated); a language by its own name."""
+    return _(LANGUAGE_NAMES[AUTO]) if code == AUTO else LANGUAGE_NAMES.get(code, code)
 HINT_COLOUR = "#555555"
 ERROR_COLOUR = "#c0392b"
 
@@ -60,7 +80,7 @@ class ErrorLabel(ttk.Label):
 def ask_discard(parent: Any) -> bool:
     """Escape with unsaved edits: ask (No is the default)."""
     return bool(messagebox.askyesno(
-        "Discard changes?", "Close Settings and discard your changes?", parent=parent,
+        _("Discard changes?"), _("Close Settings and discard your changes?"), parent=parent,
         icon="warning", default="no"))
 
 
