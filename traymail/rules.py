@@ -29,6 +29,7 @@ from typing import Any
 import regex
 
 from .decode import _split_headers, _text  # the same linear, bounded header decoding
+from .i18n import _
 from .settings import SettingsError
 
 __all__ = ["Field", "Op", "Join", "Action", "Condition", "Rule", "RuleSet", "Message",
@@ -260,52 +261,53 @@ def _addresses(text: str) -> tuple[str, ...]:
 
 def _regex(value: object, where: str) -> regex.Pattern[str]:
     if not isinstance(value, str) or not value:
-        raise SettingsError(where, "must be a non-empty regular expression")
+        raise SettingsError(where, _("must be a non-empty regular expression"))
     if len(value) > MAX_PATTERN:
-        raise SettingsError(where, f"is longer than {MAX_PATTERN} characters")
+        raise SettingsError(where, _("is longer than {n} characters").format(n=MAX_PATTERN))
     try:  # V0: the syntax of Python's re
         return regex.compile(value, regex.IGNORECASE | regex.V0)
     except regex.error as exc:
-        raise SettingsError(where, f"is not a valid regular expression: {exc}") from None
+        raise SettingsError(where, _("is not a valid regular expression: {error}").format(
+            error=exc)) from None
 
 
 def _condition(data: object, where: str) -> Condition:
     if not isinstance(data, Mapping):
-        raise SettingsError(where, "must be an object")
+        raise SettingsError(where, _("must be an object"))
     unknown = {k for k in data if not str(k).startswith("_")} - {"field", "op", "value",
                                                                 "header"}
     if unknown:
-        raise SettingsError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+        raise SettingsError(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
     try:
         fld = Field(str(data.get("field")))
     except ValueError:
-        raise SettingsError(f"{where}.field", "must be one of " +
-                            ", ".join(f'"{f.value}"' for f in Field)) from None
+        raise SettingsError(f"{where}.field", _("must be one of {choices}").format(
+            choices=", ".join(f'"{f.value}"' for f in Field))) from None
     value = data.get("value")
     header = None
     if fld is Field.SIZE:
         op = Op(data.get("op", "over")) if data.get("op", "over") in ("over", "under") else None
         if op is None:
-            raise SettingsError(f"{where}.op", 'must be "over" or "under" for a size')
+            raise SettingsError(f"{where}.op", _('must be "over" or "under" for a size'))
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise SettingsError(f"{where}.value", "must be a size in octets (a whole number)")
+            raise SettingsError(f"{where}.value", _("must be a size in octets (a whole number)"))
         return Condition(fld, op, value)
     if fld is Field.ATTACHMENT:
         if data.get("op", "is") != "is":
-            raise SettingsError(f"{where}.op", 'must be "is" for an attachment')
+            raise SettingsError(f"{where}.op", _('must be "is" for an attachment'))
         if not isinstance(value, bool):
-            raise SettingsError(f"{where}.value", "must be true or false")
+            raise SettingsError(f"{where}.value", _("must be true or false"))
         return Condition(fld, Op.IS, value)
     if fld is Field.HEADER:
         header = data.get("header")
         if not isinstance(header, str) or not re.fullmatch(r"[!-9;-~]{1,76}", header):
-            raise SettingsError(f"{where}.header", "must be a header name like List-Id")
+            raise SettingsError(f"{where}.header", _("must be a header name like List-Id"))
     op_text = data.get("op", "contains")
     if op_text not in [o.value for o in _TEXT_OPS]:
-        raise SettingsError(f"{where}.op", 'must be "contains", "equals" or "regex"')
+        raise SettingsError(f"{where}.op", _('must be "contains", "equals" or "regex"'))
     op = Op(op_text)
     if not isinstance(value, str) or not value:
-        raise SettingsError(f"{where}.value", "must be a non-empty text")
+        raise SettingsError(f"{where}.value", _("must be a non-empty text"))
     pattern = _regex(value, f"{where}.value") if op is Op.REGEX else None
     return Condition(fld, op, value, header, pattern)
 
@@ -316,44 +318,44 @@ _RULE_FIELDS = {"name", "account", "match", "conditions", "actions", "delete_wit
 
 def _rule(data: object, where: str) -> Rule:
     if not isinstance(data, Mapping):
-        raise SettingsError(where, "must be an object")
+        raise SettingsError(where, _("must be an object"))
     unknown = {k for k in data if not str(k).startswith("_")} - _RULE_FIELDS
     if unknown:
-        raise SettingsError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+        raise SettingsError(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        raise SettingsError(f"{where}.name", "must be a non-empty text (at most 100 characters)")
+        raise SettingsError(f"{where}.name", _("must be a non-empty text (at most 100 characters)"))
     where = f'{where} ("{name.strip()}")'
     account = data.get("account")
     if account is not None and (not isinstance(account, str) or not account.strip()):
-        raise SettingsError(f"{where}.account", "must be an account name or null (all)")
+        raise SettingsError(f"{where}.account", _("must be an account name or null (all)"))
     try:
         join = Join(data.get("match", "all"))
     except ValueError:
-        raise SettingsError(f"{where}.match", 'must be "all" or "any"') from None
+        raise SettingsError(f"{where}.match", _('must be "all" or "any"')) from None
     raw = data.get("conditions")
     if not isinstance(raw, list) or not raw:
-        raise SettingsError(f"{where}.conditions", "must be a non-empty list")
+        raise SettingsError(f"{where}.conditions", _("must be a non-empty list"))
     conditions = tuple(_condition(c, f"{where}.conditions[{i}]") for i, c in enumerate(raw))
     acts = data.get("actions")
     if not isinstance(acts, list) or not acts:
-        raise SettingsError(f"{where}.actions", "must be a non-empty list of " +
-                            ", ".join(f'"{a.value}"' for a in Action))
+        raise SettingsError(f"{where}.actions", _("must be a non-empty list of {choices}").format(
+            choices=", ".join(f'"{a.value}"' for a in Action)))
     try:
         actions = frozenset(Action(a) for a in acts)
     except ValueError:
-        raise SettingsError(f"{where}.actions", "each must be one of " +
-                            ", ".join(f'"{a.value}"' for a in Action)) from None
+        raise SettingsError(f"{where}.actions", _("each must be one of {choices}").format(
+            choices=", ".join(f'"{a.value}"' for a in Action))) from None
     if Action.MARK in actions and Action.IGNORE in actions:
         pass  # both is fine: marked for deletion and not announced
     dwa = data.get("delete_without_asking", False)
     if not isinstance(dwa, bool):
-        raise SettingsError(f"{where}.delete_without_asking", "must be true or false")
+        raise SettingsError(f"{where}.delete_without_asking", _("must be true or false"))
     if dwa and Action.MARK not in actions:
-        raise SettingsError(f"{where}.delete_without_asking", 'needs the "mark" action')
+        raise SettingsError(f"{where}.delete_without_asking", _('needs the "mark" action'))
     sound = data.get("sound")
     if sound is not None and (not isinstance(sound, str) or not sound.strip()):
-        raise SettingsError(f"{where}.sound", "must be the path of a .wav file or null")
+        raise SettingsError(f"{where}.sound", _("must be the path of a .wav file or null"))
     return Rule(name.strip(), conditions, actions, account.strip() if account else None,
                 join, dwa, sound)
 
@@ -361,13 +363,13 @@ def _rule(data: object, where: str) -> Rule:
 def parse_addresses(data: object, where: str) -> tuple[str, ...]:
     """A friends/block list: addresses (``a@b.c``) or domains (``@b.c``)."""
     if not isinstance(data, list):
-        raise SettingsError(where, "must be a list of addresses or @domains")
+        raise SettingsError(where, _("must be a list of addresses or @domains"))
     out = []
     for i, entry in enumerate(data):
         if (not isinstance(entry, str) or not entry.strip() or entry.count("@") > 1
                 or any(c.isspace() or ord(c) < 32 for c in entry.strip())):
-            raise SettingsError(f"{where}[{i}]", "must be an address (name@example.com) or "
-                                "a domain (@example.com)")
+            raise SettingsError(f"{where}[{i}]", _("must be an address (name@example.com) or "
+                                                   "a domain (@example.com)"))
         out.append(entry.strip())
     return tuple(out)
 
@@ -376,15 +378,16 @@ def parse_rules(data: Mapping[str, Any], account_names: Sequence[str]) -> RuleSe
     """``rules``, ``friends`` and ``blocked`` of a settings document."""
     raw = data.get("rules", [])
     if not isinstance(raw, list):
-        raise SettingsError("rules", "must be a list")
+        raise SettingsError("rules", _("must be a list"))
     rules = tuple(_rule(r, f"rules[{i}]") for i, r in enumerate(raw))
     names = [r.name for r in rules]
     for i, r in enumerate(rules):
         if names.count(r.name) > 1:
-            raise SettingsError(f"rules[{i}].name", f"two rules are named {r.name!r}")
+            raise SettingsError(f"rules[{i}].name", _("two rules are named {name}").format(
+                name=repr(r.name)))
         if r.account is not None and r.account not in account_names:
             raise SettingsError(f'rules[{i}] ("{r.name}").account',
-                                f"no account named {r.account!r}")
+                                _("no account named {name}").format(name=repr(r.account)))
     return RuleSet(rules, parse_addresses(data.get("friends", []), "friends"),
                    parse_addresses(data.get("blocked", []), "blocked"))
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from tkinter import ttk
 
 from ..discover import Discovery, DiscoveryError, Found, Options, Step, discover
+from ..i18n import N_, _
 from .worker import TkBridge
 
 __all__ = ["DiscoverPanel"]
@@ -44,7 +45,7 @@ class DiscoverPanel:
         self.entry = ttk.Entry(row, textvariable=address)
         self.entry.pack(side="left", fill="x", expand=True)
         self.entry.bind("<Return>", lambda e: self.find())
-        self.button = ttk.Button(row, text="Find settings", command=self.find)
+        self.button = ttk.Button(row, text=_("Find settings"), command=self.find)
         self.button.pack(side="left", padx=(4, 0))
         self.status = ttk.Label(self.frame, text="", wraplength=420, justify="left")
         self.status.pack(anchor="w")
@@ -54,7 +55,7 @@ class DiscoverPanel:
                               wraplength=360)
         self.link.pack(side="left")
         self.link.bind("<Button-1>", lambda e: self.open_link())
-        self.copy_button = ttk.Button(self.link_row, text="Copy link", command=self.copy_link)
+        self.copy_button = ttk.Button(self.link_row, text=_("Copy link"), command=self.copy_link)
         self.copy_button.pack(side="left", padx=4)
         self.steps = ttk.Label(self.frame, text="", wraplength=420, justify="left",
                                foreground="#555555")
@@ -73,11 +74,12 @@ class DiscoverPanel:
         address = self.address.get().strip()
         self.clear()
         if not address:
-            self.status.configure(text="Type your e-mail address first.")
+            self.status.configure(text=_("Type your e-mail address first."))
             return
         self.running = True
         self.button.state(["disabled"])
-        self.status.configure(text=f"Looking up the settings for {address}…")
+        self.status.configure(text=_("Looking up the settings for {address}…").format(
+            address=address))
         steps, options = self._steps, self.options
 
         def run() -> Discovery:  # the worker: only plain data in here
@@ -115,19 +117,22 @@ class DiscoverPanel:
         self.result = result
         found = result.found
         if found is None:
-            self.status.configure(text="No settings found; enter the server below.")
+            self.status.configure(text=_("No settings found; enter the server below."))
             return
         if found.host is None:
-            self.status.configure(text=f"{found.provider} has no POP3 server.")
+            self.status.configure(text=_("{provider} has no POP3 server.").format(
+                provider=found.provider))
         else:
-            where = _SOURCES.get(found.source, found.source)
-            how = "OAuth2 sign-in" if found.auth == "oauth2" else "password"
-            self.status.configure(text=f"Found {found.provider} ({where}): {found.host}, port "
-                                  f"{found.port}, {found.security.upper()}, {how}. Check and "
-                                  "edit below if needed.")
+            where = _(_SOURCES[found.source]) if found.source in _SOURCES else found.source
+            how = _("OAuth2 sign-in") if found.auth == "oauth2" else _("password")
+            self.status.configure(text=_(
+                "Found {provider} ({source}): {host}, port {port}, {security}, {sign_in}. "
+                "Check and edit below if needed.").format(
+                    provider=found.provider, source=where, host=found.host, port=found.port,
+                    security=found.security.upper(), sign_in=how))
         notes = [n for n in found.notes if not n.startswith("Help: ")]
         if notes:
-            self.notes.configure(text="\n".join(notes))
+            self.notes.configure(text="\n".join(_(n) for n in notes))  # N_() in providers
             self.notes.pack(anchor="w", pady=(2, 0), before=self.steps)
         if found.url:
             self.url = found.url
@@ -139,7 +144,8 @@ class DiscoverPanel:
         if not self.frame.winfo_exists():
             return
         self._finish()
-        text = str(exc) if isinstance(exc, DiscoveryError) else f"Lookup failed: {exc}"
+        text = str(exc) if isinstance(exc, DiscoveryError) else _("Lookup failed: {error}").format(
+            error=exc)
         self.status.configure(text=text)
 
     # -- the link ----------------------------------------------------------------------
@@ -151,7 +157,7 @@ class DiscoverPanel:
         if self.url:
             self.frame.clipboard_clear()
             self.frame.clipboard_append(self.url)
-            self.status.configure(text="Link copied.")
+            self.status.configure(text=_("Link copied."))
 
     def clear(self) -> None:
         self.result = None
@@ -162,6 +168,6 @@ class DiscoverPanel:
         self.status.configure(text="")
 
 
-_SOURCES = {"builtin": "built-in table", "autoconfig": "the provider's autoconfig",
-            "well-known": "the domain's autoconfig", "ispdb": "Thunderbird's ISPDB",
-            "mx": "the domain's mail servers", "guess": "a probe of common names"}
+_SOURCES = {"builtin": N_("built-in table"), "autoconfig": N_("the provider's autoconfig"),
+            "well-known": N_("the domain's autoconfig"), "ispdb": N_("Thunderbird's ISPDB"),
+            "mx": N_("the domain's mail servers"), "guess": N_("a probe of common names")}

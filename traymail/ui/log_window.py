@@ -14,6 +14,7 @@ from pathlib import Path
 from tkinter import filedialog, ttk
 
 from ..accounts import Accounts
+from ..i18n import N_, _
 from ..pop3 import Direction, TranscriptEvent
 from ..private import write_private_text
 from .root import Window
@@ -22,7 +23,7 @@ from .worker import TkBridge
 __all__ = ["LogWindow"]
 
 MAX_LINES = 3000
-ALL = "All accounts"
+ALL = N_("All accounts")  # the msgid; shown as _(ALL)
 
 
 def save_folder() -> Path:
@@ -43,11 +44,11 @@ class LogWindow(Window):
         self.bridge = bridge
         self.accounts = accounts
         self.top = tk.Toplevel(root)
-        self.top.title("traymail — protocol log")
+        self.top.title(_("traymail — protocol log"))
         self.top.geometry("820x420")
         self.events: deque[tuple[str, TranscriptEvent]] = deque(maxlen=MAX_LINES)
         self.autoscroll = tk.BooleanVar(value=True)
-        self.filter = tk.StringVar(value=ALL)
+        self.filter = tk.StringVar(value=_(ALL))
         self.query = tk.StringVar()
         self._build()
         history = [(mb.name, ev) for mb in accounts.mailboxes(enabled_only=False)
@@ -64,17 +65,18 @@ class LogWindow(Window):
         bar.pack(fill="x")
         self.bar = bar
         self.account_box = ttk.Combobox(bar, textvariable=self.filter, state="readonly",
-                                        width=16, values=[ALL, *self.accounts.names])
+                                        width=16, values=[_(ALL), *self.accounts.names])
         self.account_box.bind("<<ComboboxSelected>>", lambda e: self._render())
-        scroll = ttk.Checkbutton(bar, text="Auto-scroll", variable=self.autoscroll)
+        scroll = ttk.Checkbutton(bar, text=_("Auto-scroll"), variable=self.autoscroll)
         self.search_entry = ttk.Entry(bar, textvariable=self.query, width=16)
         self.search_entry.bind("<Return>", lambda e: self.find_next())
-        find = ttk.Button(bar, text="Find", command=self.find_next, width=-5)
+        find = ttk.Button(bar, text=_("Find"), command=self.find_next, width=-5)
         #: created in Tab order; packed right-hand buttons first, so that a
         #: narrow window squeezes the search field, never a button's label
-        self.buttons = {text: ttk.Button(bar, text=text, command=cmd, width=-6)
-                        for text, cmd in (("Save…", self.save_dialog), ("Copy", self.copy),
-                                          ("Clear", self.clear))}
+        #: keyed by the English label
+        self.buttons = {text: ttk.Button(bar, text=_(text), command=cmd, width=-6)
+                        for text, cmd in ((N_("Save…"), self.save_dialog),
+                                          (N_("Copy"), self.copy), (N_("Clear"), self.clear))}
         for button in reversed(self.buttons.values()):
             button.pack(side="right", padx=2)
         self.account_box.pack(side="left")
@@ -122,14 +124,14 @@ class LogWindow(Window):
                 self.text.see("end")
 
     def _shown(self, name: str) -> bool:
-        return self.filter.get() in (ALL, name)
+        return self.filter.get() in (_(ALL), name)
 
     def _insert(self, name: str, event: TranscriptEvent) -> None:
         tag = {Direction.CLIENT: "client", Direction.SERVER: "server"}.get(
             event.direction, "note")
         stamp = time.strftime("%H:%M:%S", time.localtime(event.timestamp))
         stamp += f".{int(event.timestamp * 1000) % 1000:03d}"
-        prefix = f"{stamp} {name:<10.10} " if self.filter.get() == ALL else f"{stamp} "
+        prefix = f"{stamp} {name:<10.10} " if self.filter.get() == _(ALL) else f"{stamp} "
         self.text.configure(state="normal")
         self.text.insert("end", prefix, ("time",), f"{event}\n", (tag,))
         self.text.configure(state="disabled")
@@ -189,11 +191,11 @@ class LogWindow(Window):
 
     def save_dialog(self) -> None:
         name = filedialog.asksaveasfilename(parent=self.top, defaultextension=".log",
-                                            title="Save the protocol log",
+                                            title=_("Save the protocol log"),
                                             initialdir=str(save_folder()),
                                             initialfile="traymail-protocol.log",
-                                            filetypes=[("Log files", "*.log"),
-                                                       ("All files", "*")])
+                                            filetypes=[(_("Log files"), "*.log"),
+                                                       (_("All files"), "*")])
         if name:
             LogWindow.last_folder = Path(name).parent
             self.save_to(Path(name))

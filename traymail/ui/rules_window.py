@@ -18,21 +18,24 @@ from tkinter import ttk
 from typing import Any
 
 from ..accounts import Accounts
+from ..i18n import N_, _
 from ..rules import Action, Field, Op, _regex, parse_addresses, parse_rules, rules_to_json
 from ..settings import SettingsError, check_quiet_hours
 from .root import Window
 
 __all__ = ["RulesWindow", "attach_sender_actions", "trust_sender", "block_sender"]
 
-ALL_ACCOUNTS = "(all accounts)"
-FIELD_LABELS = {Field.FROM: "From", Field.TO_CC: "To/Cc", Field.SUBJECT: "Subject",
-                Field.HEADER: "Header", Field.SIZE: "Size (octets)",
-                Field.ATTACHMENT: "Has attachment"}
+# the English texts (msgids); shown through _()
+ALL_ACCOUNTS = N_("(all accounts)")
+FIELD_LABELS = {Field.FROM: N_("From"), Field.TO_CC: N_("To/Cc"), Field.SUBJECT: N_("Subject"),
+                Field.HEADER: N_("Header"), Field.SIZE: N_("Size (octets)"),
+                Field.ATTACHMENT: N_("Has attachment")}
 OPS = {Field.SIZE: (Op.OVER, Op.UNDER), Field.ATTACHMENT: (Op.IS,)}
 TEXT_OPS = (Op.CONTAINS, Op.EQUALS, Op.REGEX)
-ACTION_LABELS = {Action.MARK: "Mark for deletion", Action.IGNORE: "Ignore (not new, no toast)",
-                 Action.IMPORTANT: "Important (toast even when paused)",
-                 Action.SOUND: "Play a sound"}
+ACTION_LABELS = {Action.MARK: N_("Mark for deletion"),
+                 Action.IGNORE: N_("Ignore (not new, no toast)"),
+                 Action.IMPORTANT: N_("Important (toast even when paused)"),
+                 Action.SOUND: N_("Play a sound")}
 _ERR = "#b00020"
 _WHERE = re.compile(r"rules\[(\d+)\][^.]*(?:\.conditions\[(\d+)\])?\.?(\w+)?")
 
@@ -46,7 +49,7 @@ class RulesWindow(Window):
         self.drafts: list[dict[str, Any]] = rules_to_json(s.rules)["rules"]
         self.current: int | None = None
         self.top = top = tk.Toplevel(root)
-        top.title("traymail — Rules")
+        top.title(_("traymail — Rules"))
         top.protocol("WM_DELETE_WINDOW", self.close)
         self._build(s.quiet_hours or "", "\n".join(s.rules.friends),
                     "\n".join(s.rules.blocked))
@@ -66,52 +69,52 @@ class RulesWindow(Window):
         self.listbox.bind("<<ListboxSelect>>", lambda e: self._list_selected())
         row = ttk.Frame(left)
         row.pack(fill="x", pady=4)
-        for text, cmd in (("Add", self.add_rule), ("Remove", self.remove_rule),
-                          ("Up", lambda: self.move(-1)), ("Down", lambda: self.move(1))):
-            ttk.Button(row, text=text, command=cmd, width=7).pack(side="left")
+        for text, cmd in ((_("Add"), self.add_rule), (_("Remove"), self.remove_rule),
+                          (_("Up"), lambda: self.move(-1)), (_("Down"), lambda: self.move(1))):
+            ttk.Button(row, text=text, command=cmd, width=-7).pack(side="left")
         self.form = form = ttk.Frame(body, padding=(10, 0))
         form.pack(side="left", fill="both", expand=True)
         self.name_var = tk.StringVar(top)
-        self.account_var = tk.StringVar(top, ALL_ACCOUNTS)
+        self.account_var = tk.StringVar(top, _(ALL_ACCOUNTS))
         self.match_var = tk.StringVar(top, "all")
-        ttk.Label(form, text="Name").grid(row=0, column=0, sticky="w")
+        ttk.Label(form, text=_("Name")).grid(row=0, column=0, sticky="w")
         self.name_entry = ttk.Entry(form, textvariable=self.name_var, width=30)
         self.name_entry.grid(row=0, column=1, sticky="we")
         self.name_error = ttk.Label(form, foreground=_ERR)
         self.name_error.grid(row=0, column=2, sticky="w")
-        ttk.Label(form, text="Account").grid(row=1, column=0, sticky="w")
+        ttk.Label(form, text=_("Account")).grid(row=1, column=0, sticky="w")
         ttk.Combobox(form, textvariable=self.account_var, state="readonly",
-                     values=[ALL_ACCOUNTS, *self.accounts.names]).grid(row=1, column=1,
+                     values=[_(ALL_ACCOUNTS), *self.accounts.names]).grid(row=1, column=1,
                                                                       sticky="we")
-        ttk.Label(form, text="Match").grid(row=2, column=0, sticky="w")
+        ttk.Label(form, text=_("Match")).grid(row=2, column=0, sticky="w")
         ttk.Combobox(form, textvariable=self.match_var, state="readonly",
                      values=["all", "any"], width=6).grid(row=2, column=1, sticky="w")
-        ttk.Label(form, text="Conditions").grid(row=3, column=0, sticky="nw")
+        ttk.Label(form, text=_("Conditions")).grid(row=3, column=0, sticky="nw")
         self.cond_frame = ttk.Frame(form)
         self.cond_frame.grid(row=3, column=1, columnspan=2, sticky="we")
         self.cond_rows: list[dict[str, Any]] = []
-        ttk.Button(form, text="Add condition", command=self.add_condition).grid(
+        ttk.Button(form, text=_("Add condition"), command=self.add_condition).grid(
             row=4, column=1, sticky="w", pady=2)
-        ttk.Label(form, text="Actions").grid(row=5, column=0, sticky="nw")
+        ttk.Label(form, text=_("Actions")).grid(row=5, column=0, sticky="nw")
         acts = ttk.Frame(form)
         acts.grid(row=5, column=1, columnspan=2, sticky="w")
         self.action_vars = {a: tk.BooleanVar(top, False) for a in Action}
         for i, a in enumerate(Action):
-            ttk.Checkbutton(acts, text=ACTION_LABELS[a], variable=self.action_vars[a]).grid(
+            ttk.Checkbutton(acts, text=_(ACTION_LABELS[a]), variable=self.action_vars[a]).grid(
                 row=i, column=0, sticky="w")
         self.dwa_var = tk.BooleanVar(top, False)
-        ttk.Checkbutton(acts, text="…and delete without asking",
+        ttk.Checkbutton(acts, text=_("…and delete without asking"),
                         variable=self.dwa_var).grid(row=0, column=1, sticky="w")
         self.sound_var = tk.StringVar(top)
-        ttk.Label(acts, text="WAV file (empty: the chime)").grid(row=3, column=1, sticky="w")
+        ttk.Label(acts, text=_("WAV file (empty: the chime)")).grid(row=3, column=1, sticky="w")
         ttk.Entry(acts, textvariable=self.sound_var, width=28).grid(row=3, column=2)
         self.actions_error = ttk.Label(form, foreground=_ERR)
         self.actions_error.grid(row=6, column=1, columnspan=2, sticky="w")
         lists = ttk.Frame(top, padding=8)
         lists.pack(fill="x")
-        ttk.Label(lists, text="Friends (never marked or ignored), one per line").grid(
+        ttk.Label(lists, text=_("Friends (never marked or ignored), one per line")).grid(
             row=0, column=0, sticky="w")
-        ttk.Label(lists, text="Blocked senders (marked for deletion)").grid(
+        ttk.Label(lists, text=_("Blocked senders (marked for deletion)")).grid(
             row=0, column=1, sticky="w")
         self.friends_text = tk.Text(lists, height=4, width=36)
         self.friends_text.grid(row=1, column=0, padx=(0, 8))
@@ -121,7 +124,7 @@ class RulesWindow(Window):
         self.blocked_text.insert("1.0", blocked)
         self.lists_error = ttk.Label(lists, foreground=_ERR)
         self.lists_error.grid(row=2, column=0, columnspan=2, sticky="w")
-        ttk.Label(lists, text="Quiet hours (no sound), e.g. 22:00-07:00").grid(
+        ttk.Label(lists, text=_("Quiet hours (no sound), e.g. 22:00-07:00")).grid(
             row=3, column=0, sticky="w")
         self.quiet_var = tk.StringVar(top, quiet)
         ttk.Entry(lists, textvariable=self.quiet_var, width=14).grid(row=3, column=1,
@@ -130,8 +133,8 @@ class RulesWindow(Window):
         bottom.pack(fill="x")
         self.general_error = ttk.Label(bottom, foreground=_ERR, wraplength=520)
         self.general_error.pack(side="left")
-        ttk.Button(bottom, text="Cancel", command=self.close).pack(side="right")
-        ttk.Button(bottom, text="Save", command=self.save).pack(side="right", padx=6)
+        ttk.Button(bottom, text=_("Cancel"), command=self.close).pack(side="right")
+        ttk.Button(bottom, text=_("Save"), command=self.save).pack(side="right", padx=6)
 
     # -- conditions ----------------------------------------------------------------
     def add_condition(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -141,13 +144,13 @@ class RulesWindow(Window):
         frame.pack(fill="x")
         row: dict[str, Any] = {
             "frame": frame,
-            "field": tk.StringVar(top, FIELD_LABELS[Field(data["field"])]),
+            "field": tk.StringVar(top, _(FIELD_LABELS[Field(data["field"])])),
             "header": tk.StringVar(top, data.get("header") or ""),
             "op": tk.StringVar(top, data.get("op", "contains")),
             "value": tk.StringVar(top, str(data.get("value", ""))),
         }
         fields = ttk.Combobox(frame, textvariable=row["field"], state="readonly", width=14,
-                              values=list(FIELD_LABELS.values()))
+                              values=[_(label) for label in FIELD_LABELS.values()])
         fields.grid(row=0, column=0)
         row["header_entry"] = ttk.Entry(frame, textvariable=row["header"], width=12)
         row["header_entry"].grid(row=0, column=1)
@@ -171,7 +174,7 @@ class RulesWindow(Window):
         self.cond_rows.remove(row)
 
     def _field_of(self, row: dict[str, Any]) -> Field:
-        return next(f for f, label in FIELD_LABELS.items() if label == row["field"].get())
+        return next(f for f, label in FIELD_LABELS.items() if _(label) == row["field"].get())
 
     def _field_changed(self, row: dict[str, Any], keep_op: bool = False) -> None:
         fld = self._field_of(row)
@@ -190,7 +193,7 @@ class RulesWindow(Window):
             try:
                 _regex(row["value"].get(), "pattern")
             except SettingsError as exc:
-                text = f"pattern {exc.problem}"
+                text = _("pattern {problem}").format(problem=exc.problem)
         row["error"].configure(text=text)
 
     def _condition_json(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -209,7 +212,7 @@ class RulesWindow(Window):
     def _refresh_list(self) -> None:
         self.listbox.delete(0, "end")
         for d in self.drafts:
-            self.listbox.insert("end", d.get("name") or "(unnamed)")
+            self.listbox.insert("end", d.get("name") or _("(unnamed)"))
         if self.current is not None:
             self.listbox.selection_set(self.current)
 
@@ -226,7 +229,7 @@ class RulesWindow(Window):
         self.current = index
         d = self.drafts[index]
         self.name_var.set(d.get("name", ""))
-        self.account_var.set(d.get("account") or ALL_ACCOUNTS)
+        self.account_var.set(d.get("account") or _(ALL_ACCOUNTS))
         self.match_var.set(d.get("match", "all"))
         for row in list(self.cond_rows):
             self.remove_condition(row)
@@ -245,7 +248,8 @@ class RulesWindow(Window):
             return
         d: dict[str, Any] = {
             "name": self.name_var.get().strip(),
-            "account": None if self.account_var.get() == ALL_ACCOUNTS else self.account_var.get(),
+            "account": (None if self.account_var.get() == _(ALL_ACCOUNTS)
+                        else self.account_var.get()),
             "match": self.match_var.get(),
             "conditions": [self._condition_json(r) for r in self.cond_rows],
             "actions": [a.value for a, v in self.action_vars.items() if v.get()],
@@ -256,11 +260,11 @@ class RulesWindow(Window):
             d["sound"] = self.sound_var.get().strip()
         self.drafts[self.current] = d
         self.listbox.delete(self.current)
-        self.listbox.insert(self.current, d["name"] or "(unnamed)")
+        self.listbox.insert(self.current, d["name"] or _("(unnamed)"))
 
     def add_rule(self) -> None:
         self.store_form()
-        self.drafts.append({"name": f"Rule {len(self.drafts) + 1}", "match": "all",
+        self.drafts.append({"name": _("Rule {n}").format(n=len(self.drafts) + 1), "match": "all",
                             "conditions": [{"field": "from", "op": "contains", "value": ""}],
                             "actions": []})
         self._refresh_list()
@@ -339,7 +343,7 @@ class RulesWindow(Window):
         try:
             self.accounts.apply(settings)
         except Exception as exc:  # disk full, read-only folder...
-            self.general_error.configure(text=f"Could not save: {exc}")
+            self.general_error.configure(text=_("Could not save: {error}").format(error=exc))
             return False
         self.on_saved()
         self.close()
@@ -392,14 +396,14 @@ def attach_sender_actions(menu: tk.Menu, window: Any) -> None:
             return
         address = func(window.accounts, header.sender)
         if address is None:
-            window.set_status("That sender has no address to add.", error=True)
+            window.set_status(_("That sender has no address to add."), error=True)
         else:
-            window.set_status(f"{address} {verb}.")
+            window.set_status(_(verb).format(address=address))
 
     menu.add_separator()
-    menu.add_command(label="Always trust sender",
-                     command=lambda: act(trust_sender, "is now a friend (never marked or "
-                                         "ignored)"))
-    menu.add_command(label="Block sender",
-                     command=lambda: act(block_sender, "is blocked (marked for deletion at "
-                                         "the next check)"))
+    menu.add_command(label=_("Always trust sender"),
+                     command=lambda: act(trust_sender, N_("{address} is now a friend (never "
+                                                          "marked or ignored).")))
+    menu.add_command(label=_("Block sender"),
+                     command=lambda: act(block_sender, N_("{address} is blocked (marked for "
+                                                          "deletion at the next check).")))

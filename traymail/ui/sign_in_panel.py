@@ -15,6 +15,7 @@ from collections.abc import Callable
 from tkinter import ttk
 from typing import Any
 
+from ..i18n import _
 from ..oauth import TokenManager
 from ..oauth_flows import DeviceCode, sign_in
 from ..settings import Account, AuthMethod
@@ -37,13 +38,13 @@ class SignInPanel:
         self.cancel = threading.Event()
         self.running = False
         self.frame = ttk.Frame(parent)
-        self.button = ttk.Button(self.frame, text="Sign in…", command=self.start)
+        self.button = ttk.Button(self.frame, text=_("Sign in…"), command=self.start)
         self.button.grid(row=0, column=0, sticky="w")
         self.status = ttk.Label(self.frame, text="", wraplength=330)
         self.status.grid(row=0, column=1, sticky="w", padx=8)
         self.shown = tk.StringVar(self.frame)
         self.field = ttk.Entry(self.frame, textvariable=self.shown, state="readonly", width=44)
-        self.copy = ttk.Button(self.frame, text="Copy", command=self._copy, width=6)
+        self.copy = ttk.Button(self.frame, text=_("Copy"), command=self._copy, width=-6)
         self.frame.bind("<Destroy>", lambda e: self.cancel.set(), add="+")
 
     def _show(self, text: str) -> None:
@@ -66,14 +67,15 @@ class SignInPanel:
         if account is None:
             return  # the form shows what is wrong
         if account.auth is not AuthMethod.OAUTH2:
-            self._say('Choose "Sign in with the provider (OAuth2)" first.', "#c0392b")
+            self._say(_('Choose "{method}" first.').format(
+                method=_("Sign in with the provider (OAuth2)")), "#c0392b")
             return
         self.running = True
         self.cancel.clear()
         self.button.state(["disabled"])
         device = account.oauth2 is not None and account.oauth2.flow == "device"
-        self._say("Waiting for the sign-in on the provider's page…" if not device
-                  else "Asking the provider for a code…")
+        self._say(_("Waiting for the sign-in on the provider's page…") if not device
+                  else _("Asking the provider for a code…"))
         post = self.bridge.post
 
         def on_code(code: DeviceCode) -> None:  # worker thread
@@ -90,8 +92,8 @@ class SignInPanel:
                            name="traymail-sign-in")
 
     def _device_code(self, code: DeviceCode) -> None:
-        self._say(f"Open {code.verification_uri} and enter the code {code.user_code} "
-                  "(both can be copied below).")
+        self._say(_("Open {url} and enter the code {code} (both can be copied below).").format(
+            url=code.verification_uri, code=code.user_code))
         self._show(f"{code.user_code}   {code.verification_uri}")
 
     def _done(self, account: Account) -> None:
@@ -101,7 +103,7 @@ class SignInPanel:
         self.button.state(["!disabled"])
         self.field.grid_remove()
         self.copy.grid_remove()
-        self._say(f"Signed in to {account.name}.", "#1d6b2c")
+        self._say(_("Signed in to {account}.").format(account=account.name), "#1d6b2c")
         self.on_signed_in(account)
 
     def _failed(self, exc: BaseException) -> None:
@@ -109,4 +111,4 @@ class SignInPanel:
         if not self.frame.winfo_exists():
             return
         self.button.state(["!disabled"])
-        self._say(f"Not signed in: {exc}", "#c0392b")
+        self._say(_("Not signed in: {error}").format(error=exc), "#c0392b")
