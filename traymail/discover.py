@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
+from .i18n import N_, _
 from .pop3 import POP3, POP3_SSL, POP3Error
 from .providers import Provider, by_domain, by_mx
 
@@ -113,16 +114,18 @@ def split_address(address: str) -> tuple[str, str]:
     address = address.strip()
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or any(c.isspace() or ord(c) < 32 for c in address):
-        raise DiscoveryError(f"{address!r} is not an e-mail address (name@example.com)")
+        raise DiscoveryError(_("{address} is not an e-mail address (name@example.com)").format(
+            address=repr(address)))
     try:
         ascii_domain = domain.rstrip(".").encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise DiscoveryError(f"{domain!r} is not a valid domain name") from None
+        raise DiscoveryError(_("{domain} is not a valid domain name").format(
+            domain=repr(domain))) from None
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(
             lab and len(lab) <= 63 and all(c.isalnum() or c == "-" for c in lab)
             for lab in labels):
-        raise DiscoveryError(f"{domain!r} is not a valid domain name")
+        raise DiscoveryError(_("{domain} is not a valid domain name").format(domain=repr(domain)))
     return local, ascii_domain
 
 
@@ -206,7 +209,7 @@ def parse_autoconfig(data: bytes, local: str, domain: str, source: str) -> Found
             for d in provider.findall("documentation")
             if (d.get("url") or "").startswith(("https://", "http://")))
         if security == "none":
-            notes += ("This server offers POP3 only without encryption.",)
+            notes += (N_("This server offers POP3 only without encryption."),)
         found = Found(host, int(port_text), security, auth, name, source, notes,
                       username, oauth, None)
         candidates.append((_SECURITY_RANK[security], i, found))
@@ -300,7 +303,8 @@ def discover(address: str, *, offline: bool = False, options: Options | None = N
 
     t = time.monotonic()
     provider = by_domain(domain)
-    report("built-in table", domain, f"{provider.name}" if provider else "not listed",
+    # step names and outcomes stay English in the data (JSON); the UI shows them through _()
+    report(N_("built-in table"), domain, f"{provider.name}" if provider else N_("not listed"),
            provider is not None, t)
     if provider is not None:
         return done(from_provider(provider, "builtin"))
@@ -323,15 +327,15 @@ def discover(address: str, *, offline: bool = False, options: Options | None = N
     try:
         mx = lookup(domain, opts.timeout)
     except OSError as exc:
-        report("MX", domain, f"failed: {exc}", False, t)
+        report(N_("MX"), domain, f"failed: {exc}", False, t)
         mx = []
     else:
-        report("MX", domain, ", ".join(mx[:3]) or "no MX records", bool(mx), t)
+        report(N_("MX"), domain, ", ".join(mx[:3]) or N_("no MX records"), bool(mx), t)
     if mx:
         provider = by_mx(mx[0])
         if provider is not None:
             t = time.monotonic()
-            report("MX provider", mx[0], provider.name, True, t)
+            report(N_("MX provider"), mx[0], provider.name, True, t)
             return done(from_provider(provider, "mx"))
         mx_domain = _mx_domain(mx[0])
         if opts.ispdb and mx_domain != domain:
@@ -349,13 +353,13 @@ def discover(address: str, *, offline: bool = False, options: Options | None = N
             try:
                 outcome = probe(host, port, security, opts.timeout)
             except (POP3Error, OSError) as exc:
-                report("guess", f"{host}:{port}", _short(exc), False, t)
+                report(N_("guess"), f"{host}:{port}", _short(exc), False, t)
                 if isinstance(exc, socket.gaierror):
                     break  # the name does not exist: no other port will help
                 continue
-            report("guess", f"{host}:{port}", outcome, True, t)
+            report(N_("guess"), f"{host}:{port}", outcome, True, t)
             return done(Found(host, port, security, "password", domain, "guess",
-                              ("Found by trying common server names; check them.",),
+                              (N_("Found by trying common server names; check them."),),
                               f"{local}@{domain}"))
     return done(None)
 
@@ -372,7 +376,7 @@ def _try_config(fetch: Fetch, url: str, source: str, local: str, domain: str,
         report(source, shown, _short(exc), False, t)
         return None
     if found is None:
-        report(source, shown, "config found, but it lists no POP3 server", False, t)
+        report(source, shown, N_("config found, but it lists no POP3 server"), False, t)
         return None
     report(source, shown, f"{found.host}:{found.port} {found.security}, {found.auth}", True, t)
     return found

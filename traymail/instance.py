@@ -55,6 +55,7 @@ from .channel import (
     unix_listen,
     winapi,
 )
+from .i18n import _
 from .private import create_private, private_dir
 from .settings import Paths
 
@@ -80,7 +81,7 @@ def _authkey(paths: Paths) -> bytes:
     replaced, never trusted."""
     private_dir(paths.state_dir)
     path = paths.state_dir / "instance.key"
-    for _ in range(3):
+    for _attempt in range(3):
         try:
             fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
@@ -107,7 +108,7 @@ def _authkey(paths: Paths) -> bytes:
             return key
         except FileExistsError:
             continue  # another instance wrote it first: read that one
-    raise OSError(f"cannot set up {path}")
+    raise OSError(_("cannot set up {path}").format(path=path))
 
 
 # -- the handshake ----------------------------------------------------------------
@@ -126,7 +127,7 @@ def _recv(conn: Conn, timeout: float) -> bytes:
 def _client_exchange(conn: Conn, key: bytes, command: str, timeout: float) -> bool:
     """Say ``command``; True only when the server proves it holds the key."""
     hello = _recv(conn, timeout)
-    magic, _, server_nonce = hello.partition(b"\n")
+    magic, _sep, server_nonce = hello.partition(b"\n")
     if magic != _MAGIC or len(server_nonce) != _NONCE:
         raise ValueError("not a traymail instance")
     nonce = secrets.token_bytes(_NONCE)
@@ -142,7 +143,7 @@ def _server_exchange(conn: Conn, key: bytes) -> str | None:
     nonce = secrets.token_bytes(_NONCE)
     conn.send_bytes(_MAGIC + b"\n" + nonce)
     request = _recv(conn, _STEP)
-    word, _, rest = request.partition(b"\n")
+    word, _sep, rest = request.partition(b"\n")
     client_nonce, mac = rest[:_NONCE], rest[_NONCE:]
     if len(client_nonce) != _NONCE or not hmac.compare_digest(
             mac, _mac(key, b"client", nonce, client_nonce, word)):
@@ -214,7 +215,8 @@ class InstanceServer:
             self._listener = pipe_listen(paths, self._key, winapi(), self._running)
         else:
             if self._running():
-                raise AlreadyRunning(f"traymail already runs for {paths.state_dir}")
+                raise AlreadyRunning(_("traymail already runs for {folder}").format(
+                    folder=paths.state_dir))
             self._listener = unix_listen(paths, self._key, self._running)
         if self._listener is None:
             log.warning("no safe place for the single-instance channel; a second launch "

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .i18n import _
 from .passwords import KeyringStore, MemoryStore, PasswordStore
 from .settings import Account, AuthMethod, OAuth2Settings
 
@@ -135,12 +136,13 @@ def _cap_response(resp: requests.Response, **kw: object) -> requests.Response:
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_RESPONSE:
         resp.close()
-        raise OAuth2Error(f"{clean(resp.url)} sent a response of {declared} bytes; "
-                          "refusing more than 256 KiB")
+        raise OAuth2Error(_("{url} sent a response of {size} bytes; refusing more than "
+                            "256 KiB").format(url=clean(resp.url), size=declared))
     data = resp.raw.read(MAX_RESPONSE + 1, decode_content=True)
     if len(data) > MAX_RESPONSE:
         resp.close()
-        raise OAuth2Error(f"{clean(resp.url)} sent more than 256 KiB; refused")
+        raise OAuth2Error(_("{url} sent more than 256 KiB; refused").format(
+            url=clean(resp.url)))
     resp._content = data
     resp._content_consumed = True  # type: ignore[attr-defined]
     return resp
@@ -173,8 +175,8 @@ def discover(issuer: str, session: requests.Session | None = None) -> dict[str, 
         with _discovery_lock:
             _discovered[base] = meta
         return meta
-    raise OAuth2Error(f"cannot discover the OAuth2 endpoints of {clean(base)} "
-                      f"({'; '.join(problems)})")
+    raise OAuth2Error(_("cannot discover the OAuth2 endpoints of {url} ({problems})").format(
+        url=clean(base), problems="; ".join(problems)))
 
 
 def endpoints_for(account: Account, session: requests.Session | None = None) -> Endpoints:
@@ -182,8 +184,9 @@ def endpoints_for(account: Account, session: requests.Session | None = None) -> 
     provider's defaults, then (custom) discovery."""
     o = account.oauth2
     if account.auth is not AuthMethod.OAUTH2 or o is None:
-        raise OAuth2ConfigError(f"account {account.name} does not use OAuth2 "
-                                '(set "auth": "oauth2" and an "oauth2" section)')
+        raise OAuth2ConfigError(_('account {account} does not use OAuth2 (set "auth": '
+                                  '"oauth2" and an "oauth2" section)').format(
+                                      account=account.name))
     if not o.client_id:
         raise OAuth2ConfigError(_no_client_id(account, o))
     defaults = PROVIDER_DEFAULTS.get(o.provider, PROVIDER_DEFAULTS["custom"])
@@ -200,12 +203,14 @@ def endpoints_for(account: Account, session: requests.Session | None = None) -> 
                 urls[key] = meta[key]
     token = urls["token_endpoint"]
     if not token:
-        raise OAuth2ConfigError(f"account {account.name}: no token endpoint (set "
-                                '"issuer" or "token_endpoint" in its "oauth2" section)')
+        raise OAuth2ConfigError(_('account {account}: no token endpoint (set "issuer" or '
+                                  '"token_endpoint" in its "oauth2" section)').format(
+                                      account=account.name))
     scopes = o.scopes or tuple(defaults["scopes"])
     if not scopes:
-        raise OAuth2ConfigError(f'account {account.name}: set "scopes" in its "oauth2" '
-                                "section (the custom provider has no default)")
+        raise OAuth2ConfigError(_('account {account}: set "scopes" in its "oauth2" section '
+                                  "(the custom provider has no default)").format(
+                                      account=account.name))
     return Endpoints(o.client_id, o.client_secret, scopes, urls["authorization_endpoint"],
                      token, urls["device_authorization_endpoint"],
                      urls["revocation_endpoint"], o.issuer, dict(defaults["extra"]),
@@ -213,13 +218,14 @@ def endpoints_for(account: Account, session: requests.Session | None = None) -> 
 
 
 def _no_client_id(account: Account, o: OAuth2Settings) -> str:
-    where = {"microsoft": "the Azure portal (App registrations, platform \"Mobile and "
-                          "desktop applications\", redirect http://localhost)",
-             "google": "the Google Cloud console (Credentials, OAuth client ID of type "
-                       "\"Desktop app\")"}.get(o.provider, "your OAuth2 server")
-    return (f"account {account.name}: no OAuth2 client ID is configured. Register traymail "
-            f"as an app in {where} and put its ID in settings.json as "
-            f'"oauth2": {{"client_id": "..."}} of this account (see the README, "OAuth2")')
+    where = {"microsoft": _("the Azure portal (App registrations, platform \"Mobile and "
+                            "desktop applications\", redirect http://localhost)"),
+             "google": _("the Google Cloud console (Credentials, OAuth client ID of type "
+                         "\"Desktop app\")")}.get(o.provider) or _("your OAuth2 server")
+    return _("account {account}: no OAuth2 client ID is configured. Register traymail "
+             "as an app in {where} and put its ID in settings.json as "
+             '"oauth2": {{"client_id": "..."}} of this account (see the README, "OAuth2")'
+             ).format(account=account.name, where=where)
 
 
 # -- tokens ------------------------------------------------------------------------
@@ -247,7 +253,7 @@ class Tokens:
                       previous_refresh: str | None = None, now: float | None = None) -> Tokens:
         access = data.get("access_token")
         if not isinstance(access, str) or not access:
-            raise OAuth2Error("the token endpoint sent no access token")
+            raise OAuth2Error(_("the token endpoint sent no access token"))
         refresh = data.get("refresh_token")
         expires_at = data.get("expires_at")
         expires_in = data.get("expires_in")
@@ -351,23 +357,26 @@ class TokenManager:
             endpoints = endpoints_for(account, session)
             t = self.tokens(account)
             if t is None:
-                raise NeedsSignIn(f"Sign in to {account.name}: no OAuth2 token is stored "
-                                  "(Settings: Sign in…, or 'traymail sign-in')")
+                raise NeedsSignIn(_("Sign in to {account}: no OAuth2 token is stored "
+                                    "(Settings: Sign in…, or 'traymail sign-in')").format(
+                                        account=account.name))
             if t.client_id != endpoints.client_id or t.token_endpoint != endpoints.token_endpoint:
-                raise NeedsSignIn(f"Sign in again to {account.name}: its OAuth2 settings "
-                                  "changed since the last sign-in")
+                raise NeedsSignIn(_("Sign in again to {account}: its OAuth2 settings "
+                                    "changed since the last sign-in").format(
+                                        account=account.name))
             with self._guard:
                 dead = self._dead.get(account.keyring_user)
             if t.refresh_token is not None and dead == _digest(t.refresh_token):
                 # refused before: nothing is sent (not even the access token) until
                 # a new sign-in stores other tokens
-                raise NeedsSignIn(f"Sign in again to {account.name}: the server no longer "
-                                  "accepts its sign-in")
+                raise NeedsSignIn(_("Sign in again to {account}: the server no longer "
+                                    "accepts its sign-in").format(account=account.name))
             if not force_refresh and not self._expired(t):
                 return t.access_token
             if t.refresh_token is None:
-                raise NeedsSignIn(f"Sign in again to {account.name}: the access token "
-                                  "expired and the server gave no refresh token")
+                raise NeedsSignIn(_("Sign in again to {account}: the access token "
+                                    "expired and the server gave no refresh token").format(
+                                        account=account.name))
             return self._refresh(account, endpoints, t, session).access_token
 
     def _refresh(self, account: Account, endpoints: Endpoints, t: Tokens,
@@ -385,16 +394,18 @@ class TokenManager:
                 assert t.refresh_token is not None
                 with self._guard:
                     self._dead[account.keyring_user] = _digest(t.refresh_token)
-                raise NeedsSignIn(f"Sign in again to {account.name}: the server refused the "
-                                  f"stored sign-in ({clean(exc.error, 40)}: "
-                                  f"{clean(exc.description or 'no reason given', 160)}). "
-                                  "Settings: Sign in…, or 'traymail sign-in'") from None
-            raise OAuth2Error(f"refreshing the token of {account.name} failed: "
-                              f"{clean(exc.error, 40)} {clean(exc.description or '', 160)}"
-                              ) from None
+                raise NeedsSignIn(_("Sign in again to {account}: the server refused the "
+                                    "stored sign-in ({error}: {reason}). "
+                                    "Settings: Sign in…, or 'traymail sign-in'").format(
+                                        account=account.name, error=clean(exc.error, 40),
+                                        reason=clean(exc.description or _("no reason given"),
+                                                     160))) from None
+            raise OAuth2Error(_("refreshing the token of {account} failed: {error} {reason}")
+                              .format(account=account.name, error=clean(exc.error, 40),
+                                      reason=clean(exc.description or "", 160))) from None
         except requests.RequestException as exc:
-            raise OAuth2Error(f"cannot reach {clean(endpoints.token_endpoint)}: "
-                              f"{clean(type(exc).__name__)}") from None
+            raise OAuth2Error(_("cannot reach {url}: {error}").format(
+                url=clean(endpoints.token_endpoint), error=clean(type(exc).__name__))) from None
         new = Tokens.from_response(data, endpoints, t.refresh_token, self.clock())
         self.save(account, new)
         return new

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .i18n import _
 from .oauth import (
     Endpoints,
     OAuth2ConfigError,
@@ -70,21 +71,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         if parts.path != "/":
-            self._send(404, "Not found", "This is traymail's sign-in helper.")
+            self._send(404, _("Not found"), _html(_("This is traymail's sign-in helper.")))
             return
         query = {k: v[0] for k, v in parse_qs(parts.query, max_num_fields=20).items()}
         if query.get("state") != self.server.state:
-            self._send(400, "Sign-in not recognised",
-                       "This page does not belong to the sign-in traymail started.")
+            self._send(400, _("Sign-in not recognised"),
+                       _html(_("This page does not belong to the sign-in traymail started.")))
             return
         if "error" in query:
-            self._send(200, "Sign-in not completed",
-                       "The provider said: " + _html(clean(query.get("error_description")
-                                                          or query["error"], 200))
-                       + ". You can close this window and try again from traymail.")
+            said = clean(query.get("error_description") or query["error"], 200)
+            self._send(200, _("Sign-in not completed"),
+                       _html(_("The provider said: {reason}. You can close this window and "
+                               "try again from traymail.").format(reason=said)))
         else:
-            self._send(200, "Signed in to traymail",
-                       "You can close this window and return to traymail.")
+            self._send(200, _("Signed in to traymail"),
+                       _html(_("You can close this window and return to traymail.")))
         self.server.result.query = query
 
     def _send(self, status: int, title: str, text: str) -> None:
@@ -124,8 +125,8 @@ def loopback_sign_in(endpoints: Endpoints, *, open_browser: Opener = webbrowser.
     from authlib.integrations.base_client.errors import OAuthError
 
     if not endpoints.authorization_endpoint:
-        raise OAuth2ConfigError("this provider has no authorization endpoint; use the "
-                                "device flow")
+        raise OAuth2ConfigError(_("this provider has no authorization endpoint; use the "
+                                  "device flow"))
     state = secrets.token_urlsafe(24)
     verifier = generate_token(64)  # RFC 7636 §4.1: 43..128 characters
     with _LoopbackServer(state, endpoints.redirect_host) as server:
@@ -134,7 +135,7 @@ def loopback_sign_in(endpoints: Endpoints, *, open_browser: Opener = webbrowser.
         extra = dict(endpoints.extra)
         if login_hint:
             extra["login_hint"] = login_hint
-        url, _ = s.create_authorization_url(  # type: ignore[attr-defined]
+        url, _state = s.create_authorization_url(  # type: ignore[attr-defined]
             endpoints.authorization_endpoint, state=state, code_verifier=verifier, **extra)
         if on_url is not None:
             on_url(url)
@@ -145,29 +146,30 @@ def loopback_sign_in(endpoints: Endpoints, *, open_browser: Opener = webbrowser.
         deadline = time.monotonic() + timeout
         while server.result.query is None:
             if cancel is not None and cancel.is_set():
-                raise SignInCancelled("sign-in cancelled")
+                raise SignInCancelled(_("sign-in cancelled"))
             if time.monotonic() > deadline:
-                raise OAuth2Error(f"no answer from the browser within {timeout:.0f} s; "
-                                  "sign-in stopped")
+                raise OAuth2Error(_("no answer from the browser within {seconds} s; "
+                                    "sign-in stopped").format(seconds=f"{timeout:.0f}"))
             server.handle_request()
         query = server.result.query
         redirect = server.redirect_uri
     if "error" in query:
-        raise OAuth2Error(f"sign-in refused: {clean(query['error'], 40)} "
-                          f"({clean(query.get('error_description') or 'no reason given')})")
+        raise OAuth2Error(_("sign-in refused: {error} ({reason})").format(
+            error=clean(query['error'], 40),
+            reason=clean(query.get('error_description') or _("no reason given"))))
     if endpoints.issuer and "iss" in query and \
             query["iss"].rstrip("/") != endpoints.issuer.rstrip("/"):  # RFC 9207 §2.4
-        raise OAuth2Error("the answer came from another server than the one asked "
-                          f"({clean(query['iss'])}); sign-in stopped")
+        raise OAuth2Error(_("the answer came from another server than the one asked "
+                            "({server}); sign-in stopped").format(server=clean(query['iss'])))
     if not query.get("code"):
-        raise OAuth2Error("the provider's answer has no authorization code")
+        raise OAuth2Error(_("the provider's answer has no authorization code"))
     try:
         return s.fetch_token(  # type: ignore[attr-defined,no-any-return]
             endpoints.token_endpoint, grant_type="authorization_code", code=query["code"],
             redirect_uri=redirect, code_verifier=verifier, state=state)
     except OAuthError as exc:
-        raise OAuth2Error(f"the token endpoint refused the sign-in: {clean(exc.error, 40)} "
-                          f"{clean(exc.description or '')}") from None
+        raise OAuth2Error(_("the token endpoint refused the sign-in: {error} {reason}").format(
+            error=clean(exc.error, 40), reason=clean(exc.description or ''))) from None
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,8 @@ class DeviceCode:
 
     @property
     def message(self) -> str:
-        return f"Open {self.verification_uri} and enter the code {self.user_code}"
+        return _("Open {url} and enter the code {code}").format(url=self.verification_uri,
+                                                                 code=self.user_code)
 
 
 def _http_url(value: object) -> str | None:
@@ -205,8 +208,8 @@ def start_device_sign_in(endpoints: Endpoints, *, clock: Callable[[], float] = t
     import requests
 
     if not endpoints.device_authorization_endpoint:
-        raise OAuth2ConfigError("this provider has no device authorization endpoint; "
-                                "use the browser sign-in")
+        raise OAuth2ConfigError(_("this provider has no device authorization endpoint; "
+                                  "use the browser sign-in"))
     s = client_session(endpoints)
     data: dict[str, str] = {"client_id": endpoints.client_id,
                             "scope": " ".join(endpoints.scopes)}
@@ -217,21 +220,23 @@ def start_device_sign_in(endpoints: Endpoints, *, clock: Callable[[], float] = t
                       withhold_token=True)  # type: ignore[call-arg]
         body = resp.json()
     except (requests.RequestException, ValueError) as exc:
-        raise OAuth2Error(f"the device sign-in could not start: {clean(exc, 160)}") from None
+        raise OAuth2Error(_("the device sign-in could not start: {error}").format(
+            error=clean(exc, 160))) from None
     if not isinstance(body, dict) or resp.status_code != 200:
         err = body.get("error_description") or body.get("error") \
             if isinstance(body, dict) else f"HTTP {resp.status_code}"
-        raise OAuth2Error(f"the device sign-in was refused: {clean(err, 200)}")
+        raise OAuth2Error(_("the device sign-in was refused: {error}").format(
+            error=clean(err, 200)))
     # Google says verification_url (its pre-RFC name)
     uri = _http_url(body.get("verification_uri") or body.get("verification_url"))
     code, device = body.get("user_code"), body.get("device_code")
     if not (uri and isinstance(code, str) and code and isinstance(device, str) and device):
-        raise OAuth2Error("the device authorization answer is incomplete")
+        raise OAuth2Error(_("the device authorization answer is incomplete"))
     try:
         expires_in = float(body.get("expires_in", 900))
         interval = float(body.get("interval", 5))
     except (TypeError, ValueError):
-        raise OAuth2Error("the device authorization answer is malformed") from None
+        raise OAuth2Error(_("the device authorization answer is malformed")) from None
     return DeviceCode(clean(code, 40), uri, _http_url(body.get("verification_uri_complete")),
                       clock() + min(expires_in, 3600.0), min(max(interval, 1.0), 60.0), device)
 
@@ -250,12 +255,13 @@ def finish_device_sign_in(endpoints: Endpoints, code: DeviceCode, *,
     s = client_session(endpoints)
     while True:
         if stop.is_set():
-            raise SignInCancelled("sign-in cancelled")
+            raise SignInCancelled(_("sign-in cancelled"))
         if clock() >= code.expires_at:
-            raise OAuth2Error("the code expired before it was entered; start the sign-in again")
+            raise OAuth2Error(_("the code expired before it was entered; start the sign-in "
+                                "again"))
         wait(interval)
         if stop.is_set():
-            raise SignInCancelled("sign-in cancelled")
+            raise SignInCancelled(_("sign-in cancelled"))
         try:
             return s.fetch_token(  # type: ignore[attr-defined,no-any-return]
                 endpoints.token_endpoint, grant_type=DEVICE_GRANT,
@@ -267,15 +273,15 @@ def finish_device_sign_in(endpoints: Endpoints, code: DeviceCode, *,
                 interval += 5  # §3.5: for this and all later requests
                 continue
             if exc.error == "expired_token":
-                raise OAuth2Error("the code expired before it was entered; start the "
-                                  "sign-in again") from None
+                raise OAuth2Error(_("the code expired before it was entered; start the "
+                                    "sign-in again")) from None
             if exc.error == "access_denied":
-                raise OAuth2Error("the sign-in was refused on the provider's page") from None
-            raise OAuth2Error(f"the device sign-in failed: {clean(exc.error, 40)} "
-                              f"{clean(exc.description or '')}") from None
+                raise OAuth2Error(_("the sign-in was refused on the provider's page")) from None
+            raise OAuth2Error(_("the device sign-in failed: {error} {reason}").format(
+                error=clean(exc.error, 40), reason=clean(exc.description or ''))) from None
         except requests.RequestException as exc:
-            raise OAuth2Error(f"cannot reach {clean(endpoints.token_endpoint)}: "
-                              f"{clean(type(exc).__name__)}") from None
+            raise OAuth2Error(_("cannot reach {url}: {error}").format(
+                url=clean(endpoints.token_endpoint), error=clean(type(exc).__name__))) from None
 
 
 def sign_in(account: Account, *, device: bool | None = None,

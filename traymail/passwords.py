@@ -14,6 +14,7 @@ import os
 import threading
 from typing import Protocol
 
+from .i18n import _
 from .settings import Account
 
 __all__ = ["PasswordStore", "KeyringStore", "MemoryStore", "KeyringUnavailable",
@@ -67,11 +68,11 @@ class KeyringStore:
             if not any(not type(b).__module__.startswith(_REFUSED) for b in chainer):
                 name = "keyring.backends.fail"
         if name.startswith(_REFUSED):
-            raise KeyringUnavailable(
+            raise KeyringUnavailable(_(
                 "no secure keyring is available (on Linux: a Secret Service such as "
                 "gnome-keyring or KeePassXC; on Windows: Credential Manager). "
                 "Set TRAYMAIL_PASSWORD_IN_MEMORY=1 to keep the password in memory only."
-            )
+            ))
         return backend
 
     def get(self, account: Account) -> str | None:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Protocol
 
+from .i18n import _
+
 __all__ = ["PlatformSupport", "WindowsSupport", "LinuxSupport", "WinApi", "platform_support",
            "RUN_KEY", "APPROVED_KEY", "APP_ID", "OpenFailed", "open_file", "show_in_folder",
            "autostart_command", "windows_ui_language"]
@@ -267,8 +269,10 @@ XDG_OPEN_WAIT = 3.0
 
 
 def _no_program(path: Path, detail: str) -> OpenFailed:
-    kind = f"{path.suffix} files" if path.suffix else "this file"
-    return OpenFailed(path, f"No program opens {kind}", detail)
+    if path.suffix:
+        return OpenFailed(path, _("No program opens {suffix} files").format(suffix=path.suffix),
+                          detail)
+    return OpenFailed(path, _("No program opens this file"), detail)
 
 
 def _xdg_open(target: Path, path: Path) -> None:
@@ -294,7 +298,8 @@ def open_file(path: Path) -> None:
     193 under Wine) or ``xdg-open`` is missing or reports failure. Blocks up to
     :data:`XDG_OPEN_WAIT` seconds on Linux: call it off the UI thread."""
     if not path.exists():
-        raise OpenFailed(path, f"{path.name} is gone from {path.parent}")
+        raise OpenFailed(path, _("{name} is gone from {folder}").format(name=path.name,
+                                                                       folder=path.parent))
     if sys.platform == "win32":
         try:
             os.startfile(path)  # type: ignore[attr-defined,unused-ignore]
@@ -315,12 +320,13 @@ def show_in_folder(path: Path) -> None:
         try:
             subprocess.Popen(f'explorer /select,"{path}"')  # exit status means nothing
         except OSError as exc:
-            raise OpenFailed(path, f"Explorer did not start: {exc}") from None
+            raise OpenFailed(path, _("Explorer did not start: {error}").format(error=exc)) from None
     else:
         try:
             _xdg_open(path.parent, path.parent)
         except OpenFailed as exc:
-            raise OpenFailed(path, f"Cannot show the folder {path.parent}", exc.detail) from None
+            raise OpenFailed(path, _("Cannot show the folder {folder}").format(folder=path.parent),
+                             exc.detail) from None
 
 
 # -- autostart command -----------------------------------------------------------------

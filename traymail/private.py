@@ -14,6 +14,8 @@ import os
 import stat
 from pathlib import Path
 
+from .i18n import _
+
 __all__ = ["DIR_MODE", "FILE_MODE", "private_dir", "create_private", "open_private_append",
            "make_private", "write_private_text", "PrivateRotatingFileHandler"]
 
@@ -44,7 +46,7 @@ def private_dir(path: Path, *, own: bool = True) -> Path:
         except FileExistsError:
             pass  # made meanwhile by another thread or process
     if not path.is_dir():
-        raise NotADirectoryError(f"{path} is not a folder")
+        raise NotADirectoryError(_("{path} is not a folder").format(path=path))
     if own and _POSIX:
         st = os.stat(path)
         if _ours(st) and stat.S_IMODE(st.st_mode) & 0o077:

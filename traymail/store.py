@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .i18n import _
 from .private import make_private, private_dir
 
 __all__ = ["Store", "StoredHeader", "StoreError", "SCHEMA_VERSION"]
@@ -87,7 +88,8 @@ class Store:
             try:
                 self._db = self._open()
             except sqlite3.DatabaseError as exc2:
-                raise StoreError(f"cannot create the state database {path}: {exc2}") from exc
+                raise StoreError(_("cannot create the state database {path}: {error}").format(
+                    path=path, error=exc2)) from exc
 
     def _open(self) -> sqlite3.Connection:
         # 0600 before SQLite sees it: SQLite gives -wal/-shm the mode of the
@@ -108,8 +110,8 @@ class Store:
             if version is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif int(version[0]) > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} was written by a newer traymail "
-                                 f"(schema {version[0]})")
+                raise StoreError(_("{path} was written by a newer traymail (schema {version})")
+                                 .format(path=self.path, version=version[0]))
         except BaseException:
             db.close()
             raise

@@ -94,7 +94,7 @@ class DiscoverPanel:
                 step = self._steps.get_nowait()
             except queue.Empty:
                 break
-            self._shown_steps.append(("✓ " if step.ok else "✗ ") + str(step))
+            self._shown_steps.append(("✓ " if step.ok else "✗ ") + _step_text(step))
         if self._shown_steps:
             self.steps.configure(text="\n".join(self._shown_steps))
             self.steps.pack(anchor="w", pady=(2, 0))
@@ -166,6 +166,12 @@ class DiscoverPanel:
         for widget in (self.notes, self.link_row, self.steps):
             widget.pack_forget()
         self.status.configure(text="")
+
+
+def _step_text(step: Step) -> str:
+    """A discovery step in the user's language (the data keeps the English)."""
+    return _("{name} ({target}): {outcome}").format(
+        name=_(step.name), target=step.target, outcome=_(step.outcome) if step.outcome else "")
 
 
 _SOURCES = {"builtin": N_("built-in table"), "autoconfig": N_("the provider's autoconfig"),
