@@ -29,7 +29,7 @@ from typing import Any
 import regex
 
 from .decode import _split_headers, _text  # the same linear, bounded header decoding
-from .i18n import _
+from .i18n import _, ngettext
 from .settings import SettingsError
 
 __all__ = ["Field", "Op", "Join", "Action", "Condition", "Rule", "RuleSet", "Message",
@@ -263,7 +263,9 @@ def _regex(value: object, where: str) -> regex.Pattern[str]:
     if not isinstance(value, str) or not value:
         raise SettingsError(where, _("must be a non-empty regular expression"))
     if len(value) > MAX_PATTERN:
-        raise SettingsError(where, _("is longer than {n} characters").format(n=MAX_PATTERN))
+        raise SettingsError(where, ngettext("is longer than {n} character",
+                                                "is longer than {n} characters",
+                                                MAX_PATTERN).format(n=MAX_PATTERN))
     try:  # V0: the syntax of Python's re
         return regex.compile(value, regex.IGNORECASE | regex.V0)
     except regex.error as exc:

@@ -236,6 +236,7 @@ def _oauth2(data: object, where: str) -> OAuth2Settings:
     for key, allowed in choices.items():
         if key in data:
             if data[key] not in allowed:
+                # TRANSLATORS: {choices} is a list like "a" or "b" (joined by " or ")
                 raise SettingsError(f"{where}.{key}",
                                     _("must be {choices}").format(
                                         choices=_(" or ").join(f'"{a}"' for a in allowed)))
