@@ -143,6 +143,16 @@ class SettingsDialog(Window):
         outer = ttk.Frame(self.top, padding=10)
         left = ttk.Frame(outer)
         left.pack(side="left", fill="y", padx=(0, 10))
+        # the language first (at the bottom): in Tab order "Try the demo" stays
+        # right before the e-mail address
+        self.language_hint = ttk.Label(left, text=_(LANGUAGE_HINT), foreground="#555555",
+                                       wraplength=150, justify="left")
+        self.language_hint.pack(side="bottom", anchor="w")
+        self.language_box = ttk.Combobox(left, textvariable=self.language, state="readonly",
+                                         width=16,
+                                         values=[language_label(c) for c in self.language_codes])
+        self.language_box.pack(side="bottom", anchor="w", pady=(0, 2))
+        ttk.Label(left, text=_("Language")).pack(side="bottom", anchor="w", pady=(8, 0))
         ttk.Label(left, text=_("Accounts")).pack(anchor="w")
         self.listbox = tk.Listbox(left, height=10, width=18, exportselection=False)
         self.listbox.pack(fill="y", expand=True)
@@ -154,14 +164,6 @@ class SettingsDialog(Window):
         if self.on_demo is not None and not self.drafts:
             ttk.Button(left, text=_("Try the demo"), command=self._demo).pack(fill="x",
                                                                               pady=(8, 0))
-        self.language_hint = ttk.Label(left, text=_(LANGUAGE_HINT), foreground="#555555",
-                                       wraplength=150, justify="left")
-        self.language_hint.pack(side="bottom", anchor="w")
-        self.language_box = ttk.Combobox(left, textvariable=self.language, state="readonly",
-                                         width=16,
-                                         values=[language_label(c) for c in self.language_codes])
-        self.language_box.pack(side="bottom", anchor="w", pady=(0, 2))
-        ttk.Label(left, text=_("Language")).pack(side="bottom", anchor="w", pady=(8, 0))
 
         form = ttk.Frame(outer)
         form.pack(side="left", fill="both", expand=True)
