@@ -1,0 +1,124 @@
+"""The docked tray icon stays a full icon across many polls with arrivals
+(issue 13: it collapsed to a 1-pixel sliver at a poll, because pystray's xorg
+backend re-sent SYSTEM_TRAY_REQUEST_DOCK on every picture change)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from traymail.accounts import Accounts
+from traymail.app import App
+from traymail.devserver import DevServer, MemoryMailbox
+from traymail.passwords import MemoryStore
+from traymail.platform_support import LinuxSupport
+from traymail.samples import sample_message, sample_messages
+from traymail.settings import Account, Security, Settings, resolve_paths
+
+from .desktop import Desktop
+from .test_app import _APPS, app_pump, icon_center, session_env, tray_desktop  # noqa: F401
+
+MakeServer = Callable[..., DevServer]
+
+
+def docked_sizes(display: str) -> list[tuple[int, int]]:
+    """(width, height) of every window inside the tray that carries
+    _XEMBED_INFO -- slivers (1x1) included, unlike tests.desktop.tray_icons."""
+    import Xlib.display
+    import Xlib.X
+
+    d = Xlib.display.Display(display)
+    out: list[tuple[int, int]] = []
+    try:
+        xembed = d.intern_atom("_XEMBED_INFO")
+
+        def walk(win: object, depth: int) -> None:
+            for child in win.query_tree().children:  # type: ignore[attr-defined]
+                try:
+                    if depth > 0 and child.get_full_property(xembed, 0) \
+                            and child.get_attributes().map_state == Xlib.X.IsViewable:
+                        geo = child.get_geometry()
+                        out.append((geo.width, geo.height))
+                    walk(child, depth + 1)
+                except Exception:  # vanished meanwhile
+                    pass
+
+        walk(d.screen().root, 0)
+        return out
+    finally:
+        d.close()
+
+
+def test_icon_keeps_its_size_over_many_polls(session_env: Desktop, x_display: str,  # noqa: F811
+                                             make_devserver: MakeServer,
+                                             tmp_path: Path) -> None:
+    box = MemoryMailbox(sample_messages(2))
+    srv = make_devserver(box)
+    # a poll every 0.6 s (the settings file cannot go below 1 minute; tests can)
+    account = Account("Home", "127.0.0.1", "user", security=Security.NONE, port=srv.port,
+                      allow_insecure=True, check_interval_minutes=0.01)
+    store = MemoryStore()
+    store.set(account, "pass")
+    paths = resolve_paths(home=tmp_path / "home")
+    app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
+              platform=LinuxSupport(tmp_path / "xdg"), use_notifier=False,
+              single_instance=False)
+    _APPS.append(app)
+    polls: list[float] = []
+    original = app._on_result
+
+    def counted(*args: object, **kw: object) -> None:
+        polls.append(time.monotonic())
+        original(*args, **kw)  # type: ignore[arg-type]
+
+    app._on_result = counted  # type: ignore[method-assign]
+    stop = threading.Event()
+
+    def arrivals() -> None:  # the living mailbox: new mail between polls
+        i = 100
+        while not stop.wait(0.9):
+            box.add(sample_message(i))
+            i += 1
+
+    feeder = threading.Thread(target=arrivals, daemon=True)
+    app.start()
+    try:
+        assert app.tray is not None and app.tray.ready.wait(10)
+        x, y = icon_center(x_display, app)
+        feeder.start()
+        samples: list[list[tuple[int, int]]] = []
+        start = len(polls)
+        end = time.monotonic() + 120
+        while len(polls) - start < 22 and time.monotonic() < end:
+            app_pump(app, lambda: False, timeout=0.15)
+            samples.append(docked_sizes(x_display))
+        stop.set()
+        app_pump(app, lambda: False, timeout=1.0)
+        samples.append(docked_sizes(x_display))
+        n_polls = len(polls) - start
+        assert n_polls >= 20, f"only {n_polls} polls"
+        assert len(box.uids()) >= 2 + 10  # mail really arrived meanwhile
+        bad = [s for s in samples if len(s) != 1 or min(s[0]) < 16]
+        print(f"\n{n_polls} polls, {len(samples)} samples of the docked icon, "
+              f"sizes seen: {sorted({x for s in samples for x in s})}, "
+              f"picture updates sent: {app.tray.picture_updates}, "
+              f"dock requests: {app.tray.dock_requests}")
+        assert not bad, f"{len(bad)} of {len(samples)} samples not one full icon: {bad[:5]}"
+        # alpha: the transparent corners show the tray, not a black box
+        from PIL import ImageGrab
+
+        w, h = samples[-1][0]
+        shot = ImageGrab.grab(bbox=(x - w // 2, y - h // 2, x + w // 2, y + h // 2),
+                              xdisplay=x_display).convert("RGB")
+        shot.save(tmp_path / "icon.png")
+        corner = shot.getpixel((0, 0))  # trayer's light grey (it was pasted on black)
+        assert isinstance(corner, tuple) and min(corner) > 150, corner
+        # the picture is sent only when it changes; the dock request only once
+        assert app.tray.dock_requests == 1
+        assert app.tray.picture_updates < n_polls
+    finally:
+        stop.set()
+        app.quit()
+        app.shutdown()
