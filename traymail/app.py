@@ -36,7 +36,7 @@ from .ui.root import create_root
 from .ui.settings_dialog import SettingsDialog
 from .ui.worker import TkBridge
 
-__all__ = ["App", "Toast", "toast_text", "setup_logging", "close_logging"]
+__all__ = ["App", "Toast", "toast_text", "cut_words", "setup_logging", "close_logging"]
 
 log = logging.getLogger("traymail.app")
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
@@ -106,6 +106,17 @@ def toast_text(account: str, result: CheckResult, arrived_size: int,
     if n > len(lines) and lines:
         lines.append(f"and {n - len(lines)} more")
     return Toast(title, "\n".join(lines) or "Click to open the mailbox.")
+
+
+def cut_words(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut between words with an ellipsis
+    (Windows truncates tooltips at 127)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if " " in head:
+        head = head[: head.rindex(" ")]
+    return head.rstrip(" ,;:") + "…"
 
 
 class App:
@@ -299,7 +310,8 @@ class App:
         else:
             self.mailbox_window = MailboxWindow(self.root, self.bridge, self.accounts,
                                                 on_show_log=self.show_log,
-                                                on_notice=self._notice)
+                                                on_notice=self._notice,
+                                                on_changed=self._mailbox_changed)
             self.mailbox_window.show()
         return self.mailbox_window
 
@@ -332,7 +344,20 @@ class App:
         subprocess.Popen([*command, "--demo"], stdin=subprocess.DEVNULL, start_new_session=True)
         self.quit()
 
+    def _mailbox_changed(self, name: str) -> None:
+        """The window refreshed, downloaded or marked: the badge follows at
+        once (from the state database, no network)."""
+        if name not in self.accounts.names or name not in self.results:
+            self.refresh_icon()
+            return
+        new = [h for h in self.accounts.mailbox(name).cached_headers() if h.new]
+        self.results[name] = replace(self.results[name], new_count=len(new),
+                                     new_size=sum(h.size or 0 for h in new))
+        self.refresh_icon()
+
     def _settings_saved(self) -> None:
+        if self.mailbox_window is not None and self.mailbox_window.alive:
+            self.mailbox_window.accounts_changed()
         s = self.accounts.settings
         # the demo's settings live in a throwaway folder: never an autostart
         if not self.demo and s.start_with_system != self.platform.autostart_enabled():
@@ -367,6 +392,8 @@ class App:
             mb.mark_all_seen()
             if mb.name in self.results:
                 self.results[mb.name] = replace(self.results[mb.name], new_count=0, new_size=0)
+        if self.mailbox_window is not None and self.mailbox_window.alive:
+            self.mailbox_window.load_cached()  # the bold "new" rows go at once
         self.refresh_icon()
 
     def toggle_autostart(self) -> None:
@@ -472,16 +499,18 @@ class App:
                  if mb.status.checked_at]
         if times:
             parts.append(f"checked {time.strftime('%H:%M', time.localtime(max(times)))}")
-        if problems:
+        if len(problems) == 1:
             name, err = next(iter(problems.items()))
-            parts.append(f"{name}: {str(err)[:60]}")
+            parts.append(f"{name}: {err}")
+        elif problems:  # every failing account by name
+            parts.append("failing: " + ", ".join(problems))
         elif self.internal_error:
             parts.append(self.internal_error[:60] + " (see the log)")
         if self.paused():
             parts.append("paused")
         if not self.accounts.names:
             parts = ["traymail — no account: open Settings"]
-        return draw_icon(64, state, new), ", ".join(parts)[:127]
+        return draw_icon(64, state, new), cut_words(", ".join(parts), 127)
 
     def refresh_icon(self) -> None:
         if self.tray is not None:

@@ -329,7 +329,8 @@ class Tray:
         WM_NAME as Latin-1 and raises on anything else."""
         title = title[:127]
         if self.backend == "pystray._xorg":
-            title = title.replace("—", "-").encode("latin-1", "replace").decode("latin-1")
+            title = title.replace("—", "-").replace("…", "...")
+            title = title.encode("latin-1", "replace").decode("latin-1")
         return title
 
     def update(self, image: Any, title: str) -> None:
