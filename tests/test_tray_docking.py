@@ -122,3 +122,22 @@ def test_icon_keeps_its_size_over_many_polls(session_env: Desktop, x_display: st
         stop.set()
         app.quit()
         app.shutdown()
+
+
+def test_badge_readable_at_16_and_24_px() -> None:
+    """Small badges are drawn at their real size: solid red, pure white
+    digits (no blur, no fringe), a different picture per count; the corners
+    stay transparent (no black box)."""
+    from traymail.icons import IconState, draw_icon
+
+    for size, counts in ((16, range(1, 10)), (24, range(1, 100))):
+        pictures = {draw_icon(size, IconState.NEW, n).tobytes() for n in counts}
+        assert len(pictures) == len(counts), size  # every count looks different
+        img = draw_icon(size, IconState.NEW, 7)
+        badge = img.crop((size // 2, 0, size, size * 5 // 8))
+        pixels = list(badge.getdata())
+        white = sum(1 for p in pixels if p[:3] == (255, 255, 255) and p[3] == 255)
+        red = sum(1 for p in pixels if p == (214, 40, 40, 255))
+        assert white >= 6 and red >= 20, (size, white, red)
+        assert img.getpixel((0, size - 1))[3] == 0  # transparent corner
+    assert draw_icon(16, IconState.NEW, 12).tobytes() == draw_icon(16, IconState.NEW, 50).tobytes()
