@@ -37,7 +37,8 @@ def small_attachment() -> bytes:
     return msg.as_bytes().replace(b"\n", b"\r\n")
 
 
-def opened(root: tk.Tk, srv: DevServer, tmp_path: Path, **kw: object) -> tuple[Env, MailboxWindow]:
+def opened(root: tk.Tk, srv: DevServer, tmp_path: Path,  # noqa: F811
+           **kw: object) -> tuple[Env, MailboxWindow]:
     e = Env(root, make_accounts(tmp_path / "home", srv))
     e.server = srv  # type: ignore[attr-defined]
     win = e.window() if not kw else MailboxWindow(root, e.bridge, e.accounts,
@@ -49,7 +50,7 @@ def opened(root: tk.Tk, srv: DevServer, tmp_path: Path, **kw: object) -> tuple[E
     return e, win
 
 
-def keys(display: str, root: tk.Tk, *names: str) -> None:
+def keys(display: str, root: tk.Tk, *names: str) -> None:  # noqa: F811
     for name in names:
         xdotool(display, "key", name)
         pump(root, timeout=0.15)
