@@ -115,6 +115,14 @@ def test_icon_keeps_its_size_over_many_polls(session_env: Desktop, x_display: st
         shot.save(tmp_path / "icon.png")
         corner = shot.getpixel((0, 0))  # trayer's light grey (it was pasted on black)
         assert isinstance(corner, tuple) and min(corner) > 150, corner
+        # a hover shows the tooltip (the xorg backend has none of its own)
+        from .desktop import xdotool
+
+        xdotool(x_display, "mousemove", str(x), str(y))
+        assert app_pump(app, lambda: app.tooltip.visible, 5)
+        assert app.tooltip.text == app.icon_and_title()[1] and " new (" in app.tooltip.text
+        xdotool(x_display, "mousemove", "600", "600")
+        assert app_pump(app, lambda: not app.tooltip.visible, 5)
         # the picture is sent only when it changes; the dock request only once
         assert app.tray.dock_requests == 1
         assert app.tray.picture_updates < n_polls
@@ -135,7 +143,7 @@ def test_badge_readable_at_16_and_24_px() -> None:
         assert len(pictures) == len(counts), size  # every count looks different
         img = draw_icon(size, IconState.NEW, 7)
         badge = img.crop((size // 2, 0, size, size * 5 // 8))
-        pixels = list(badge.getdata())
+        pixels = [badge.getpixel((i, j)) for j in range(badge.height) for i in range(badge.width)]
         white = sum(1 for p in pixels if p[:3] == (255, 255, 255) and p[3] == 255)
         red = sum(1 for p in pixels if p == (214, 40, 40, 255))
         assert white >= 6 and red >= 20, (size, white, red)

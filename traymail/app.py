@@ -34,6 +34,7 @@ from .ui.log_window import LogWindow
 from .ui.mailbox_window import MailboxWindow
 from .ui.root import create_root
 from .ui.settings_dialog import SettingsDialog
+from .ui.tooltip import Tooltip
 from .ui.worker import TkBridge
 
 __all__ = ["App", "Toast", "toast_text", "cut_words", "setup_logging", "close_logging"]
@@ -146,8 +147,9 @@ class App:
         self.stopped = threading.Event()
         self.poller = Poller(self.accounts, self._result_in_worker,
                              on_start=lambda mb: self.bridge.post(lambda: self._started(mb)))
-        self.tray = Tray(self.menu_entries(), self.bridge.post, self.popup_menu) \
-            if use_tray else None
+        self.tray = Tray(self.menu_entries(), self.bridge.post, self.popup_menu,
+                         hover=self.hover) if use_tray else None
+        self.tooltip = Tooltip(self.root)
         self.notifier = Notifier(lambda: self.bridge.post(self.show_mailbox),
                                  icon_path=self._icon_file(), fallback=self._balloon) \
             if use_notifier else None
@@ -301,6 +303,13 @@ class App:
         self._popup = build(self.root, self.menu_entries())
         self._popup.tk_popup(x, y)
         return self._popup
+
+    def hover(self, x: int, y: int, inside: bool) -> None:
+        """The pointer over the icon (xorg backend): show the tooltip there."""
+        if inside:
+            self.tooltip.show(self.icon_and_title()[1], x, y)
+        else:
+            self.tooltip.hide()
 
     # -- actions -----------------------------------------------------------------
     def show_mailbox(self) -> MailboxWindow:

@@ -90,10 +90,13 @@ def backend_name(module: str) -> str:
 
 class Tray:
     def __init__(self, entries: list[MenuEntry], post: Post,
-                 popup: Callable[[int, int], Any]) -> None:
+                 popup: Callable[[int, int], Any],
+                 hover: Callable[[int, int, bool], Any] | None = None) -> None:
         self.entries = entries
         self.post = post
         self.popup = popup
+        #: (x, y, inside): the pointer entered/left the icon (backends without tooltips)
+        self.hover = hover
         self.icon: Any = None
         self.backend = ""
         self.has_menu = False
@@ -151,6 +154,7 @@ class Tray:
 
         popup = self.popup
         post = self.post
+        hover = self.hover
         tray = self
 
         class ClickableXorgIcon(cls):  # type: ignore[misc,valid-type]
@@ -173,13 +177,19 @@ class Tray:
                black box behind the envelope. It is composited onto what the
                tray shows behind the icon (the window's background is its
                parent's).
+            5. Its tooltip is only WM_NAME, which XEmbed trays never show:
+               entering/leaving the icon is told to ``hover`` (a Tk tooltip).
             """
 
             def _create_window(self) -> Any:
                 window = super()._create_window()
+                self._message_handlers[Xlib.X.EnterNotify] = self._traymail_enter
+                self._message_handlers[Xlib.X.LeaveNotify] = self._traymail_leave
                 window.change_attributes(event_mask=Xlib.X.ExposureMask
                                          | Xlib.X.StructureNotifyMask
-                                         | Xlib.X.ButtonPressMask,
+                                         | Xlib.X.ButtonPressMask
+                                         | Xlib.X.EnterWindowMask
+                                         | Xlib.X.LeaveWindowMask,
                                          background_pixmap=Xlib.X.ParentRelative)
                 return window
 
@@ -246,7 +256,19 @@ class Tray:
                     log.debug("no tray background to composite on", exc_info=True)
                     return Image.new("RGBA", (width, height), (214, 214, 214, 255))
 
+            def _traymail_enter(self, event: Any) -> None:
+                if hover is not None:
+                    x, y = event.root_x, event.root_y
+                    post(lambda: hover(x, y, True))
+
+            def _traymail_leave(self, event: Any) -> None:
+                if hover is not None:
+                    x, y = event.root_x, event.root_y
+                    post(lambda: hover(x, y, False))
+
             def _on_button_press(self, event: Any) -> None:
+                if hover is not None:
+                    post(lambda: hover(0, 0, False))
                 if event.detail == 3:
                     x, y = event.root_x, event.root_y
                     post(lambda: popup(x, y))
