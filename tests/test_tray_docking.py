@@ -118,6 +118,8 @@ def test_icon_keeps_its_size_over_many_polls(session_env: Desktop, x_display: st
         # a hover shows the tooltip (the xorg backend has none of its own)
         from .desktop import xdotool
 
+        xdotool(x_display, "mousemove", "600", "600")
+        app_pump(app, lambda: not app.tooltip.visible, 2)
         xdotool(x_display, "mousemove", str(x), str(y))
         assert app_pump(app, lambda: app.tooltip.visible, 5)
         assert app.tooltip.text == app.icon_and_title()[1] and " new (" in app.tooltip.text

@@ -523,7 +523,10 @@ class App:
 
     def refresh_icon(self) -> None:
         if self.tray is not None:
-            self.tray.update(*self.icon_and_title())
+            image, title = self.icon_and_title()
+            self.tray.update(image, title)
+            if self.tooltip.visible:  # shown while a poll ends: it follows
+                self.tooltip.label.configure(text=title)  # type: ignore[union-attr]
 
     def _icon_file(self) -> Path | None:
         try:
