@@ -79,9 +79,10 @@ def test_keyboard_triage_with_real_keys(root: tk.Tk, x_display: str,  # noqa: F8
     keys(x_display, root, "Up", "Up", "space")
     assert not win.headers[order[1]].marked  # unmarked again, by keyboard
     assert "1 marked for deletion" in win.summary.cget("text")
-    # marked rows are struck through
-    font = win.tree.tag_configure("marked", "font")
-    assert tk.font.Font(root=root, font=font).actual("overstrike")  # type: ignore[attr-defined]
+    # marked rows are struck through (and red); unmarked ones are not
+    subject = win.tree.item(order[2], "values")[3]
+    assert subject == "".join(c + "\u0336" for c in win.headers[order[2]].subject)
+    assert "\u0336" not in win.tree.item(order[1], "values")[3]
     assert "marked" in win.tree.item(order[2], "tags")
     # Ctrl+A selects every message; Enter opens the focused selection
     keys(x_display, root, "ctrl+a")
@@ -165,6 +166,9 @@ def test_list_polish_dates_sort_title(root: tk.Tk, make_devserver: MakeServer,  
     assert all(d and not d[0].isdigit() or " " in d for d in dates)
     width = int(win.tree.column("date", "width"))
     assert all(win.list.bold.measure(d) + 8 <= width for d in dates)
+    sizes = [win.tree.item(i, "values")[5] for i in win.tree.get_children()]
+    assert all(win.list.bold.measure(s) + 8 <= int(win.tree.column("size", "width"))
+               for s in sizes)
     # the sort arrow follows the sorted column; the choice survives a reopen
     assert win.tree.heading("date", "text") == "Date ▼"
     win.tree.heading("size", "command")  # the heading is clickable

@@ -12,14 +12,13 @@ import tkinter as tk
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from tkinter import font as tkfont
 from tkinter import ttk
 
 from ..decode import format_size
 from ..mailbox import Header
 from .root import shared_font
 
-__all__ = ["MessageList", "relative_date", "sender_text", "COLUMNS", "plural"]
+__all__ = ["MessageList", "relative_date", "sender_text", "COLUMNS", "plural", "strike"]
 
 #: (column, heading, width)
 COLUMNS = (("flag", "", 40), ("att", "⊕", 28), ("from", "From", 250),
@@ -27,6 +26,12 @@ COLUMNS = (("flag", "", 40), ("att", "⊕", 28), ("from", "From", 250),
 ATTACHMENT = "⊕"
 _ARROW = {True: " ▼", False: " ▲"}
 _SORT_KEYS = ("flag", "att", "from", "subject", "date", "size")
+
+
+def strike(text: str) -> str:
+    """Struck-through text: each character followed by U+0336 COMBINING LONG
+    STROKE OVERLAY."""
+    return "".join(c + "\u0336" for c in text)
 
 
 def plural(n: int, word: str) -> str:
@@ -89,12 +94,9 @@ class MessageList:
         self.bold = shared_font(top, "TkDefaultFont", weight="bold")
         self.tree.tag_configure("new", font=self.bold)
         self.tree.tag_configure("downloaded", foreground="#555555")
-        # configured last: wins over "new" (a marked new row is bold and struck)
-        self.tree.tag_configure("marked", foreground="#c0392b",
-                                font=shared_font(top, "TkDefaultFont", overstrike=True))
-        self.tree.tag_configure("marked_new", foreground="#c0392b",
-                                font=shared_font(top, "TkDefaultFont", weight="bold",
-                                                 overstrike=True))
+        # ttk's Treeview draws no font overstrike: marked rows are struck with
+        # U+0336 (see strike()) and red
+        self.tree.tag_configure("marked", foreground="#c0392b")
         self._fit_date_column()
         t = self.tree
         t.bind("<Return>", lambda e: (on_open(), "break")[1])
@@ -140,14 +142,17 @@ class MessageList:
                       key=lambda s: self.bold.measure(s))
         need = self.bold.measure(sample) + 16
         self.tree.column("date", width=need, minwidth=need)
-        f = tkfont.nametofont("TkDefaultFont")
-        self.tree.column("size", width=max(80, f.measure("999.9 MB") + 16))
+        size = max(self.bold.measure("999.9 MB"), self.bold.measure("999 bytes")) + 16
+        self.tree.column("size", width=size, minwidth=size)
 
     @staticmethod
     def row(h: Header) -> tuple[str, ...]:
         flag = ("✗" if h.marked else "") + ("●" if h.new else "") + ("↓" if h.downloaded else "")
-        return (flag, ATTACHMENT if h.attachments else "", sender_text(h.sender),
-                h.subject or "(no subject)", relative_date(h.timestamp, h.date),
+        sender, subject = sender_text(h.sender), h.subject or "(no subject)"
+        if h.marked:
+            sender, subject = strike(sender), strike(subject)
+        return (flag, ATTACHMENT if h.attachments else "", sender, subject,
+                relative_date(h.timestamp, h.date),
                 format_size(h.size) if h.size is not None else "")
 
     @staticmethod
@@ -159,8 +164,6 @@ class MessageList:
             tags.append("downloaded")
         if h.marked:
             tags.append("marked")
-            if h.new:
-                tags.append("marked_new")
         return tuple(tags)
 
     def show(self, headers: list[Header]) -> None:
