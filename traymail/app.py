@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import display_watch
 from .accounts import Accounts
 from .decode import format_size
 from .icons import IconState, draw_icon
@@ -159,6 +160,18 @@ class App:
         self.log_file = setup_logging(paths.log_dir)
         self._install_crash_handlers()
 
+    def _display_lost(self) -> None:
+        """The X display is gone (display_watch; not the Tk thread, Tk is
+        dead): say so in the log, free the single-instance address."""
+        log.error("the display is gone (X connection lost); traymail exits")
+        self.stopped.set()
+        if self.instance is not None:
+            try:
+                self.instance.close()
+            except Exception:
+                log.exception("could not remove the instance socket")
+        close_logging(self.log_file)
+
     # -- crash safety ----------------------------------------------------------
     def _install_crash_handlers(self) -> None:
         """An unexpected exception in any thread: logged with its traceback, the
@@ -206,6 +219,8 @@ class App:
         import signal
 
         self.start()
+        # only the real app's process (run()), never a test process hosting apps
+        display_watch.install(self._display_lost)
         # SIGTERM (logout, kill, tests): the handler runs between Tk events, and
         # the bridge's after() tick guarantees there are some
         signal.signal(signal.SIGTERM, lambda *_: self.bridge.post(self.quit))
