@@ -14,12 +14,13 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import display_watch
 from .accounts import Accounts
+from .applog import close_logging, setup_logging
 from .decode import format_size
 from .icons import IconState, draw_icon
 from .instance import InstanceServer
@@ -29,7 +30,7 @@ from .platform_support import PlatformSupport, autostart_command, platform_suppo
 from .poller import Poller
 from .session import AccountState
 from .settings import Paths
-from .text import CleanFormatter
+from .toasts import Toast, toast_text
 from .tray import SEPARATOR, MenuEntry, Tray
 from .ui.log_window import LogWindow
 from .ui.mailbox_window import MailboxWindow
@@ -43,71 +44,6 @@ __all__ = ["App", "Toast", "toast_text", "cut_words", "setup_logging", "close_lo
 log = logging.getLogger("traymail.app")
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
             AccountState.BACKOFF, AccountState.NEEDS_SIGN_IN)
-
-
-def setup_logging(log_dir: Path) -> Path | None:
-    """traymail's own log file (rotating, in the user log dir): warnings,
-    errors with tracebacks, and what the app did. Transcripts go to their
-    per-account files. No password ever reaches either (they are masked at
-    the source)."""
-    import logging.handlers
-
-    path = log_dir / "traymail.log"
-    logger = logging.getLogger("traymail")
-    for h in logger.handlers:
-        if getattr(h, "baseFilename", None) == str(path):
-            return path
-    try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000,
-                                                       backupCount=3, encoding="utf-8")
-    except OSError:
-        return None
-    handler.setFormatter(CleanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    if logger.level == logging.NOTSET or logger.level > logging.INFO:
-        logger.setLevel(logging.INFO)
-    return path
-
-
-def close_logging(path: Path | None) -> None:
-    """Detach and close the app log's handler (Windows cannot delete or
-    rotate a file another handle holds open)."""
-    if path is None:
-        return
-    logger = logging.getLogger("traymail")
-    for h in list(logger.handlers):
-        if getattr(h, "baseFilename", None) == str(path):
-            logger.removeHandler(h)
-            h.close()
-
-
-@dataclass(frozen=True)
-class Toast:
-    title: str
-    message: str
-
-
-def toast_text(account: str, result: CheckResult, arrived_size: int,
-               headers: list[Header], several_accounts: bool) -> Toast:
-    """ "3 new messages (45 KB)" with the top senders/subjects; one summary on first run."""
-    n = len(result.newly_arrived)
-    where = f" — {account}" if several_accounts else ""
-    if result.first_run:
-        title = f"{n} message{'s' if n != 1 else ''} waiting ({format_size(arrived_size)}){where}"
-    else:
-        title = f"{n} new message{'s' if n != 1 else ''} ({format_size(arrived_size)}){where}"
-    by_uid = {h.uid: h for h in headers}
-    lines = []
-    for uid in result.newly_arrived[:3]:
-        h = by_uid.get(uid)
-        if h is not None:
-            sender = h.sender.split("<")[0].strip().strip('"') or h.sender
-            lines.append(f"{sender}: {h.subject or '(no subject)'}")
-    if n > len(lines) and lines:
-        lines.append(f"and {n - len(lines)} more")
-    return Toast(title, "\n".join(lines) or "Click to open the mailbox.")
 
 
 def cut_words(text: str, limit: int) -> str:
