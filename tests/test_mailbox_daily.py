@@ -250,3 +250,28 @@ def test_delete_confirmation_lists_messages_cancel_default(
     pump(root, timeout=0.5)
     assert len(srv.mailbox.uids()) == 4 and not real.busy
     real.close()
+
+
+def test_oauth2_without_sign_in_says_not_signed_in(root: tk.Tk, tmp_path: Path) -> None:  # noqa: F811
+    from traymail.accounts import Accounts
+    from traymail.oauth import TokenManager
+    from traymail.passwords import MemoryStore
+    from traymail.settings import (
+        Account,
+        AuthMethod,
+        OAuth2Settings,
+        Security,
+        Settings,
+        resolve_paths,
+    )
+
+    account = Account("Mail", "127.0.0.1", "user@example.com", security=Security.NONE,
+                      port=1, allow_insecure=True, auth=AuthMethod.OAUTH2,
+                      oauth2=OAuth2Settings(provider="google", client_id="x"))
+    e = Env(root, Accounts(resolve_paths(home=tmp_path / "h"), Settings((account,)),
+                           passwords=MemoryStore(), tokens=TokenManager(MemoryStore())))
+    win = e.window()
+    assert pump(root, lambda: not win.busy, 10)
+    assert win.summary.cget("text") == "Not signed in"
+    assert "Sign in to Mail" in win.status.cget("text")
+    win.close()
