@@ -87,6 +87,18 @@ def test_icon_keeps_its_size_over_many_polls(session_env: Desktop, x_display: st
     try:
         assert app.tray is not None and app.tray.ready.wait(10)
         x, y = icon_center(x_display, app)
+        # alpha: the transparent corners show the tray, not a black box
+        from PIL import ImageGrab
+
+        w, h = docked_sizes(x_display)[0]
+        shot = ImageGrab.grab(bbox=(x - w // 2, y - h // 2, x + w // 2, y + h // 2),
+                              xdisplay=x_display).convert("RGB")
+        shot.save(tmp_path / "icon.png")
+        corner = shot.getpixel((0, 0))  # it was pasted on black
+        tray = ImageGrab.grab(bbox=(x, y - h // 2 - 1, x + 1, y - h // 2),
+                              xdisplay=x_display).convert("RGB").getpixel((0, 0))
+        print(f"\ncorner of the icon {corner}, the tray beside it {tray}")
+        assert corner == tray and isinstance(tray, tuple) and min(tray) > 150
         feeder.start()
         samples: list[list[tuple[int, int]]] = []
         start = len(polls)
@@ -106,15 +118,6 @@ def test_icon_keeps_its_size_over_many_polls(session_env: Desktop, x_display: st
               f"picture updates sent: {app.tray.picture_updates}, "
               f"dock requests: {app.tray.dock_requests}")
         assert not bad, f"{len(bad)} of {len(samples)} samples not one full icon: {bad[:5]}"
-        # alpha: the transparent corners show the tray, not a black box
-        from PIL import ImageGrab
-
-        w, h = samples[-1][0]
-        shot = ImageGrab.grab(bbox=(x - w // 2, y - h // 2, x + w // 2, y + h // 2),
-                              xdisplay=x_display).convert("RGB")
-        shot.save(tmp_path / "icon.png")
-        corner = shot.getpixel((0, 0))  # trayer's light grey (it was pasted on black)
-        assert isinstance(corner, tuple) and min(corner) > 150, corner
         # a hover shows the tooltip (the xorg backend has none of its own)
         from .desktop import xdotool
 

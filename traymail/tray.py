@@ -189,8 +189,7 @@ class Tray:
                                          | Xlib.X.StructureNotifyMask
                                          | Xlib.X.ButtonPressMask
                                          | Xlib.X.EnterWindowMask
-                                         | Xlib.X.LeaveWindowMask,
-                                         background_pixmap=Xlib.X.ParentRelative)
+                                         | Xlib.X.LeaveWindowMask)
                 return window
 
             def _dock_window(self) -> None:
@@ -242,17 +241,28 @@ class Tray:
                 self._icon_data.tostring = self._icon_data.tobytes
 
             def _traymail_background(self, width: int, height: int) -> Any:
-                """What the tray paints behind the icon: the window is cleared
-                to its parent's background (ParentRelative) and read back."""
+                """What the tray paints behind the icon: the window's background
+                is set to its parent's (ParentRelative) only while it is read
+                back -- a lasting ParentRelative would make a tray of another
+                depth fail to reparent (BadMatch) and so to dock us."""
                 from PIL import Image
 
                 try:
-                    self._window.clear_area(0, 0, width, height)
-                    raw = self._window.get_image(0, 0, width, height, Xlib.X.ZPixmap,
-                                                 0xFFFFFFFF)
+                    parent = self._window.query_tree().parent
+                    if parent.id == self._display.screen().root.id:
+                        raise ValueError("not embedded yet")
+                    if parent.get_geometry().depth != self._window.get_geometry().depth:
+                        raise ValueError("the tray has another depth")
+                    self._window.change_attributes(background_pixmap=Xlib.X.ParentRelative)
+                    try:
+                        self._window.clear_area(0, 0, width, height)
+                        raw = self._window.get_image(0, 0, width, height, Xlib.X.ZPixmap,
+                                                     0xFFFFFFFF)
+                    finally:
+                        self._window.change_attributes(background_pixmap=Xlib.X.NONE)
                     bg = Image.frombytes("RGB", (width, height), raw.data, "raw", "BGRX")
                     return bg.convert("RGBA")
-                except Exception:  # not viewable yet, or an unusual visual
+                except Exception:  # not embedded yet, another depth, an unusual visual
                     log.debug("no tray background to composite on", exc_info=True)
                     return Image.new("RGBA", (width, height), (214, 214, 214, 255))
 
