@@ -275,3 +275,34 @@ def test_oauth2_without_sign_in_says_not_signed_in(root: tk.Tk, tmp_path: Path) 
     assert win.summary.cget("text") == "Not signed in"
     assert "Sign in to Mail" in win.status.cget("text")
     win.close()
+
+
+def test_a_state_database_from_before_the_attachment_mark_opens(tmp_path: Path) -> None:
+    """The headers table gained a column: an older database is extended in
+    place (its cached rows read as "no attachments") and keeps working."""
+    import sqlite3
+
+    from traymail.store import Store, StoredHeader
+
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema', '1');
+        CREATE TABLE headers (
+            account TEXT NOT NULL, uid TEXT NOT NULL, size INTEGER,
+            sender TEXT, recipients TEXT, subject TEXT, date TEXT, timestamp REAL,
+            message_id TEXT, fetched REAL NOT NULL, PRIMARY KEY (account, uid));
+        INSERT INTO headers VALUES ('A', 'u1', 10, 'a@b', 'c@d', 'old', '', NULL, '', 0);
+    """)
+    db.commit()
+    db.close()
+    store = Store(path)
+    try:
+        assert store.headers("A")["u1"].subject == "old"
+        assert store.headers("A")["u1"].attachments is False
+        store.put_headers("A", [StoredHeader("u2", 5, "x@y", "", "new", "", None, "",
+                                             attachments=True)])
+        assert store.headers("A")["u2"].attachments is True
+    finally:
+        store.close()
