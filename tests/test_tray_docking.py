@@ -4,6 +4,7 @@ backend re-sent SYSTEM_TRAY_REQUEST_DOCK on every picture change)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -154,3 +155,78 @@ def test_badge_readable_at_16_and_24_px() -> None:
         assert white >= 6 and red >= 20, (size, white, red)
         assert img.getpixel((0, size - 1))[3] == 0  # transparent corner
     assert draw_icon(16, IconState.NEW, 12).tobytes() == draw_icon(16, IconState.NEW, 50).tobytes()
+
+
+LATE_CHILD = r"""
+import os, sys, threading
+os.environ["PYSTRAY_BACKEND"] = "xorg"
+from pathlib import Path
+from tests.uitools import pump
+from traymail.accounts import Accounts
+from traymail.app import App
+from traymail.devserver import DevServer, MemoryMailbox
+from traymail.passwords import MemoryStore
+from traymail.platform_support import LinuxSupport
+from traymail.samples import sample_messages
+from traymail.settings import Account, Security, Settings, resolve_paths
+
+home = Path(sys.argv[1])
+with DevServer(MemoryMailbox(sample_messages(1)), {"user": "pass"}) as srv:
+    account = Account("Home", "127.0.0.1", "user", security=Security.NONE, port=srv.port,
+                      allow_insecure=True, check_interval_minutes=60)
+    store = MemoryStore()
+    store.set(account, "pass")
+    paths = resolve_paths(home=home)
+    app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
+              platform=LinuxSupport(home / "xdg"), use_notifier=False, single_instance=False)
+    app.start()
+    assert app.tray.ready.wait(10)
+    assert pump(app.root, lambda: "Home" in app.results, 15)
+    pump(app.root, timeout=9.0)  # past the dock retries: the picture is final
+    print("ready", app.tray.picture_updates, flush=True)
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.readline(), done.set()), daemon=True).start()
+    pump(app.root, done.is_set, 60)
+    print("pictures", app.tray.picture_updates, flush=True)
+    app.quit()
+    app.shutdown()
+"""
+
+
+def test_icon_docks_when_the_tray_host_starts_later(tmp_path: Path) -> None:
+    """No tray at start (a panel that comes up after autostart): the icon
+    docks when the host announces itself (MANAGER), with no picture change.
+    The app runs in its own process on its own Xvfb (Tk never lets go of a
+    display, and this one goes away at the end)."""
+    import subprocess
+    import sys
+
+    from .desktop import start_tray_host, start_xvfb, tray_icons, wait_for
+
+    xvfb, display = start_xvfb("1024x600x24")
+    desktop = Desktop()
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-c", LATE_CHILD, str(tmp_path / "home")],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=root,
+                             env={**os.environ, "DISPLAY": display})
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        line = child.stdout.readline().split()
+        assert line[:1] == ["ready"], (line, child.stderr.read() if child.poll() else "")
+        assert tray_icons(display) == []
+        start_tray_host(desktop, display)
+        wait_for(lambda: tray_icons(display), 10, "the icon in the late tray")
+        icon = tray_icons(display)[0]
+        assert icon["width"] >= 16 and icon["height"] >= 16
+        child.stdin.write("quit\n")
+        child.stdin.flush()
+        after = child.stdout.readline().split()
+        assert after == ["pictures", line[1]]  # docked without a new picture
+        assert child.wait(20) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(5)
+        desktop.stop()
+        xvfb.stop()

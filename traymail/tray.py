@@ -101,6 +101,7 @@ class Tray:
         self.backend = ""
         self.has_menu = False
         self.ready = threading.Event()
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         #: pictures actually handed to the backend (only when the pixels change)
         self.picture_updates = 0
@@ -292,6 +293,27 @@ class Tray:
                 for original in originals:
                     atom = self._display.intern_atom(f"_PYSTRAY_{original.__name__.upper()}")
                     setattr(self, original.__name__, self._dispatch(original, atom))
+                # a tray host that starts later announces itself with a MANAGER
+                # message on the root window (System Tray Protocol, "Locating
+                # the system tray"): dock then
+                manager = self._display.intern_atom("MANAGER")
+                pystray_messages = self._message_handlers[Xlib.X.ClientMessage]
+
+                def on_client_message(event: Any) -> None:
+                    if event.client_type == manager \
+                            and event.data[1][1] == self._net_system_tray_sx:
+                        log.info("a tray host appeared; docking")
+                        self._systray_manager = None
+                        try:
+                            self._traymail_dock()
+                        except AssertionError:
+                            log.warning("no tray host to dock in (yet)")
+                        return
+                    pystray_messages(event)
+
+                self._message_handlers[Xlib.X.ClientMessage] = on_client_message
+                self._display.screen().root.change_attributes(
+                    event_mask=Xlib.X.StructureNotifyMask)
 
             def _dispatch(self, original: Any, atom: int) -> Callable[[], None]:
                 def inner() -> None:
@@ -346,6 +368,17 @@ class Tray:
                 threading.Event().wait(0.01)
             icon.visible = True
             self.ready.set()
+            if self.backend == "pystray._xorg":
+                # a busy tray host (trayer on a fresh display) may drop the
+                # first dock request: ask again while not embedded (_show
+                # sends nothing once the icon is in the tray)
+                for _ in range(3):
+                    if self._stopping.wait(2.5):
+                        return
+                    try:
+                        icon._show()
+                    except Exception:
+                        log.debug("dock retry failed", exc_info=True)
 
         def run() -> None:
             try:
@@ -397,6 +430,7 @@ class Tray:
             return False
 
     def stop(self, timeout: float = 3.0) -> None:
+        self._stopping.set()
         if self.icon is None:
             return
         try:
