@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,23 @@ sys.path.insert(0, str(ROOT))
 
 from tests.desktop import start_xvfb  # noqa: E402
 from tests.uitools import pump, screenshot  # noqa: E402
+
+
+def recent_samples(count: int) -> list[bytes]:
+    """The sample mailbox, dated over the last days (relative dates show)."""
+    import re
+    from email.utils import format_datetime
+
+    from traymail.samples import sample_message
+
+    now = time.time()
+    out = []
+    for i in range(count):
+        ago = 300 * (1 + i) if i < 2 else 3600 * i * 9  # a few today, then past days
+        when = format_datetime(datetime.fromtimestamp(now - ago).astimezone())
+        out.append(re.sub(rb"(?m)^Date: [^\r\n]*", b"Date: " + when.encode(),
+                          sample_message(i), count=1))
+    return out
 
 
 def grab(display: str, window: object, path: Path) -> None:
@@ -88,7 +106,6 @@ def main() -> int:
         from traymail.accounts import Accounts
         from traymail.devserver import DevServer, MemoryMailbox
         from traymail.passwords import MemoryStore
-        from traymail.samples import sample_messages
         from traymail.settings import Account, Security, Settings, resolve_paths
         from traymail.ui.log_window import LogWindow
         from traymail.ui.mailbox_window import MailboxWindow
@@ -97,7 +114,7 @@ def main() -> int:
         from traymail.ui.worker import TkBridge
 
         home = Path(tempfile.mkdtemp(prefix="traymail-shots-"))
-        with DevServer(MemoryMailbox(sample_messages(14)), {"demo": "demo"}) as srv:
+        with DevServer(MemoryMailbox(recent_samples(14)), {"demo": "demo"}) as srv:
             account = Account("Demo", "127.0.0.1", "demo", security=Security.NONE,
                               port=srv.port, allow_insecure=True)
             store = MemoryStore()
@@ -108,14 +125,17 @@ def main() -> int:
             mb = accounts.mailbox()
             mb.check()
             win = MailboxWindow(root, bridge, accounts, confirm=lambda t, m: True)
-            win.top.geometry("900x580+10+10")
+            win.top.geometry("1040x700+10+10")
             pump(root, lambda: not win.busy and win.tree.get_children(), 10)
             items = win.tree.get_children()
             win.tree.selection_set(items[5:7])
             win.toggle_mark()
-            win.tree.selection_set(items[1])
+            with_file = [u for u in items if win.headers[u].attachments][0]
+            win.tree.selection_set(with_file)
+            win.tree.focus(with_file)
             win.show_preview()
-            pump(root, lambda: "Line 1" in win.preview.get("1.0", "end"), 10)
+            pump(root, lambda: "Attachment" in win.preview.get("1.0", "end")
+                 and "Line 1" in win.preview.get("1.0", "end"), 10)
             pump(root, timeout=0.3)
             grab(display, win, out / "mailbox-window.png")
             log = LogWindow(root, bridge, accounts)

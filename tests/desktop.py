@@ -187,14 +187,15 @@ def start_tray_host(desktop: Desktop, display: str) -> None:
     wait_for(lambda: tray_owner(display), 10, "the tray host")
 
 
-def start_notification_daemon(desktop: Desktop, display: str) -> None:
-    """dunst on the private bus: left click = the notification's default action."""
+def start_notification_daemon(desktop: Desktop, display: str, dunstrc: str = DUNSTRC) -> None:
+    """dunst on the private bus: left click = the notification's default action
+    (unless ``dunstrc`` says otherwise)."""
     if shutil.which("dunst") is None:
         require_real("dunst", "install the Debian package dunst")
     if "DBUS_SESSION_BUS_ADDRESS" not in desktop.env:
         desktop.start_bus()
     conf = desktop.root / "dunstrc"
-    conf.write_text(DUNSTRC)
+    conf.write_text(dunstrc)
     env = {**desktop.env, "DISPLAY": display}
     desktop.procs.append(Proc(["dunst", "-config", str(conf)], env))
     wait_for(lambda: desktop.has_name("org.freedesktop.Notifications"), 10, "dunst on the bus")

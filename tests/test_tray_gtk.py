@@ -72,7 +72,7 @@ def test_gtk_backend_menu_opens_window_and_quits(gtk_desktop: Desktop, x_display
             wait_for(lambda: set(xdotool(x_display, "search", "--onlyvisible", "--name",
                                          "").split()) - before, 10, "the GTK menu")
             xdotool(x_display, "key", "Down", "Return")  # the first item: Open mailbox
-            wait_for(lambda: windows_named(x_display, "^traymail$"), 15, "the mailbox window")
+            wait_for(lambda: windows_named(x_display, "^traymail — "), 15, "the mailbox window")
             xdotool(x_display, "mousemove", str(x), str(y), "click", "3")
             time.sleep(0.8)
             xdotool(x_display, "key", "Up", "Return")  # the last item: Quit

@@ -92,7 +92,7 @@ def test_window_lists_decoded_headers_then_refreshes(env: Env) -> None:
     assert len(win.tree.get_children()) == 8  # from the cache, before any network
     assert time.monotonic() - t0 < 1.0
     assert pump(env.root, lambda: not win.busy)
-    subjects = {r[2] for r in rows(win)}
+    subjects = {r[3] for r in rows(win)}
     assert {"Grüße aus München – Fotos", "Отчёт за ноябрь", "会议纪要"} <= subjects
     assert "8 messages, 8 new" in win.summary.cget("text")
     assert all("new" in win.tree.item(i, "tags") for i in win.tree.get_children())
@@ -118,7 +118,7 @@ def test_preview_download_open(env: Env) -> None:
     win.download_selected()
     assert win.progress_row.winfo_manager() == "pack"  # the progress row is shown
     assert pump(env.root, lambda: not win.busy)
-    assert "Downloaded 3 message(s)" in win.status.cget("text")
+    assert "Downloaded 3 messages" in win.status.cget("text")
     assert float(win.progress["value"]) == float(win.progress["maximum"]) > 1  # 100 %
     assert " of " in win.progress_label.cget("text")
     target = env.accounts.paths.download_dir_for(env.accounts.mailbox().account)
@@ -146,7 +146,7 @@ def test_mark_delete_and_confirmation(env: Env) -> None:
     assert len(srv.mailbox.uids()) == 8 and not win.busy
     env.answer = True
     win.delete_marked()
-    assert pump(env.root, lambda: "Deleted 2 message(s)" in win.status.cget("text"))
+    assert pump(env.root, lambda: "Deleted 2 messages" in win.status.cget("text"))
     assert pump(env.root, lambda: not win.busy)
     assert set(srv.mailbox.uids()).isdisjoint(victims) and len(srv.mailbox.uids()) == 6
     assert len(win.tree.get_children()) == 6
@@ -399,7 +399,7 @@ def test_download_new_reports_a_message_it_could_not_save(env: Env) -> None:
     win.download_new()
     assert pump(env.root, lambda: not win.busy)
     assert win.status.cget("text").startswith(
-        "Downloaded 7 message(s); 1 of 8 messages could not be saved and stay new")
+        "Downloaded 7 messages; 1 of 8 messages could not be saved and stay new")
     assert win.summary.cget("text").startswith("8 messages, 1 new")
     assert len([p for p in target.glob("*.eml") if p.is_file()]) == 7
     assert not list(target.glob(".*.part"))

@@ -294,7 +294,7 @@ def test_demo_folder_is_removed_and_a_second_demo_hands_off(
 
             def windows() -> set[str]:
                 return set(xdotool(env["DISPLAY"], "search", "--onlyvisible", "--name",
-                                   "^traymail$").split())
+                                   "^traymail").split())  # "traymail — Demo: 3 new"
 
             before = windows()
         shown = second("--show")

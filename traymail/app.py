@@ -15,98 +15,48 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from . import display_watch
 from .accounts import Accounts
+from .applog import close_logging, setup_logging
 from .decode import format_size
 from .icons import IconState, draw_icon
 from .instance import InstanceServer
 from .mailbox import CheckResult, Header, Mailbox, MailboxError
-from .notify import Notifier
+from .notify import Notifier, Toast, toast_text
 from .platform_support import PlatformSupport, autostart_command, platform_support
 from .poller import Poller
-from .private import PrivateRotatingFileHandler, create_private, private_dir
+from .private import create_private, private_dir
 from .session import AccountState
 from .settings import Paths
 from .sound import Player
-from .text import CleanFormatter
 from .tray import SEPARATOR, MenuEntry, Tray
 from .ui.log_window import LogWindow
 from .ui.mailbox_window import MailboxWindow
 from .ui.root import create_root
 from .ui.settings_dialog import SettingsDialog
+from .ui.tooltip import Tooltip
 from .ui.worker import TkBridge
 
-__all__ = ["App", "Toast", "toast_text", "setup_logging", "close_logging"]
+__all__ = ["App", "Toast", "toast_text", "cut_words", "setup_logging", "close_logging"]
 
 log = logging.getLogger("traymail.app")
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
             AccountState.BACKOFF, AccountState.NEEDS_SIGN_IN)
 
 
-def setup_logging(log_dir: Path) -> Path | None:
-    """traymail's own log file (rotating, in the user log dir): warnings,
-    errors with tracebacks, and what the app did. Transcripts go to their
-    per-account files. No password ever reaches either (they are masked at
-    the source). The folder is 0700, the files 0600."""
-    path = log_dir / "traymail.log"
-    logger = logging.getLogger("traymail")
-    for h in logger.handlers:
-        if getattr(h, "baseFilename", None) == str(path):
-            return path
-    try:
-        private_dir(log_dir)
-        handler = PrivateRotatingFileHandler(path, maxBytes=1_000_000, backupCount=3,
-                                             encoding="utf-8")
-    except OSError:
-        return None
-    handler.setFormatter(CleanFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    if logger.level == logging.NOTSET or logger.level > logging.INFO:
-        logger.setLevel(logging.INFO)
-    return path
-
-
-def close_logging(path: Path | None) -> None:
-    """Detach and close the app log's handler (Windows cannot delete or
-    rotate a file another handle holds open)."""
-    if path is None:
-        return
-    logger = logging.getLogger("traymail")
-    for h in list(logger.handlers):
-        if getattr(h, "baseFilename", None) == str(path):
-            logger.removeHandler(h)
-            h.close()
-
-
-@dataclass(frozen=True)
-class Toast:
-    title: str
-    message: str
-
-
-def toast_text(account: str, result: CheckResult, arrived_size: int,
-               headers: list[Header], several_accounts: bool) -> Toast:
-    """ "3 new messages (45 KB)" with the top senders/subjects; one summary on first run."""
-    n = len(result.newly_arrived)
-    where = f" — {account}" if several_accounts else ""
-    if result.first_run:
-        title = f"{n} message{'s' if n != 1 else ''} waiting ({format_size(arrived_size)}){where}"
-    else:
-        title = f"{n} new message{'s' if n != 1 else ''} ({format_size(arrived_size)}){where}"
-    by_uid = {h.uid: h for h in headers}
-    lines = []
-    for uid in result.newly_arrived[:3]:
-        h = by_uid.get(uid)
-        if h is not None:
-            sender = h.sender.split("<")[0].strip().strip('"') or h.sender
-            lines.append(f"{sender}: {h.subject or '(no subject)'}")
-    if n > len(lines) and lines:
-        lines.append(f"and {n - len(lines)} more")
-    return Toast(title, "\n".join(lines) or "Click to open the mailbox.")
+def cut_words(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut between words with an ellipsis
+    (Windows truncates tooltips at 127)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if " " in head:
+        head = head[: head.rindex(" ")]
+    return head.rstrip(" ,;:") + "…"
 
 
 class App:
@@ -140,8 +90,9 @@ class App:
         self.stopped = threading.Event()
         self.poller = Poller(self.accounts, self._result_in_worker,
                              on_start=lambda mb: self.bridge.post(lambda: self._started(mb)))
-        self.tray = Tray(self.menu_entries(), self.bridge.post, self.popup_menu) \
-            if use_tray else None
+        self.tray = Tray(self.menu_entries(), self.bridge.post, self.popup_menu,
+                         hover=self.hover) if use_tray else None
+        self.tooltip = Tooltip(self.root)
         self.notifier = Notifier(lambda: self.bridge.post(self.show_mailbox),
                                  icon_path=self._icon_file(), fallback=self._balloon) \
             if use_notifier else None
@@ -150,6 +101,18 @@ class App:
         self.internal_error = ""
         self.log_file = setup_logging(paths.log_dir)
         self._install_crash_handlers()
+
+    def _display_lost(self) -> None:
+        """The X display is gone (display_watch; not the Tk thread, Tk is
+        dead): say so in the log, free the single-instance address."""
+        log.error("the display is gone (X connection lost); traymail exits")
+        self.stopped.set()
+        if self.instance is not None:
+            try:
+                self.instance.close()
+            except Exception:
+                log.exception("could not remove the instance socket")
+        close_logging(self.log_file)
 
     # -- crash safety ----------------------------------------------------------
     def _install_crash_handlers(self) -> None:
@@ -198,6 +161,8 @@ class App:
         import signal
 
         self.start()
+        # only the real app's process (run()), never a test process hosting apps
+        display_watch.install(self._display_lost)
         # SIGTERM (logout, kill, tests): the handler runs between Tk events, and
         # the bridge's after() tick guarantees there are some
         signal.signal(signal.SIGTERM, lambda *_: self.bridge.post(self.quit))
@@ -299,6 +264,13 @@ class App:
             self._popup.tk_popup(x, y)
         return self._popup
 
+    def hover(self, x: int, y: int, inside: bool) -> None:
+        """The pointer over the icon (xorg backend): show the tooltip there."""
+        if inside:
+            self.tooltip.show(self.icon_and_title()[1], x, y)
+        else:
+            self.tooltip.hide()
+
     # -- actions -----------------------------------------------------------------
     def show_mailbox(self) -> MailboxWindow:
         if self.mailbox_window is not None and self.mailbox_window.alive:
@@ -307,7 +279,8 @@ class App:
         else:
             self.mailbox_window = MailboxWindow(self.root, self.bridge, self.accounts,
                                                 on_show_log=self.show_log,
-                                                on_notice=self._notice)
+                                                on_notice=self._notice,
+                                                on_changed=self._mailbox_changed)
             self.mailbox_window.show()
         return self.mailbox_window
 
@@ -352,7 +325,20 @@ class App:
         subprocess.Popen([*command, "--demo"], stdin=subprocess.DEVNULL, start_new_session=True)
         self.quit()
 
+    def _mailbox_changed(self, name: str) -> None:
+        """The window refreshed, downloaded or marked: the badge follows at
+        once (from the state database, no network)."""
+        if name not in self.accounts.names or name not in self.results:
+            self.refresh_icon()
+            return
+        new = [h for h in self.accounts.mailbox(name).cached_headers() if h.new]
+        self.results[name] = replace(self.results[name], new_count=len(new),
+                                     new_size=sum(h.size or 0 for h in new))
+        self.refresh_icon()
+
     def _settings_saved(self) -> None:
+        if self.mailbox_window is not None and self.mailbox_window.alive:
+            self.mailbox_window.accounts_changed()
         s = self.accounts.settings
         # the demo's settings live in a throwaway folder: never an autostart
         if not self.demo and s.start_with_system != self.platform.autostart_enabled():
@@ -388,6 +374,8 @@ class App:
             mb.mark_all_seen()
             if mb.name in self.results:
                 self.results[mb.name] = replace(self.results[mb.name], new_count=0, new_size=0)
+        if self.mailbox_window is not None and self.mailbox_window.alive:
+            self.mailbox_window.load_cached()  # the bold "new" rows go at once
         self.refresh_icon()
 
     def toggle_autostart(self) -> None:
@@ -504,9 +492,11 @@ class App:
                  if mb.status.checked_at]
         if times:
             parts.append(f"checked {time.strftime('%H:%M', time.localtime(max(times)))}")
-        if problems:
+        if len(problems) == 1:
             name, err = next(iter(problems.items()))
-            parts.append(f"{name}: {str(err)[:60]}")
+            parts.append(f"{name}: {err}")
+        elif problems:  # every failing account by name
+            parts.append("failing: " + ", ".join(problems))
         elif self.internal_error:
             parts.append(self.internal_error[:60] + " (see the log)")
         if self.paused():
@@ -514,11 +504,14 @@ class App:
         if not self.accounts.names:
             parts = ["traymail — no account: open Settings"]
         important = any(self.important.values())  # rules: the badge's colour
-        return draw_icon(64, state, new, important), ", ".join(parts)[:127]
+        return draw_icon(64, state, new, important), cut_words(", ".join(parts), 127)
 
     def refresh_icon(self) -> None:
         if self.tray is not None:
-            self.tray.update(*self.icon_and_title())
+            image, title = self.icon_and_title()
+            self.tray.update(image, title)
+            if self.tooltip.visible:  # shown while a poll ends: it follows
+                self.tooltip.label.configure(text=title)  # type: ignore[union-attr]
 
     def _icon_file(self) -> Path | None:
         try:

@@ -171,10 +171,13 @@ def parse_headers(uid: str, size: int | None, data: bytes) -> StoredHeader:
             shown = datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
         except (OverflowError, OSError, ValueError):
             timestamp, shown = None, date
+    from .mimeinfo import attachments_hint
+
     return StoredHeader(
         uid=uid, size=size, sender=fields.get("from", ""), recipients=fields.get("to", ""),
         subject=fields.get("subject", ""), date=shown, timestamp=timestamp,
         message_id=fields.get("message-id", ""),
+        attachments=attachments_hint(raw.get("content-type", b"").decode("ascii", "replace")),
     )
 
 

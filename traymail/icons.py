@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+    from PIL.ImageFont import FreeTypeFont as ImageFont
 
 __all__ = ["IconState", "draw_icon", "ICO_SIZES"]
 
@@ -50,7 +51,9 @@ def draw_icon(size: int = 64, state: IconState = IconState.IDLE, count: int = 0,
     d.rounded_rectangle((pad, top, s - pad, bottom), radius=s // 14, fill=body)
     d.line((pad + s // 40, top + s // 30, s // 2, (top + bottom) // 2, s - pad - s // 40,
             top + s // 30), fill=_FLAP, width=max(scale, s // 14), joint="curve")
-    if state is IconState.NEW and count > 0:
+    if state is IconState.NEW and count > 0 and size < 32:
+        pass  # drawn after the downsampling, pixel-sharp: see _small_badge
+    elif state is IconState.NEW and count > 0:
         r = s * 22 // 100
         cx, cy = s - r, r
         d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=_IMPORTANT if important else _BADGE,
@@ -88,7 +91,56 @@ def draw_icon(size: int = 64, state: IconState = IconState.IDLE, count: int = 0,
         w = r // 3
         d.rectangle((cx - w - w // 2, cy - r // 2, cx - w // 2, cy + r // 2), fill="white")
         d.rectangle((cx + w // 2, cy - r // 2, cx + w + w // 2, cy + r // 2), fill="white")
-    return img.resize((size, size), Image.Resampling.LANCZOS)
+    out = img.resize((size, size), Image.Resampling.LANCZOS)
+    if state is IconState.NEW and count > 0 and size < 32:
+        _small_badge(out, count)
+    return out
+
+
+def _bold_font(px: int) -> ImageFont:
+    """A bold sans at ``px`` pixels: DejaVu (Linux), Arial (Windows), else Pillow's own."""
+    from PIL import ImageFont
+
+    for name in ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+                 "arialbd.ttf", "Arial Bold.ttf"):
+        try:
+            return ImageFont.truetype(name, px)
+        except OSError:
+            continue
+    try:
+        return ImageFont.load_default(size=px)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()  # type: ignore[return-value]
+
+
+def _small_badge(img: Image, count: int) -> None:
+    """At 16-31 px a scaled-down badge is a red smudge: draw it at the real
+    size instead, a solid red pill with white digits hinted to the pixel
+    ("9+" beyond 9 at 16 px, "99+" never: a dot)."""
+    from PIL import ImageDraw
+
+    size = img.size[0]
+    h = max(9, size * 5 // 8)  # 16 -> 10 px, 24 -> 15 px
+    if size < 20:
+        text = str(count) if count < 10 else "9+"
+    else:
+        text = str(count) if count < 100 else ""
+    px = h - 2 if len(text) <= 1 else h - 3
+    font = _bold_font(px)
+    d = ImageDraw.Draw(img)
+    if size < 20:
+        d.fontmode = "1"  # no grey fringe on 7-pixel digits
+    tw = int(d.textlength(text, font=font)) if text else 0
+    w = max(h, tw + 4)
+    box = (size - w, 0, size - 1, h - 1)
+    d.rounded_rectangle(box, radius=h // 2, fill=_BADGE + (255,),
+                        outline=(255, 255, 255, 255) if size >= 20 else None)
+    if text:
+        d.text(((box[0] + box[2] + 1) / 2, (box[1] + box[3] + 1) / 2), text, fill="white",
+               font=font, anchor="mm")
+    else:
+        c = ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
+        d.ellipse((c[0] - 2, c[1] - 2, c[0] + 2, c[1] + 2), fill="white")
 
 
 def write_icon_files(directory: Path) -> list[Path]:

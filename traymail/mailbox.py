@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import ruling
-from .decode import parse_headers, preview_text
+from .decode import parse_headers
 from .files import (
     DownloadCancelled,
     DownloadFailed,
@@ -34,6 +34,7 @@ from .files import (
     eml_path,
     file_logger,
 )
+from .mimeinfo import Preview, preview_details
 from .oauth import OAuth2Error, TokenManager, default_manager
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
@@ -106,6 +107,8 @@ class Header:
     downloaded: Path | None
     #: the rule that matched (traymail.rules), None: none
     rule: str | None = None
+    #: the top-level Content-Type says it carries attachments
+    attachments: bool = False
 
 
 @dataclass(frozen=True)
@@ -396,7 +399,8 @@ class Mailbox:
                 clean(h.recipients), clean(h.subject), clean(h.date), h.timestamp,
                 clean(h.message_id),
                 new=not announced_seen[1] and uid not in downloads, marked=uid in marks,
-                downloaded=downloads.get(uid), rule=rule_of.get(uid, ("", None))[1]))
+                downloaded=downloads.get(uid), rule=rule_of.get(uid, ("", None))[1],
+                attachments=h.attachments))
         return out
 
     def headers(self, new_only: bool = False) -> list[Header]:
@@ -432,6 +436,11 @@ class Mailbox:
 
     def preview(self, uid: str, lines: int = 20) -> str:
         """The first body lines (TOP), as text; the message stays unread on the server."""
+        return self.preview_details(uid, lines).text
+
+    def preview_details(self, uid: str, lines: int = 40) -> Preview:
+        """The first body lines (TOP) as text, and the attachments they show
+        (RFC 1939 §7 TOP; the message stays unread on the server)."""
         with self._session() as pop:
             number = {u: n for n, u in self._scan(pop, listing=False)[1]}.get(uid)
             if number is None:
@@ -441,7 +450,7 @@ class Mailbox:
                 raise CapabilityError("the server does not support TOP, so there is no "
                                       "preview without downloading the message")
             data = pop.top(number, lines)
-        return preview_text(data)
+        return preview_details(data)
 
     # -- downloads -----------------------------------------------------------------
     def download(self, uids: list[str], progress: Progress | None = None,

@@ -7,6 +7,13 @@ is logged once and the toast goes to ``fallback`` (the tray's balloon on
 Windows) or nowhere (the badge still tells); every later toast tries the
 service again, so one that starts after traymail is used from then on.
 
+Where a left click on a toast only closes it -- dunst's stock
+``mouse_left_click = close_current``, xfce4-notifyd, which has no default
+action -- a user's dismissal (NotificationClosed reason 2, Desktop
+Notifications spec "Signals") counts as the click: it opens the mailbox.
+Where the click runs the default action, desktop-notifier reports the action
+and drops the close that follows, so it is never run twice.
+
 Subjects and senders are anyone's text: where the D-Bus notification server
 announces ``body-markup`` (Desktop Notifications spec, GetCapabilities) it
 would render ``<b>``, ``<a href>`` and ``<img>`` from a sender, so the body
@@ -37,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["Notifier", "Toast", "toast_text"]
 
 log = logging.getLogger("traymail.notify")
+#: notification servers whose left click only closes a toast (stock settings)
+DISMISS_IS_CLICK = frozenset({"dunst", "Xfce Notify Daemon"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,8 @@ class Notifier:
         self._notifier: Any = None
         #: the notification server renders body markup: escape the body
         self.markup = False
+        #: the server's name (GetServerInformation); "" when unknown
+        self.server = ""
 
     def start(self) -> None:
         self._thread.start()
@@ -106,6 +117,12 @@ class Notifier:
             self._give_up(exc)
         if sys.platform.startswith("linux"):
             self.markup = await _body_markup()
+            self.server = await _server_name()
+
+    @property
+    def dismiss_is_click(self) -> bool:
+        """A left click on this server's toasts closes them without the default action."""
+        return self.server in DISMISS_IS_CLICK
 
     def show(self, title: str, message: str) -> Future[None]:
         """Queue a toast (any thread); the future completes once it was handed over."""
@@ -120,9 +137,11 @@ class Notifier:
                 # desktop-notifier logs and swallows a failed send; on_dispatched
                 # is how we learn that the toast really went out
                 body = escape_markup(message) if self.markup else message
+                extra = {"on_dismissed": self._clicked} if self.dismiss_is_click else {}
                 await self._notifier.send(title=title, message=body,
                                           on_clicked=self._clicked,
-                                          on_dispatched=lambda: dispatched.append(True))
+                                          on_dispatched=lambda: dispatched.append(True),
+                                          **extra)
             except Exception as exc:
                 self._give_up(exc)
             if dispatched:
@@ -181,3 +200,25 @@ async def _body_markup() -> bool:
     except Exception as exc:
         log.debug("cannot ask the notification server for its capabilities: %s", exc)
         return True
+
+
+async def _server_name() -> str:
+    """The notification server's name (GetServerInformation), "" if unknown."""
+    try:
+        from dbus_fast import Message, MessageType
+        from dbus_fast.aio import MessageBus
+
+        bus = await asyncio.wait_for(MessageBus().connect(), 5)
+        try:
+            reply = await asyncio.wait_for(bus.call(Message(
+                destination="org.freedesktop.Notifications",
+                path="/org/freedesktop/Notifications",
+                interface="org.freedesktop.Notifications", member="GetServerInformation")), 5)
+        finally:
+            bus.disconnect()
+        if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
+            return ""
+        return str(reply.body[0])[:80]
+    except Exception as exc:
+        log.debug("cannot ask the notification server for its name: %s", exc)
+        return ""

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .i18n import _
@@ -66,6 +66,8 @@ class StoredHeader:
     date: str
     timestamp: float | None
     message_id: str
+    #: the top-level Content-Type says the message carries attachments
+    attachments: bool = False
 
 
 class Store:
@@ -112,6 +114,10 @@ class Store:
             elif int(version[0]) > SCHEMA_VERSION:
                 raise StoreError(_("{path} was written by a newer traymail (schema {version})")
                                  .format(path=self.path, version=version[0]))
+            columns = {row[1] for row in db.execute("PRAGMA table_info(headers)")}
+            if "attachments" not in columns:  # added later; old rows read as "none"
+                db.execute("ALTER TABLE headers ADD COLUMN attachments INTEGER "
+                           "NOT NULL DEFAULT 0")
         except BaseException:
             db.close()
             raise
@@ -194,19 +200,34 @@ class Store:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                        (f"checked:{account}", str(time.time())))
 
+    def ui_state(self, key: str) -> str | None:
+        """A remembered window choice (e.g. the mailbox window's sort order)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?",
+                                   (f"ui:{key}",)).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def set_ui_state(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"ui:{key}", value))
+
     # -- headers -------------------------------------------------------------------
     def put_headers(self, account: str, headers: Iterable[StoredHeader]) -> None:
         now = time.time()
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO headers VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO headers (account, uid, size, sender, recipients, "
+                "subject, date, timestamp, message_id, fetched, attachments) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [(account, h.uid, h.size, h.sender, h.recipients, h.subject, h.date,
-                  h.timestamp, h.message_id, now) for h in headers])
+                  h.timestamp, h.message_id, now, int(h.attachments)) for h in headers])
 
     def headers(self, account: str) -> dict[str, StoredHeader]:
         rows = self._all("SELECT uid, size, sender, recipients, subject, date, timestamp, "
-                         "message_id FROM headers WHERE account=?", (account,))
-        return {str(r[0]): StoredHeader(*r) for r in rows}  # type: ignore[arg-type]
+                         "message_id, attachments FROM headers WHERE account=?", (account,))
+        return {str(r[0]): StoredHeader(*r[:8]) if not r[8]  # type: ignore[arg-type]
+                else replace(StoredHeader(*r[:8]), attachments=True)  # type: ignore[arg-type]
+                for r in rows}
 
     # -- rules (traymail.rules): raw header blocks and each message's result ----------
     def put_heads(self, account: str, heads: dict[str, bytes]) -> None:

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,15 +90,25 @@ def backend_name(module: str) -> str:
 
 class Tray:
     def __init__(self, entries: list[MenuEntry], post: Post,
-                 popup: Callable[[int, int], Any]) -> None:
+                 popup: Callable[[int, int], Any],
+                 hover: Callable[[int, int, bool], Any] | None = None) -> None:
         self.entries = entries
         self.post = post
         self.popup = popup
+        #: (x, y, inside): the pointer entered/left the icon (backends without tooltips)
+        self.hover = hover
         self.icon: Any = None
         self.backend = ""
         self.has_menu = False
         self.ready = threading.Event()
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        #: pictures actually handed to the backend (only when the pixels change)
+        self.picture_updates = 0
+        #: SYSTEM_TRAY_REQUEST_DOCK messages sent (xorg backend): one per tray host
+        self.dock_requests = 0
+        self._picture: tuple[Any, ...] | None = None
+        self._shown_title: str | None = None
 
     # -- building --------------------------------------------------------------
     def _menu(self, entries: list[MenuEntry]) -> Any:
@@ -144,9 +155,11 @@ class Tray:
 
         popup = self.popup
         post = self.post
+        hover = self.hover
+        tray = self
 
         class ClickableXorgIcon(cls):  # type: ignore[misc,valid-type]
-            """Two fixes for pystray 0.19.5's xorg backend.
+            """Four fixes for pystray 0.19.5's xorg backend.
 
             1. It handles ButtonPress but never selects ButtonPressMask, so X
                never delivers clicks (upstream #151). Select it; left click =
@@ -156,16 +169,117 @@ class Tray:
                can deadlock there (seen: the Tk thread waiting forever in
                ``title =``). Send those requests over a private connection
                instead, and never wait for the icon thread without a timeout.
+            3. Every new picture re-sent SYSTEM_TRAY_REQUEST_DOCK: the tray
+               host (trayer) re-embedded the docked window and now and then
+               left a 1-pixel sliver (issue 13). Dock once per tray host
+               (again only when the host goes away); a new picture is only
+               redrawn in place.
+            4. The picture was pasted onto black, dropping its alpha: a
+               black box behind the envelope. It is composited onto what the
+               tray shows behind the icon (the window's background is its
+               parent's).
+            5. Its tooltip is only WM_NAME, which XEmbed trays never show:
+               entering/leaving the icon is told to ``hover`` (a Tk tooltip).
             """
 
             def _create_window(self) -> Any:
                 window = super()._create_window()
+                self._message_handlers[Xlib.X.EnterNotify] = self._traymail_enter
+                self._message_handlers[Xlib.X.LeaveNotify] = self._traymail_leave
                 window.change_attributes(event_mask=Xlib.X.ExposureMask
                                          | Xlib.X.StructureNotifyMask
-                                         | Xlib.X.ButtonPressMask)
+                                         | Xlib.X.ButtonPressMask
+                                         | Xlib.X.EnterWindowMask
+                                         | Xlib.X.LeaveWindowMask)
                 return window
 
+            def _dock_window(self) -> None:
+                tray.dock_requests += 1
+                super()._dock_window()
+
+            def _traymail_dock(self) -> None:
+                """Send the dock request only when not embedded: never to a
+                tray that already shows us (a request dropped by a busy host
+                is re-sent after 2 s, at the next picture)."""
+                if self._systray_manager:
+                    try:
+                        parent = self._window.query_tree().parent
+                        if parent.id != self._display.screen().root.id:
+                            return  # embedded
+                    except Exception:
+                        log.debug("query_tree failed", exc_info=True)
+                    if time.monotonic() - getattr(self, "_traymail_docked_at", 0.0) < 2.0:
+                        return
+                self._assert_docked()
+                self._traymail_docked_at = time.monotonic()
+
+            def _show(self) -> None:
+                try:
+                    self._traymail_dock()
+                except AssertionError:
+                    log.warning("no tray host to dock in (yet)")
+
+            def _update_icon(self) -> None:
+                """Redraw in place; dock only when not embedded."""
+                try:
+                    self._traymail_dock()
+                except AssertionError:
+                    log.warning("no tray host to dock in (yet)")
+                    return
+                self._icon_data = None
+                self._draw()
+                self._icon_valid = True
+
+            def _assert_icon_data(self, width: int, height: int) -> None:
+                if self._icon_data and self._icon_data.size == (width, height):
+                    return
+                from PIL import Image
+
+                picture = self._icon.convert("RGBA").resize((width, height),
+                                                            Image.Resampling.LANCZOS)
+                self._icon_data = Image.alpha_composite(
+                    self._traymail_background(width, height), picture).convert("RGB")
+                self._icon_data.tostring = self._icon_data.tobytes
+
+            def _traymail_background(self, width: int, height: int) -> Any:
+                """What the tray paints behind the icon: the window's background
+                is set to its parent's (ParentRelative) only while it is read
+                back -- a lasting ParentRelative would make a tray of another
+                depth fail to reparent (BadMatch) and so to dock us."""
+                from PIL import Image
+
+                try:
+                    parent = self._window.query_tree().parent
+                    if parent.id == self._display.screen().root.id:
+                        raise ValueError("not embedded yet")
+                    if parent.get_geometry().depth != self._window.get_geometry().depth:
+                        raise ValueError("the tray has another depth")
+                    self._window.change_attributes(background_pixmap=Xlib.X.ParentRelative)
+                    try:
+                        self._window.clear_area(0, 0, width, height)
+                        raw = self._window.get_image(0, 0, width, height, Xlib.X.ZPixmap,
+                                                     0xFFFFFFFF)
+                    finally:
+                        self._window.change_attributes(background_pixmap=Xlib.X.NONE)
+                    bg = Image.frombytes("RGB", (width, height), raw.data, "raw", "BGRX")
+                    return bg.convert("RGBA")
+                except Exception:  # not embedded yet, another depth, an unusual visual
+                    log.debug("no tray background to composite on", exc_info=True)
+                    return Image.new("RGBA", (width, height), (214, 214, 214, 255))
+
+            def _traymail_enter(self, event: Any) -> None:
+                if hover is not None:
+                    x, y = event.root_x, event.root_y
+                    post(lambda: hover(x, y, True))
+
+            def _traymail_leave(self, event: Any) -> None:
+                if hover is not None:
+                    x, y = event.root_x, event.root_y
+                    post(lambda: hover(x, y, False))
+
             def _on_button_press(self, event: Any) -> None:
+                if hover is not None:
+                    post(lambda: hover(0, 0, False))
                 if event.detail == 3:
                     x, y = event.root_x, event.root_y
                     post(lambda: popup(x, y))
@@ -179,6 +293,27 @@ class Tray:
                 for original in originals:
                     atom = self._display.intern_atom(f"_PYSTRAY_{original.__name__.upper()}")
                     setattr(self, original.__name__, self._dispatch(original, atom))
+                # a tray host that starts later announces itself with a MANAGER
+                # message on the root window (System Tray Protocol, "Locating
+                # the system tray"): dock then
+                manager = self._display.intern_atom("MANAGER")
+                pystray_messages = self._message_handlers[Xlib.X.ClientMessage]
+
+                def on_client_message(event: Any) -> None:
+                    if event.client_type == manager \
+                            and event.data[1][1] == self._net_system_tray_sx:
+                        log.info("a tray host appeared; docking")
+                        self._systray_manager = None
+                        try:
+                            self._traymail_dock()
+                        except AssertionError:
+                            log.warning("no tray host to dock in (yet)")
+                        return
+                    pystray_messages(event)
+
+                self._message_handlers[Xlib.X.ClientMessage] = on_client_message
+                self._display.screen().root.change_attributes(
+                    event_mask=Xlib.X.StructureNotifyMask)
 
             def _dispatch(self, original: Any, atom: int) -> Callable[[], None]:
                 def inner() -> None:
@@ -223,6 +358,8 @@ class Tray:
         self.backend = pystray.Icon.__module__
         log.info("tray backend: %s", backend_name(self.backend))
         self.icon = cls("traymail", image, self._title(title), menu=self._menu(self.entries))
+        self._picture = (image.mode, image.size, image.tobytes())
+        self._shown_title = self._title(title)
         self.has_menu = bool(self.icon.HAS_MENU)
 
         def setup(icon: Any) -> None:
@@ -231,6 +368,17 @@ class Tray:
                 threading.Event().wait(0.01)
             icon.visible = True
             self.ready.set()
+            if self.backend == "pystray._xorg":
+                # a busy tray host (trayer on a fresh display) may drop the
+                # first dock request: ask again while not embedded (_show
+                # sends nothing once the icon is in the tray)
+                for _ in range(3):
+                    if self._stopping.wait(2.5):
+                        return
+                    try:
+                        icon._show()
+                    except Exception:
+                        log.debug("dock retry failed", exc_info=True)
 
         def run() -> None:
             try:
@@ -246,14 +394,24 @@ class Tray:
         WM_NAME as Latin-1 and raises on anything else."""
         title = title[:127]
         if self.backend == "pystray._xorg":
-            title = title.replace("—", "-").encode("latin-1", "replace").decode("latin-1")
+            title = title.replace("—", "-").replace("…", "...")
+            title = title.encode("latin-1", "replace").decode("latin-1")
         return title
 
     def update(self, image: Any, title: str) -> None:
+        """Hand the backend a picture only when its pixels changed, and a
+        tooltip only when its text did: every poll calls this."""
         if self.icon is None:
             return
-        self.icon.icon = image
-        self.icon.title = self._title(title)
+        picture = (image.mode, image.size, image.tobytes())
+        if picture != self._picture:
+            self._picture = picture
+            self.picture_updates += 1
+            self.icon.icon = image
+        title = self._title(title)
+        if title != self._shown_title:
+            self._shown_title = title
+            self.icon.title = title
         if self.has_menu:
             try:
                 self.icon.update_menu()
@@ -272,6 +430,7 @@ class Tray:
             return False
 
     def stop(self, timeout: float = 3.0) -> None:
+        self._stopping.set()
         if self.icon is None:
             return
         try:

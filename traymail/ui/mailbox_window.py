@@ -9,7 +9,6 @@ import time
 import tkinter as tk
 import weakref
 from collections.abc import Callable
-from email.utils import parseaddr
 from pathlib import Path
 from tkinter import messagebox, ttk
 from typing import Any
@@ -17,15 +16,26 @@ from typing import Any
 from .. import platform_support
 from ..accounts import Accounts
 from ..decode import format_size
-from ..mailbox import DeleteReport, DownloadCancelled, DownloadFailed, Header, Mailbox
-from .root import Window, shared_font
+from ..mailbox import (
+    DeleteReport,
+    DownloadCancelled,
+    DownloadFailed,
+    Header,
+    Mailbox,
+    MailboxError,
+)
+from ..mimeinfo import Preview
+from ..session import AccountState
+from .message_list import MessageList, plural, sender_text
+from .preview import PreviewPane
+from .root import Window
 from .worker import TkBridge
 
 __all__ = ["MailboxWindow", "open_path"]
 
 log = logging.getLogger("traymail.ui")
-COLUMNS = (("flag", "", 40), ("from", "From", 170), ("subject", "Subject", 330),
-           ("date", "Date", 142), ("size", "Size", 90))
+#: listed by name in the delete confirmation (the rest are counted)
+CONFIRM_LIST = 10
 
 
 def open_path(path: Path) -> None:
@@ -39,8 +49,11 @@ class MailboxWindow(Window):
                  on_notice: Callable[[str], object] | None = None,
                  opener: Callable[[Path], object] = open_path,
                  folder_opener: Callable[[Path], object] = platform_support.show_in_folder,
-                 confirm: Callable[[str, str], bool] | None = None) -> None:
+                 confirm: Callable[[str, str], bool] | None = None,
+                 on_changed: Callable[[str], object] | None = None) -> None:
         self.bridge = bridge
+        #: told (account name) when new/seen counts may have changed: the badge follows
+        self.on_changed = on_changed or (lambda name: None)
         self.accounts = accounts
         self.on_show_log = on_show_log or (lambda: None)
         self.on_notice = on_notice or (lambda text: log.info("%s", text))
@@ -49,18 +62,17 @@ class MailboxWindow(Window):
         #: the file the last failed open was about ("Show in folder" shows it)
         self.unopened: Path | None = None
         self.confirm = confirm or (lambda title, text: messagebox.askokcancel(
-            title, text, parent=self.top, icon="warning"))
-        self.headers: dict[str, Header] = {}
+            title, text, parent=self.top, icon="warning", default="cancel"))
         self.busy = False
         self.cancel = threading.Event()
-        self.previews: dict[str, str] = {}
+        self.previews: dict[str, Preview] = {}
         self._preview_job: str | None = None
-        self._sort: tuple[str, bool] = ("date", True)
         self.last_error = ""
+        #: why there is no list (e.g. "not signed in"), shown in the summary
+        self.problem = ""
         self.top = tk.Toplevel(root)
         self.top.title("traymail")
-        self.top.minsize(640, 420)
-        self.top.geometry("900x580")
+        self.top.geometry("980x600")
         self.account = tk.StringVar(value=accounts.names[0] if accounts.names else "")
         self._build()
         self.top.protocol("WM_DELETE_WINDOW", self.close)
@@ -98,27 +110,14 @@ class MailboxWindow(Window):
 
         panes = ttk.Panedwindow(top, orient="vertical")
         panes.pack(fill="both", expand=True, padx=8)
-        table = ttk.Frame(panes)
-        self.tree = ttk.Treeview(table, columns=[c for c, _, _ in COLUMNS], show="headings",
-                                 selectmode="extended", height=14)
-        for col, text, width in COLUMNS:
-            self.tree.heading(col, text=text, command=lambda c=col: self.sort_by(c))
-            self.tree.column(col, width=width, minwidth=30,
-                             stretch=col in ("from", "subject"),
-                             anchor="e" if col == "size" else "w")
-        ys = ttk.Scrollbar(table, orient="vertical", command=self.tree.yview)
-        self.tree.configure(yscrollcommand=ys.set)
-        self.tree.grid(row=0, column=0, sticky="nsew")
-        ys.grid(row=0, column=1, sticky="ns")
-        table.rowconfigure(0, weight=1)
-        table.columnconfigure(0, weight=1)
-        self.tree.tag_configure("new", font=shared_font(top, "TkDefaultFont", weight="bold"))
-        self.tree.tag_configure("marked", foreground="#c0392b",
-                                font=shared_font(top, "TkDefaultFont", overstrike=True))
-        self.tree.tag_configure("downloaded", foreground="#555555")
-        panes.add(table, weight=3)
-        self.preview = tk.Text(panes, height=7, wrap="word", state="disabled",
-                               relief="flat", padx=6, pady=4)
+        store = self.accounts.store
+        self.list = MessageList(panes, top, remember=lambda v: store.set_ui_state("sort", v),
+                                remembered=store.ui_state("sort"),
+                                on_open=self.open_selected, on_mark=self.toggle_mark)
+        self.tree = self.list.tree
+        panes.add(self.list.frame, weight=3)
+        self.preview_pane = PreviewPane(panes)
+        self.preview = self.preview_pane.text
         panes.add(self.preview, weight=1)
 
         self.progress_row = ttk.Frame(top, padding=(8, 4, 8, 0))
@@ -130,15 +129,20 @@ class MailboxWindow(Window):
                                         command=self.cancel.set)
         self.cancel_button.pack(side="left")
 
+        # the status text has its own line (wrapped), never under the buttons
         status = ttk.Frame(top, padding=(8, 4, 8, 8))
-        status.pack(fill="x", side="bottom")
-        ttk.Button(status, text="Protocol log", command=self.on_show_log).pack(side="right")
-        self.status = ttk.Label(status, text="", anchor="w")
-        self.status.pack(side="left", fill="x", expand=True)
-        self.log_link = ttk.Label(status, text="Show log", foreground="#1f4fa8",
+        status.pack(fill="x", side="bottom", before=panes)
+        self.status = ttk.Label(status, text="", anchor="w", justify="left")
+        self.status.pack(side="top", fill="x")
+        status.bind("<Configure>", lambda e: self.status.configure(
+            wraplength=max(200, e.width - 16)))
+        row = ttk.Frame(status)
+        row.pack(side="top", fill="x")
+        ttk.Button(row, text="Protocol log", command=self.on_show_log).pack(side="right")
+        self.log_link = ttk.Label(row, text="Show log", foreground="#1f4fa8",
                                   cursor="hand2")
         self.log_link.bind("<Button-1>", lambda e: self.on_show_log())
-        self.folder_button = ttk.Button(status, text="Show in folder",
+        self.folder_button = ttk.Button(row, text="Show in folder",
                                         command=self.show_in_folder)
 
         self.menu = tk.Menu(self.top, tearoff=False)
@@ -152,15 +156,16 @@ class MailboxWindow(Window):
         attach_sender_actions(self.menu, self)
 
         self.tree.bind("<<TreeviewSelect>>", lambda e: self._schedule_preview())
-        self.tree.bind("<Double-1>", lambda e: self.open_selected())
-        self.tree.bind("<Return>", lambda e: self.open_selected())
-        self.tree.bind("<Delete>", lambda e: self.toggle_mark())
         self.tree.bind("<Button-3>", self._context_menu)
         top.bind("<F5>", lambda e: self.refresh())
         top.bind("<Control-r>", lambda e: self.refresh())
         top.bind("<Control-d>", lambda e: self.download_selected())
         top.bind("<Control-l>", lambda e: self.on_show_log())
-        top.bind("<Control-a>", lambda e: self.tree.selection_set(self.tree.get_children()))
+        top.bind("<Control-a>", lambda e: self.list.select_all())
+        top.bind("<Escape>", lambda e: self.close())
+        # big enough for every button and the status line
+        top.update_idletasks()
+        top.minsize(max(640, bar.winfo_reqwidth() + 16), 420)
 
     # -- helpers -------------------------------------------------------------------
     def _submit(self, fn: Callable[[], Any], on_done: Callable[[Any], object],
@@ -170,11 +175,15 @@ class MailboxWindow(Window):
                            lambda e: on_error(e) if self.alive else None)
 
     @property
+    def headers(self) -> dict[str, Header]:
+        return self.list.headers
+
+    @property
     def mailbox(self) -> Mailbox:
         return self.accounts.mailbox(self.account.get() or None)
 
     def selected(self) -> list[str]:
-        return list(self.tree.selection())
+        return self.list.selected()
 
     def set_busy(self, busy: bool, what: str = "") -> None:
         self.busy = busy
@@ -204,16 +213,29 @@ class MailboxWindow(Window):
             self.hide_progress()
             if isinstance(exc, DownloadCancelled):
                 self.set_status("Download cancelled; nothing half-written was kept.")
-            else:
-                self.set_status(f"{what} failed: {exc}", error=True)
+                return
+            if not_signed_in(exc):
+                self.problem = "not signed in"
+                self._update_summary()
+            self.set_status(f"{what} failed: {exc}", error=True)
         return show
 
     # -- headers -------------------------------------------------------------------
     def load_cached(self) -> None:
         if not self.accounts.names:
+            self.problem = "no account"
             self.set_status("No account yet: open Settings to add one.")
+            self._update_summary()
             return
         self.show_headers(self.mailbox.cached_headers())
+
+    def accounts_changed(self) -> None:
+        """Settings saved: new accounts appear in the chooser."""
+        names = self.accounts.names
+        self.account_box.configure(values=names)
+        if self.account.get() not in names:
+            self.account.set(names[0] if names else "")
+            self._switch_account()
 
     def refresh(self, note: str = "") -> None:
         """Fetch headers (only the uncached ones travel); ``note`` stays in the status."""
@@ -226,42 +248,26 @@ class MailboxWindow(Window):
 
     def _refreshed(self, headers: list[Header], note: str = "") -> None:
         self.set_busy(False)
+        self.problem = ""
         self.show_headers(headers)
         self.set_status(f"{note} Checked {time.strftime('%H:%M')}.".strip())
+        self.on_changed(self.mailbox.name)
 
     def show_headers(self, headers: list[Header]) -> None:
-        keep = set(self.selected())
-        self.headers = {h.uid: h for h in headers}
-        self.tree.delete(*self.tree.get_children())
-        for h in self._sorted(headers):
-            self.tree.insert("", "end", iid=h.uid, values=self._row(h), tags=self._tags(h))
-        still = [u for u in keep if u in self.headers]
-        if still:
-            self.tree.selection_set(still)
+        self.list.show(headers)
         self._update_summary()
-
-    def _row(self, h: Header) -> tuple[str, ...]:
-        flag = ("✗" if h.marked else "") + ("●" if h.new else "") + ("↓" if h.downloaded else "")
-        name, addr = parseaddr(h.sender)
-        return (flag, name or addr or h.sender or "(unknown sender)", h.subject or "(no subject)",
-                h.date, format_size(h.size) if h.size is not None else "")
-
-    def _tags(self, h: Header) -> tuple[str, ...]:
-        tags = []
-        if h.new:
-            tags.append("new")
-        if h.downloaded:
-            tags.append("downloaded")
-        if h.marked:
-            tags.append("marked")
-        return tuple(tags)
 
     def _update_summary(self) -> None:
         hs = list(self.headers.values())
         new = sum(1 for h in hs if h.new)
         marked = [h for h in hs if h.marked]
         size = sum(h.size or 0 for h in hs)
-        text = f"{len(hs)} messages, {new} new, {format_size(size)}"
+        name = self.account.get()
+        self.top.title(f"traymail — {name}: {new} new" if name else "traymail")
+        if self.problem and not hs:
+            self.summary.configure(text=self.problem.capitalize())
+            return
+        text = f"{plural(len(hs), 'message')}, {new} new, {format_size(size)}"
         if marked:
             text += f"; {len(marked)} marked for deletion"
         status = self.mailbox.status if self.accounts.names else None
@@ -270,21 +276,11 @@ class MailboxWindow(Window):
         self.summary.configure(text=text)
 
     def sort_by(self, column: str) -> None:
-        current, descending = self._sort
-        self._sort = (column, not descending if column == current else column == "date")
-        self.show_headers(list(self.headers.values()))
-
-    def _sorted(self, headers: list[Header]) -> list[Header]:
-        column, descending = self._sort
-        key: Callable[[Header], object] = {
-            "from": lambda h: h.sender.lower(), "subject": lambda h: h.subject.lower(),
-            "date": lambda h: h.timestamp or 0.0, "size": lambda h: h.size or 0,
-            "flag": lambda h: (h.marked, h.new),
-        }[column]
-        return sorted(headers, key=key, reverse=descending)  # type: ignore[arg-type]
+        self.list.sort_by(column)
 
     def _switch_account(self) -> None:
         self.previews.clear()
+        self.problem = ""
         self.load_cached()
         self.refresh()
 
@@ -300,27 +296,25 @@ class MailboxWindow(Window):
         if len(sel) != 1:
             return
         uid = sel[0]
+        header = self.headers.get(uid)
         if uid in self.previews:
-            self._set_preview(self.previews[uid])
+            p = self.previews[uid]
+            self.preview_pane.show_message(header, p, p.text)
             return
+        self.preview_pane.show_message(header, None, "" if self.busy else
+                                       "Loading the first lines…")
         if self.busy:
             return
-        self._set_preview("Loading the first lines…")
         mb = self.mailbox
 
-        def done(text: str) -> None:
-            self.previews[uid] = text
+        def done(p: Preview) -> None:
+            self.previews[uid] = p
             if self.selected() == [uid]:
-                self._set_preview(text)
+                self.preview_pane.show_message(self.headers.get(uid), p, p.text)
 
-        self._submit(lambda: mb.preview(uid, 20), done,
-                           lambda exc: self._set_preview(f"No preview: {exc}"))
-
-    def _set_preview(self, text: str) -> None:
-        self.preview.configure(state="normal")
-        self.preview.delete("1.0", "end")
-        self.preview.insert("1.0", text)
-        self.preview.configure(state="disabled")
+        self._submit(lambda: mb.preview_details(uid, 40), done,
+                     lambda exc: self.preview_pane.show_message(
+                         self.headers.get(uid), None, f"No preview: {exc}"))
 
     # -- download / open -------------------------------------------------------------
     def download_selected(self, then: Callable[[list[Path]], object] | None = None) -> None:
@@ -349,10 +343,11 @@ class MailboxWindow(Window):
         def finished(paths: list[Path]) -> None:
             self.set_busy(False)
             self.hide_progress()
-            self.set_status(f"Downloaded {len(paths)} message(s) to "
+            self.set_status(f"Downloaded {plural(len(paths), 'message')} to "
                             f"{self.accounts.paths.download_dir_for(mb.account)}")
             self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in
                                                  self.headers.items()}))
+            self.on_changed(mb.name)
             if then is not None:
                 then(paths)
 
@@ -362,7 +357,7 @@ class MailboxWindow(Window):
                 return
             self.set_busy(False)
             self.hide_progress()
-            self.set_status(f"Downloaded {len(exc.files)} message(s); {exc}", error=True)
+            self.set_status(f"Downloaded {plural(len(exc.files), 'message')}; {exc}", error=True)
             self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in
                                                  self.headers.items()}))
 
@@ -428,7 +423,9 @@ class MailboxWindow(Window):
             mb.unmark(uids)
         else:
             mb.mark(uids)
-        self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in self.headers.items()}))
+        fresh = mb.cached_headers({u: h.number or 0 for u, h in self.headers.items()})
+        self.list.update(h for h in fresh if h.uid in set(uids))
+        self._update_summary()
 
     def delete_marked(self) -> None:
         if self.busy:
@@ -437,18 +434,15 @@ class MailboxWindow(Window):
         if not marked:
             self.set_status("Nothing is marked for deletion (select messages, press Del).")
             return
-        size = format_size(sum(h.size or 0 for h in marked))
         mb = self.mailbox
-        if not self.confirm("Delete from the server",
-                            f"Delete {len(marked)} message(s) ({size}) from {mb.account.host}?\n"
-                            "This cannot be undone."):
+        if not self.confirm(f"Delete from {mb.name}", confirm_text(mb, marked)):
             return
-        self.set_busy(True, f"Deleting {len(marked)} message(s)")
+        self.set_busy(True, f"Deleting {plural(len(marked), 'message')}")
         self._submit(mb.delete_marked, self._deleted, self._failed("Delete"))
 
     def _deleted(self, report: DeleteReport) -> None:
         self.set_busy(False)
-        parts = [f"Deleted {len(report.deleted)} message(s)."]
+        parts = [f"Deleted {plural(len(report.deleted), 'message')}."]
         if report.gone:
             parts.append(f"{len(report.gone)} were already gone from the server.")
         if report.failed:
@@ -463,8 +457,9 @@ class MailboxWindow(Window):
 
     def quit_without_deleting(self) -> None:
         count = self.mailbox.quit_without_deleting() if self.accounts.names else 0
-        self.on_notice(f"Closed without deleting: {count} mark(s) discarded; the server "
-                       "keeps every message.")
+        if count:  # nothing was marked: nothing to say
+            self.on_notice(f"Closed without deleting: {plural(count, 'mark')} discarded; "
+                           "the server keeps every message.")
         self.close()
 
     # -- window ------------------------------------------------------------------------
@@ -477,7 +472,29 @@ class MailboxWindow(Window):
     def show(self) -> None:
         super().show()
         self.top.focus_force()
+        self.tree.focus_set()  # the arrow keys work at once
 
     def close(self) -> None:
         self.cancel.set()
         self.destroy_window()
+
+
+def not_signed_in(exc: BaseException) -> bool:
+    """No password stored, a refused login, or an OAuth2 sign-in needed."""
+    if not isinstance(exc, MailboxError):
+        return False
+    return exc.state in (AccountState.NEEDS_SIGN_IN, AccountState.AUTH_FAILED) or (
+        exc.state is AccountState.STOPPED and "no password" in str(exc))
+
+
+def confirm_text(mb: Mailbox, marked: list[Header]) -> str:
+    """The delete confirmation: the account, and the messages by sender and subject."""
+    size = format_size(sum(h.size or 0 for h in marked))
+    lines = [f"Delete {plural(len(marked), 'message')} ({size}) from the server of "
+             f"{mb.name} ({mb.account.username} at {mb.account.host})?", ""]
+    for h in marked[:CONFIRM_LIST]:
+        lines.append(f"• {sender_text(h.sender)}: {h.subject or '(no subject)'}")
+    if len(marked) > CONFIRM_LIST:
+        lines.append(f"and {len(marked) - CONFIRM_LIST} more")
+    lines += ["", "This cannot be undone."]
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""Issue 13: when the X display goes away, traymail exits cleanly (status 0),
+says so in logs/traymail.log and removes its single-instance socket -- not
+Xlib's "X connection broken" and exit(1) with the socket left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from traymail.instance import address_for
+from traymail.settings import resolve_paths
+
+from .desktop import start_xvfb
+
+CHILD = r"""
+import sys
+from pathlib import Path
+from traymail.accounts import Accounts
+from traymail.app import App
+from traymail.devserver import DevServer, MemoryMailbox
+from traymail.passwords import MemoryStore
+from traymail.platform_support import LinuxSupport
+from traymail.samples import sample_messages
+from traymail.settings import Account, Security, Settings, resolve_paths
+
+home = Path(sys.argv[1])
+with DevServer(MemoryMailbox(sample_messages(2)), {"user": "pass"}) as srv:
+    account = Account("Home", "127.0.0.1", "user", security=Security.NONE, port=srv.port,
+                      allow_insecure=True)
+    store = MemoryStore()
+    store.set(account, "pass")
+    paths = resolve_paths(home=home)
+    app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
+              platform=LinuxSupport(home / "xdg"), use_tray=False, use_notifier=False)
+    app.show_mailbox()
+    app.root.after(1500, lambda: print("ready", flush=True))
+    sys.exit(app.run())
+"""
+
+
+def test_display_lost_exits_cleanly(tmp_path: Path) -> None:
+    xvfb, display = start_xvfb("800x600x24")
+    home = tmp_path / "home"
+    paths = resolve_paths(home=home)
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(home)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "DISPLAY": display})
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        socket = Path(address_for(paths))
+        assert socket.exists()
+    finally:
+        xvfb.stop()  # the display goes away under the running app
+    try:
+        rc = child.wait(20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    err = child.stderr.read() if child.stderr else ""
+    assert rc == 0, err
+    assert "X connection" not in err
+    log = (paths.log_dir / "traymail.log").read_text()
+    assert "the display is gone" in log
+    assert not socket.exists()
