@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from traymail.instance import address_for
 from traymail.settings import resolve_paths
 
 from .desktop import start_xvfb
@@ -35,7 +34,8 @@ with DevServer(MemoryMailbox(sample_messages(2)), {"user": "pass"}) as srv:
     app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
               platform=LinuxSupport(home / "xdg"), use_tray=False, use_notifier=False)
     app.show_mailbox()
-    app.root.after(1500, lambda: print("ready", flush=True))
+    address = app.instance.address if app.instance is not None else None
+    app.root.after(1500, lambda: print("ready", address, flush=True))
     sys.exit(app.run())
 """
 
@@ -49,8 +49,9 @@ def test_display_lost_exits_cleanly(tmp_path: Path) -> None:
             [sys.executable, "-c", CHILD, str(home)], stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, env={**os.environ, "DISPLAY": display})
         assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ready"
-        socket = Path(address_for(paths))
+        word, _, address = child.stdout.readline().strip().partition(" ")
+        assert word == "ready" and address not in ("", "None")
+        socket = Path(address)
         assert socket.exists()
     finally:
         xvfb.stop()  # the display goes away under the running app
