@@ -85,7 +85,6 @@ class RealWinApi:  # pragma: no cover - runs only on Windows
             except (AttributeError, OSError):
                 return False
 
-
     def set_app_id(self, app_id: str) -> bool:
         import ctypes
 
@@ -94,6 +93,29 @@ class RealWinApi:  # pragma: no cover - runs only on Windows
             return shell32.SetCurrentProcessExplicitAppUserModelID(app_id) == 0  # type: ignore[no-any-return]
         except (AttributeError, OSError):
             return False
+
+    # -- who is at the other end of a named pipe (traymail.instance) ---------------
+    def user_sid(self) -> str | None:
+        """This process's user SID, e.g. ``S-1-5-21-...-1001``."""
+        return _process_sid(None)
+
+    def pipe_peer_sid(self, handle: int, peer_is_server: bool) -> str | None:
+        """The user SID of the process at the other end of a connected pipe:
+        GetNamedPipeServerProcessId (we are the client) or ...ClientProcessId
+        (we are the server), then that process's token. None when it cannot
+        be told (e.g. a process of another user that we may not open)."""
+        import ctypes
+        from ctypes import wintypes
+
+        k32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        fn = (k32.GetNamedPipeServerProcessId if peer_is_server
+              else k32.GetNamedPipeClientProcessId)
+        fn.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.ULONG))
+        fn.restype = wintypes.BOOL
+        pid = wintypes.ULONG()
+        if not fn(handle, ctypes.byref(pid)) or not pid.value:
+            return None
+        return _process_sid(pid.value)
 
 
 class WindowsSupport:
@@ -128,30 +150,6 @@ class WindowsSupport:
         desktop-notifier writes the HKCU AppUserModelId key under the same id."""
         if not self.api.set_app_id(APP_ID):
             log.debug("could not set the AppUserModelID")
-
-
-    # -- who is at the other end of a named pipe (traymail.instance) ---------------
-    def user_sid(self) -> str | None:
-        """This process's user SID, e.g. ``S-1-5-21-...-1001``."""
-        return _process_sid(None)
-
-    def pipe_peer_sid(self, handle: int, peer_is_server: bool) -> str | None:
-        """The user SID of the process at the other end of a connected pipe:
-        GetNamedPipeServerProcessId (we are the client) or ...ClientProcessId
-        (we are the server), then that process's token. None when it cannot
-        be told (e.g. a process of another user that we may not open)."""
-        import ctypes
-        from ctypes import wintypes
-
-        k32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
-        fn = (k32.GetNamedPipeServerProcessId if peer_is_server
-              else k32.GetNamedPipeClientProcessId)
-        fn.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.ULONG))
-        fn.restype = wintypes.BOOL
-        pid = wintypes.ULONG()
-        if not fn(handle, ctypes.byref(pid)) or not pid.value:
-            return None
-        return _process_sid(pid.value)
 
 
 def _process_sid(pid: int | None) -> str | None:  # pragma: no cover - Windows only
