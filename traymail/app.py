@@ -22,7 +22,7 @@ from typing import Any
 from . import display_watch
 from .accounts import Accounts
 from .applog import close_logging, setup_logging
-from .decode import format_size
+from .i18n import _, format_size, format_time, ngettext
 from .icons import IconState, draw_icon
 from .instance import InstanceServer
 from .mailbox import CheckResult, Header, Mailbox, MailboxError
@@ -129,7 +129,7 @@ class App:
 
     def _crashed(self, exc: BaseException, where: str) -> None:
         log.error("unexpected error in %s", where, exc_info=(type(exc), exc, exc.__traceback__))
-        text = f"internal error in {where}: {exc}"[:90]
+        text = _("internal error in {where}: {error}").format(where=where, error=exc)[:90]
         self.bridge.post(lambda: self._set_internal_error(text))
 
     def _set_internal_error(self, text: str) -> None:
@@ -141,8 +141,9 @@ class App:
         self.platform.register_app_id()
         recovered = self.accounts.store.recovered_from
         if recovered is not None:
-            self._notice(f"The state database was damaged; it was kept as {recovered} and "
-                         "traymail started fresh (old mail may be announced once more).")
+            self._notice(_("The state database was damaged; it was kept as {path} and "
+                           "traymail started fresh (old mail may be announced once more).")
+                         .format(path=recovered))
         if self.instance is not None:
             self.instance.start()
         if self.notifier is not None:
@@ -154,8 +155,9 @@ class App:
             dialog = self.show_settings()  # first run: ask for an account (or the demo)
             if self.accounts.damaged_settings is not None:
                 dialog.general_error.configure(
-                    text=f"{self.accounts.damaged_settings}\nThe file was kept; saving here "
-                    "moves it aside as settings.json.damaged-<time>.")
+                    text=_("{problem}\nThe file was kept; saving here moves it aside as "
+                           "settings.json.damaged-<time>.").format(
+                        problem=self.accounts.damaged_settings))
 
     def run(self) -> int:
         import signal
@@ -206,26 +208,27 @@ class App:
 
     # -- menu ----------------------------------------------------------------------
     def menu_entries(self) -> list[MenuEntry]:
-        autostart = "Start with Windows" if sys.platform == "win32" else "Start with the system"
+        autostart = (_("Start with Windows") if sys.platform == "win32"
+                     else _("Start with the system"))
         return [
-            MenuEntry("Open mailbox", self.show_mailbox, default=True),
-            MenuEntry("Check now", self.check_now),
-            MenuEntry("Show log", self.show_log),
-            MenuEntry("Settings…", self.show_settings),
-            MenuEntry("Rules…", self.show_rules),
+            MenuEntry(_("Open mailbox"), self.show_mailbox, default=True),
+            MenuEntry(_("Check now"), self.check_now),
+            MenuEntry(_("Show log"), self.show_log),
+            MenuEntry(_("Settings…"), self.show_settings),
+            MenuEntry(_("Rules…"), self.show_rules),
             SEPARATOR,
-            MenuEntry("Pause notifications", submenu=[
-                MenuEntry("For 15 minutes", lambda: self.pause(15 * 60)),
-                MenuEntry("For 1 hour", lambda: self.pause(3600)),
-                MenuEntry("Until resumed", lambda: self.pause(float("inf"))),
-                MenuEntry("Resume", self.resume, enabled=self.paused),
+            MenuEntry(_("Pause notifications"), submenu=[
+                MenuEntry(_("For 15 minutes"), lambda: self.pause(15 * 60)),
+                MenuEntry(_("For 1 hour"), lambda: self.pause(3600)),
+                MenuEntry(_("Until resumed"), lambda: self.pause(float("inf"))),
+                MenuEntry(_("Resume"), self.resume, enabled=self.paused),
             ]),
-            MenuEntry("Mark all as seen", self.mark_all_seen),
+            MenuEntry(_("Mark all as seen"), self.mark_all_seen),
             MenuEntry(autostart, self.toggle_autostart,
                       checked=(lambda: False) if self.demo else self.platform.autostart_enabled,
                       enabled=(lambda: not self.demo)),
             SEPARATOR,
-            MenuEntry("Quit", self.quit),
+            MenuEntry(_("Quit"), self.quit),
         ]
 
     def popup_menu(self, x: int, y: int, post: bool = True) -> Any:
@@ -380,8 +383,8 @@ class App:
 
     def toggle_autostart(self) -> None:
         if self.demo:
-            self._notice("The demo does not start with the system; run traymail "
-                          "itself to set that up.")
+            self._notice(_("The demo does not start with the system; run traymail "
+                           "itself to set that up."))
             return
         enabled = not self.platform.autostart_enabled()
         self.platform.set_autostart(enabled, self.autostart_command())
@@ -447,7 +450,9 @@ class App:
             first = mb.name not in self.errors
             self.errors[mb.name] = error
             if first and error.state is AccountState.NEEDS_SIGN_IN:
-                title = f"Sign in again to {mb.name}"
+                # the same words as oauth.py's NeedsSignIn texts: the toast's title
+                # is cut off their start (in every language)
+                title = _("Sign in again to {account}").format(account=mb.name)
                 self._notice(str(error).removeprefix(title + ": "), title=title)  # once
             elif first and error.state in (AccountState.AUTH_FAILED, AccountState.STOPPED):
                 self._notice(f"{mb.name}: {error}")  # said once, not at every poll
@@ -487,22 +492,23 @@ class App:
             state = IconState.NEW
         else:
             state = IconState.IDLE
-        parts = [f"traymail{self.title_note} — {new} new ({format_size(size)})"]
+        parts = [ngettext("traymail{note} — {n} new ({size})", "traymail{note} — {n} new ({size})",
+                          new).format(note=self.title_note, n=new, size=format_size(size))]
         times = [mb.status.checked_at for mb in self.accounts.mailboxes()
                  if mb.status.checked_at]
         if times:
-            parts.append(f"checked {time.strftime('%H:%M', time.localtime(max(times)))}")
+            parts.append(_("checked {time}").format(time=format_time(max(times))))
         if len(problems) == 1:
             name, err = next(iter(problems.items()))
             parts.append(f"{name}: {err}")
         elif problems:  # every failing account by name
-            parts.append("failing: " + ", ".join(problems))
+            parts.append(_("failing: {accounts}").format(accounts=", ".join(problems)))
         elif self.internal_error:
-            parts.append(self.internal_error[:60] + " (see the log)")
+            parts.append(_("{error} (see the log)").format(error=self.internal_error[:60]))
         if self.paused():
-            parts.append("paused")
+            parts.append(_("paused"))
         if not self.accounts.names:
-            parts = ["traymail — no account: open Settings"]
+            parts = [_("traymail — no account: open Settings")]
         important = any(self.important.values())  # rules: the badge's colour
         return draw_icon(64, state, new, important), cut_words(", ".join(parts), 127)
 

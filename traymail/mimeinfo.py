@@ -17,6 +17,7 @@ from email import errors
 from email.message import Message
 
 from .decode import _PARSER, _bounded, _split_headers, preview_text
+from .i18n import _
 from .text import clean
 
 __all__ = ["Attachment", "Preview", "preview_details", "attachments_hint", "MAX_ATTACHMENTS"]
@@ -91,11 +92,11 @@ def _walk(container: Message, found: list[Attachment], counter: list[int]) -> No
             counter[0] += 1
             if len(found) < MAX_ATTACHMENTS:
                 try:
-                    raw = part.get_filename() or "unnamed"
+                    raw = part.get_filename() or _("unnamed")
                 except Exception:
-                    raw = "unnamed"
+                    raw = _("unnamed")
                 complete = not (truncated and i == len(parts) - 1)
-                found.append(Attachment(clean(str(raw))[:200] or "unnamed",
+                found.append(Attachment(clean(str(raw))[:200] or _("unnamed"),
                                         _size(part, complete)))
 
 

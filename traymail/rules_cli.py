@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from .i18n import _, ngettext
 from .mailbox import Mailbox
 from .rules import Action
 from .ruling import test_rules
@@ -23,14 +24,17 @@ def rules_test(mb: Mailbox, *, json_out: bool = False) -> int:
                          ensure_ascii=False, indent=2))
         return 0
     if not mb.rules.applies_to(mb.name):
-        print(f"{clean(mb.name)}: no rule, friend or blocked sender applies to this account")
+        print(_("{account}: no rule, friend or blocked sender applies to this account")
+              .format(account=clean(mb.name)))
     for uid, n, sender, subject, m in rows:
         if m is None:
-            verdict = "no rule"
+            verdict = _("no rule")
         else:
             acts = ", ".join(a.value for a in Action if a in m.actions)
-            verdict = f"{clean(m.rule)}: {acts or 'never marked or ignored'}"
+            verdict = f"{clean(m.rule)}: " + (acts or _("never marked or ignored"))
         print(f"{n:>4} {sender[:30]:30} {subject[:40]:40} -> {verdict}  {uid}")
     matched = sum(1 for r in rows if r[4] is not None)
-    print(f"{matched} of {len(rows)} message(s) match a rule (nothing was changed)")
+    print(ngettext("{matched} of {n} message(s) match a rule (nothing was changed)",
+                   "{matched} of {n} message(s) match a rule (nothing was changed)",
+                   len(rows)).format(matched=matched, n=len(rows)))
     return 0

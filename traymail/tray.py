@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .i18n import _
+
 __all__ = ["MenuEntry", "Tray", "SEPARATOR", "load_pystray"]
 
 log = logging.getLogger("traymail.tray")
@@ -74,7 +76,8 @@ def load_pystray() -> Any:
                     os.environ["PYSTRAY_BACKEND"] = wanted
                 else:
                     os.environ.pop("PYSTRAY_BACKEND", None)
-                raise ImportError("no tray backend works: " + "; ".join(failures)) from exc
+                raise ImportError(_("no tray backend works: {failures}").format(
+                    failures="; ".join(failures))) from exc
             continue
         if failures:
             log.warning("tray backend %s could not load (%s); falling back", order[0],

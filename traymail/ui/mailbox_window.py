@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import platform_support
 from ..accounts import Accounts
-from ..decode import format_size
+from ..i18n import _, format_size, format_time, ngettext
 from ..mailbox import (
     DeleteReport,
     DownloadCancelled,
@@ -26,7 +26,7 @@ from ..mailbox import (
 )
 from ..mimeinfo import Preview
 from ..session import AccountState
-from .message_list import MessageList, plural, sender_text
+from .message_list import MessageList, sender_text
 from .preview import PreviewPane
 from .root import Window
 from .worker import TkBridge
@@ -84,7 +84,7 @@ class MailboxWindow(Window):
         top = self.top
         head = ttk.Frame(top, padding=(8, 8, 8, 4))
         head.pack(fill="x")
-        ttk.Label(head, text="Account:").pack(side="left")
+        ttk.Label(head, text=_("Account:")).pack(side="left")
         self.account_box = ttk.Combobox(head, textvariable=self.account, state="readonly",
                                         width=20, values=self.accounts.names)
         self.account_box.pack(side="left", padx=(4, 12))
@@ -97,12 +97,12 @@ class MailboxWindow(Window):
         bar.pack(fill="x")
         self.buttons: dict[str, ttk.Button] = {}
         for key, text, cmd in (
-            ("refresh", "Refresh", self.refresh),
-            ("download", "Download selected", self.download_selected),
-            ("download_new", "Download all new", self.download_new),
-            ("mark", "Mark / Unmark", self.toggle_mark),
-            ("delete", "Delete marked…", self.delete_marked),
-            ("quit", "Quit without deleting", self.quit_without_deleting),
+            ("refresh", _("Refresh"), self.refresh),
+            ("download", _("Download selected"), self.download_selected),
+            ("download_new", _("Download all new"), self.download_new),
+            ("mark", _("Mark / Unmark"), self.toggle_mark),
+            ("delete", _("Delete marked…"), self.delete_marked),
+            ("quit", _("Quit without deleting"), self.quit_without_deleting),
         ):
             b = ttk.Button(bar, text=text, command=cmd)
             b.pack(side="left", padx=(0, 4))
@@ -125,7 +125,7 @@ class MailboxWindow(Window):
         self.progress.pack(side="left")
         self.progress_label = ttk.Label(self.progress_row, text="")
         self.progress_label.pack(side="left", padx=8)
-        self.cancel_button = ttk.Button(self.progress_row, text="Cancel",
+        self.cancel_button = ttk.Button(self.progress_row, text=_("Cancel"),
                                         command=self.cancel.set)
         self.cancel_button.pack(side="left")
 
@@ -138,19 +138,19 @@ class MailboxWindow(Window):
             wraplength=max(200, e.width - 16)))
         row = ttk.Frame(status)
         row.pack(side="top", fill="x")
-        ttk.Button(row, text="Protocol log", command=self.on_show_log).pack(side="right")
-        self.log_link = ttk.Label(row, text="Show log", foreground="#1f4fa8",
+        ttk.Button(row, text=_("Protocol log"), command=self.on_show_log).pack(side="right")
+        self.log_link = ttk.Label(row, text=_("Show log"), foreground="#1f4fa8",
                                   cursor="hand2")
         self.log_link.bind("<Button-1>", lambda e: self.on_show_log())
-        self.folder_button = ttk.Button(row, text="Show in folder",
+        self.folder_button = ttk.Button(row, text=_("Show in folder"),
                                         command=self.show_in_folder)
 
         self.menu = tk.Menu(self.top, tearoff=False)
-        self.menu.add_command(label="Open", command=self.open_selected)
-        self.menu.add_command(label="Download", command=self.download_selected)
-        self.menu.add_command(label="Mark / Unmark for deletion", command=self.toggle_mark)
+        self.menu.add_command(label=_("Open"), command=self.open_selected)
+        self.menu.add_command(label=_("Download"), command=self.download_selected)
+        self.menu.add_command(label=_("Mark / Unmark for deletion"), command=self.toggle_mark)
         self.menu.add_separator()
-        self.menu.add_command(label="Refresh", command=self.refresh)
+        self.menu.add_command(label=_("Refresh"), command=self.refresh)
         from .rules_window import attach_sender_actions  # rules: trust / block sender
 
         attach_sender_actions(self.menu, self)
@@ -212,19 +212,21 @@ class MailboxWindow(Window):
             self.set_busy(False)
             self.hide_progress()
             if isinstance(exc, DownloadCancelled):
-                self.set_status("Download cancelled; nothing half-written was kept.")
+                self.set_status(_("Download cancelled; nothing half-written was kept."))
                 return
             if not_signed_in(exc):
-                self.problem = "not signed in"
+                self.problem = _("Not signed in")
                 self._update_summary()
-            self.set_status(f"{what} failed: {exc}", error=True)
+            # TRANSLATORS: {what} is Refresh, Download or Delete
+            self.set_status(_("{what} failed: {error}").format(what=what, error=exc),
+                            error=True)
         return show
 
     # -- headers -------------------------------------------------------------------
     def load_cached(self) -> None:
         if not self.accounts.names:
-            self.problem = "no account"
-            self.set_status("No account yet: open Settings to add one.")
+            self.problem = _("No account")
+            self.set_status(_("No account yet: open Settings to add one."))
             self._update_summary()
             return
         self.show_headers(self.mailbox.cached_headers())
@@ -242,15 +244,17 @@ class MailboxWindow(Window):
         if self.busy or not self.accounts.names:
             return
         mb = self.mailbox
-        self.set_busy(True, f"{note} Fetching headers from {mb.account.host}".strip())
+        fetching = _("Fetching headers from {host}").format(host=mb.account.host)
+        self.set_busy(True, f"{note} {fetching}".strip())
         self._submit(mb.headers, lambda hs: self._refreshed(hs, note),
-                           self._failed("Refresh"))
+                           self._failed(_("Refresh")))
 
     def _refreshed(self, headers: list[Header], note: str = "") -> None:
         self.set_busy(False)
         self.problem = ""
         self.show_headers(headers)
-        self.set_status(f"{note} Checked {time.strftime('%H:%M')}.".strip())
+        checked = _("Checked {time}.").format(time=format_time(time.time()))
+        self.set_status(f"{note} {checked}".strip())
         self.on_changed(self.mailbox.name)
 
     def show_headers(self, headers: list[Header]) -> None:
@@ -263,16 +267,21 @@ class MailboxWindow(Window):
         marked = [h for h in hs if h.marked]
         size = sum(h.size or 0 for h in hs)
         name = self.account.get()
-        self.top.title(f"traymail — {name}: {new} new" if name else "traymail")
+        self.top.title(ngettext("traymail — {name}: {n} new", "traymail — {name}: {n} new",
+                                new).format(name=name, n=new) if name else "traymail")
         if self.problem and not hs:
-            self.summary.configure(text=self.problem.capitalize())
+            self.summary.configure(text=self.problem)
             return
-        text = f"{plural(len(hs), 'message')}, {new} new, {format_size(size)}"
+        # TRANSLATORS: the mailbox summary: "12 messages, 3 new, 1.4 MB"
+        text = _("{messages}, {new}, {size}").format(
+            messages=ngettext("{n} message", "{n} messages", len(hs)).format(n=len(hs)),
+            new=ngettext("{n} new", "{n} new", new).format(n=new), size=format_size(size))
         if marked:
-            text += f"; {len(marked)} marked for deletion"
+            text += ngettext("; {n} marked for deletion", "; {n} marked for deletion",
+                             len(marked)).format(n=len(marked))
         status = self.mailbox.status if self.accounts.names else None
         if status is not None and status.checked_at:
-            text += f"; checked {time.strftime('%H:%M', time.localtime(status.checked_at))}"
+            text += _("; checked {time}").format(time=format_time(status.checked_at))
         self.summary.configure(text=text)
 
     def sort_by(self, column: str) -> None:
@@ -302,7 +311,7 @@ class MailboxWindow(Window):
             self.preview_pane.show_message(header, p, p.text)
             return
         self.preview_pane.show_message(header, None, "" if self.busy else
-                                       "Loading the first lines…")
+                                       _("Loading the first lines…"))
         if self.busy:
             return
         mb = self.mailbox
@@ -314,7 +323,7 @@ class MailboxWindow(Window):
 
         self._submit(lambda: mb.preview_details(uid, 40), done,
                      lambda exc: self.preview_pane.show_message(
-                         self.headers.get(uid), None, f"No preview: {exc}"))
+                         self.headers.get(uid), None, _("No preview: {error}").format(error=exc)))
 
     # -- download / open -------------------------------------------------------------
     def download_selected(self, then: Callable[[list[Path]], object] | None = None) -> None:
@@ -331,7 +340,7 @@ class MailboxWindow(Window):
             return
         mb = self.mailbox
         self.cancel.clear()
-        self.set_busy(True, "Downloading")
+        self.set_busy(True, _("Downloading"))
         self.show_progress()
 
         me = weakref.ref(self)  # the worker must not keep the window alive
@@ -343,8 +352,9 @@ class MailboxWindow(Window):
         def finished(paths: list[Path]) -> None:
             self.set_busy(False)
             self.hide_progress()
-            self.set_status(f"Downloaded {plural(len(paths), 'message')} to "
-                            f"{self.accounts.paths.download_dir_for(mb.account)}")
+            self.set_status(ngettext("Downloaded {n} message to {folder}",
+                                     "Downloaded {n} messages to {folder}", len(paths)).format(
+                n=len(paths), folder=self.accounts.paths.download_dir_for(mb.account)))
             self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in
                                                  self.headers.items()}))
             self.on_changed(mb.name)
@@ -353,11 +363,13 @@ class MailboxWindow(Window):
 
         def failed(exc: BaseException) -> None:
             if not isinstance(exc, DownloadFailed):
-                self._failed("Download")(exc)
+                self._failed(_("Download"))(exc)
                 return
             self.set_busy(False)
             self.hide_progress()
-            self.set_status(f"Downloaded {plural(len(exc.files), 'message')}; {exc}", error=True)
+            self.set_status(ngettext("Downloaded {n} message; {error}",
+                                     "Downloaded {n} messages; {error}", len(exc.files)).format(
+                n=len(exc.files), error=exc), error=True)
             self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in
                                                  self.headers.items()}))
 
@@ -371,7 +383,8 @@ class MailboxWindow(Window):
 
     def update_progress(self, done: int, total: int) -> None:
         self.progress.configure(maximum=max(total, 1), value=done)
-        self.progress_label.configure(text=f"{format_size(done)} of {format_size(total)}")
+        self.progress_label.configure(text=_("{done} of {total}").format(
+            done=format_size(done), total=format_size(total)))
 
     def hide_progress(self) -> None:
         self.progress_row.pack_forget()
@@ -396,7 +409,8 @@ class MailboxWindow(Window):
             self.unopened = path
             detail = getattr(exc, "detail", "")
             log.info("cannot open %s: %s%s", path, exc, f" ({detail})" if detail else "")
-            self.set_status(f"{exc}. It is saved as {path.name}.", error=True)
+            self.set_status(_("{error}. It is saved as {name}.").format(error=exc, name=path.name),
+                            error=True)
             self.folder_button.pack(side="right", padx=(4, 0))
 
         self._submit(lambda: self.opener(path), lambda r: None, failed)
@@ -409,7 +423,8 @@ class MailboxWindow(Window):
         def failed(exc: BaseException) -> None:
             if not isinstance(exc, (platform_support.OpenFailed, OSError)):
                 raise exc
-            self.set_status(f"{exc}. The file is {path}", error=True)
+            self.set_status(_("{error}. The file is {path}").format(error=exc, path=path),
+                            error=True)
 
         self._submit(lambda: self.folder_opener(path), lambda r: None, failed)
 
@@ -432,21 +447,28 @@ class MailboxWindow(Window):
             return
         marked = [h for h in self.headers.values() if h.marked]
         if not marked:
-            self.set_status("Nothing is marked for deletion (select messages, press Del).")
+            self.set_status(_("Nothing is marked for deletion (select messages, press Del)."))
             return
         mb = self.mailbox
-        if not self.confirm(f"Delete from {mb.name}", confirm_text(mb, marked)):
+        if not self.confirm(_("Delete from {name}").format(name=mb.name),
+                            confirm_text(mb, marked)):
             return
-        self.set_busy(True, f"Deleting {plural(len(marked), 'message')}")
-        self._submit(mb.delete_marked, self._deleted, self._failed("Delete"))
+        self.set_busy(True, ngettext("Deleting {n} message", "Deleting {n} messages",
+                                     len(marked)).format(n=len(marked)))
+        self._submit(mb.delete_marked, self._deleted, self._failed(_("Delete")))
 
     def _deleted(self, report: DeleteReport) -> None:
         self.set_busy(False)
-        parts = [f"Deleted {plural(len(report.deleted), 'message')}."]
+        n = len(report.deleted)
+        parts = [ngettext("Deleted {n} message.", "Deleted {n} messages.", n).format(n=n)]
         if report.gone:
-            parts.append(f"{len(report.gone)} were already gone from the server.")
+            n = len(report.gone)
+            parts.append(ngettext("{n} were already gone from the server.",
+                                  "{n} were already gone from the server.", n).format(n=n))
         if report.failed:
-            parts.append(f"{len(report.failed)} NOT deleted: {report.failed[0][1]}")
+            n = len(report.failed)
+            parts.append(ngettext("{n} NOT deleted: {error}", "{n} NOT deleted: {error}", n)
+                         .format(n=n, error=report.failed[0][1]))
         for uid in (*report.deleted, *report.gone):
             self.headers.pop(uid, None)
         self.show_headers(list(self.headers.values()))
@@ -458,8 +480,10 @@ class MailboxWindow(Window):
     def quit_without_deleting(self) -> None:
         count = self.mailbox.quit_without_deleting() if self.accounts.names else 0
         if count:  # nothing was marked: nothing to say
-            self.on_notice(f"Closed without deleting: {plural(count, 'mark')} discarded; "
-                           "the server keeps every message.")
+            self.on_notice(ngettext(
+                "Closed without deleting: {n} mark discarded; the server keeps every message.",
+                "Closed without deleting: {n} marks discarded; the server keeps every message.",
+                count).format(n=count))
         self.close()
 
     # -- window ------------------------------------------------------------------------
@@ -490,11 +514,18 @@ def not_signed_in(exc: BaseException) -> bool:
 def confirm_text(mb: Mailbox, marked: list[Header]) -> str:
     """The delete confirmation: the account, and the messages by sender and subject."""
     size = format_size(sum(h.size or 0 for h in marked))
-    lines = [f"Delete {plural(len(marked), 'message')} ({size}) from the server of "
-             f"{mb.name} ({mb.account.username} at {mb.account.host})?", ""]
+    n = len(marked)
+    lines = [ngettext("Delete {n} message ({size}) from the server of {name} "
+                      "({user} at {host})?",
+                      "Delete {n} messages ({size}) from the server of {name} "
+                      "({user} at {host})?", n).format(
+                 n=n, size=size, name=mb.name, user=mb.account.username,
+                 host=mb.account.host), ""]
     for h in marked[:CONFIRM_LIST]:
-        lines.append(f"• {sender_text(h.sender)}: {h.subject or '(no subject)'}")
-    if len(marked) > CONFIRM_LIST:
-        lines.append(f"and {len(marked) - CONFIRM_LIST} more")
-    lines += ["", "This cannot be undone."]
+        subject = h.subject or _("(no subject)")
+        lines.append(f"• {sender_text(h.sender)}: {subject}")
+    if n > CONFIRM_LIST:
+        more = n - CONFIRM_LIST
+        lines.append(ngettext("and {n} more", "and {n} more", more).format(n=more))
+    lines += ["", _("This cannot be undone.")]
     return "\n".join(lines)

@@ -14,15 +14,20 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from tkinter import ttk
 
-from ..decode import format_size
+from ..i18n import N_, _, format_date, format_size, format_time, ngettext
 from ..mailbox import Header
 from .root import shared_font
 
 __all__ = ["MessageList", "relative_date", "sender_text", "COLUMNS", "plural", "strike"]
 
-#: (column, heading, width)
-COLUMNS = (("flag", "", 40), ("att", "⊕", 28), ("from", "From", 250),
-           ("subject", "Subject", 300), ("date", "Date", 110), ("size", "Size", 80))
+#: (column, heading, width); the headings are translated where shown
+COLUMNS = (("flag", "", 40), ("att", "⊕", 28), ("from", N_("From"), 250),
+           ("subject", N_("Subject"), 300), ("date", N_("Date"), 110),
+           ("size", N_("Size"), 80))
+#: weekday abbreviations (Monday first, as datetime.weekday()) and months
+_WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+_MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"),
+           N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
 ATTACHMENT = "⊕"
 _ARROW = {True: " ▼", False: " ▲"}
 _SORT_KEYS = ("flag", "att", "from", "subject", "date", "size")
@@ -34,9 +39,21 @@ def strike(text: str) -> str:
     return "".join(c + "\u0336" for c in text)
 
 
-def plural(n: int, word: str) -> str:
-    """``1 message``, ``2 messages``: never ``message(s)``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def plural(n: int, singular: str, plural_form: str) -> str:
+    """``1 message``, ``2 messages`` (never ``message(s)``) in the current
+    language: ``singular``/``plural_form`` are ngettext msgids with ``{n}``,
+    marked where they are written (xgettext sees only literal arguments)."""
+    return ngettext(singular, plural_form, n).format(n=n)
+
+
+def weekday_name(day: int) -> str:
+    """``datetime.weekday()`` (0 = Monday) as ``Mon`` / ``Пн``."""
+    return _(_WEEKDAYS[day])
+
+
+def month_name(month: int) -> str:
+    """1..12 as ``Nov`` / ``нояб.`` (the form after a day number)."""
+    return _(_MONTHS[month - 1])
 
 
 def relative_date(timestamp: float | None, fallback: str = "",
@@ -48,15 +65,18 @@ def relative_date(timestamp: float | None, fallback: str = "",
     when = datetime.fromtimestamp(timestamp)
     today = datetime.fromtimestamp(now if now is not None else time.time()).date()
     day = when.date()
-    if day == today:
-        return f"Today {when:%H:%M}"
-    if day == today - timedelta(days=1):
-        return f"Yesterday {when:%H:%M}"
+    if day >= today - timedelta(days=1):  # Today 09:00 / Yesterday 18:30
+        return format_date(timestamp, now=now)
     if today - timedelta(days=6) <= day < today:
-        return f"{when:%a %H:%M}"
+        # TRANSLATORS: a date this week in the message list: "Mon 14:05"
+        return _("{weekday} {time}").format(weekday=weekday_name(day.weekday()),
+                                            time=format_time(timestamp))
     if day.year == today.year:
-        return f"{day.day} {when:%b}"
-    return f"{day.day} {when:%b %Y}"
+        # TRANSLATORS: a date this year in the message list: "3 Nov"
+        return _("{day} {month}").format(day=day.day, month=month_name(day.month))
+    # TRANSLATORS: an older date in the message list: "3 Nov 2024"
+    return _("{day} {month} {year}").format(day=day.day, month=month_name(day.month),
+                                            year=day.year)
 
 
 def sender_text(sender: str) -> str:
@@ -65,7 +85,7 @@ def sender_text(sender: str) -> str:
     name, addr = parseaddr(sender)
     if name and addr:
         return f"{name} <{addr}>"
-    return addr or name or sender or "(unknown sender)"
+    return addr or name or sender or _("(unknown sender)")
 
 
 class MessageList:
@@ -117,7 +137,8 @@ class MessageList:
     def _headings(self) -> None:
         column, descending = self.sort
         for col, text, _w in COLUMNS:
-            self.tree.heading(col, text=text + (_ARROW[descending] if col == column else ""))
+            label = _(text) if text and text != ATTACHMENT else text
+            self.tree.heading(col, text=label + (_ARROW[descending] if col == column else ""))
 
     def sort_by(self, column: str) -> None:
         current, descending = self.sort
@@ -138,17 +159,20 @@ class MessageList:
     # -- rows --------------------------------------------------------------------------
     def _fit_date_column(self) -> None:
         """Wide enough for the longest date in bold (new rows are bold)."""
-        sample = max(("Yesterday 23:59", "Wed 23:59", "30 Sep 2026"),
-                      key=lambda s: self.bold.measure(s))
-        need = self.bold.measure(sample) + 16
+        late = time.mktime((2026, 9, 30, 23, 59, 0, 0, 0, -1))
+        samples = [relative_date(late, now=late + 86400),  # Yesterday 23:59
+                   *(relative_date(late - d * 86400, now=late + 86400) for d in range(1, 8)),
+                   relative_date(late, now=late + 400 * 86400)]  # 30 Sep 2026
+        need = max(self.bold.measure(s) for s in samples) + 16
         self.tree.column("date", width=need, minwidth=need)
-        size = max(self.bold.measure("999.9 MB"), self.bold.measure("999 bytes")) + 16
+        size = max(self.bold.measure(format_size(999_900_000)),
+                   self.bold.measure(format_size(999))) + 16
         self.tree.column("size", width=size, minwidth=size)
 
     @staticmethod
     def row(h: Header) -> tuple[str, ...]:
         flag = ("✗" if h.marked else "") + ("●" if h.new else "") + ("↓" if h.downloaded else "")
-        sender, subject = sender_text(h.sender), h.subject or "(no subject)"
+        sender, subject = sender_text(h.sender), h.subject or _("(no subject)")
         if h.marked:
             sender, subject = strike(sender), strike(subject)
         return (flag, ATTACHMENT if h.attachments else "", sender, subject,

@@ -4,14 +4,14 @@ engine (traymail.decode / traymail.mimeinfo); nothing is interpreted."""
 
 from __future__ import annotations
 
-import time
 import tkinter as tk
+from datetime import datetime
 
-from ..decode import format_size
+from ..i18n import _, format_size, format_time, ngettext
 from ..mailbox import Header
 from ..mimeinfo import Preview
 from ..text import clean
-from .message_list import plural, sender_text
+from .message_list import month_name, sender_text, weekday_name
 from .root import shared_font
 
 __all__ = ["PreviewPane", "header_lines"]
@@ -21,19 +21,31 @@ def header_lines(header: Header, preview: Preview | None) -> list[tuple[str, str
     """(label, value) rows of the header block."""
     when = header.date
     if header.timestamp is not None:
-        when = time.strftime("%a %d %b %Y %H:%M", time.localtime(header.timestamp))
-    rows = [("From", sender_text(header.sender)), ("To", header.recipients or "(none)"),
-            ("Date", when or "(none)"), ("Subject", header.subject or "(no subject)")]
+        when = full_date(header.timestamp)
+    none = _("(none)")
+    rows = [(_("From"), sender_text(header.sender)), (_("To"), header.recipients or none),
+            (_("Date"), when or none), (_("Subject"), header.subject or _("(no subject)"))]
     if preview is not None and preview.attachments:
-        names = [f"{a.name} ({format_size(a.size)})" if a.size is not None else a.name
-                 for a in preview.attachments]
+        names = [_("{name} ({size})").format(name=a.name, size=format_size(a.size))
+                 if a.size is not None else a.name for a in preview.attachments]
         if preview.more:
-            names.append(f"and {preview.more} more")
-        rows.append((plural(len(preview.attachments) + preview.more,
-                            "attachment").split(" ", 1)[1].capitalize(), ", ".join(names)))
+            names.append(ngettext("and {n} more", "and {n} more", preview.more)
+                         .format(n=preview.more))
+        count = len(preview.attachments) + preview.more
+        rows.append((ngettext("Attachment", "Attachments", count), ", ".join(names)))
     elif (preview is not None and preview.has_attachments) or header.attachments:
-        rows.append(("Attachments", "has attachments (names further down the message)"))
+        rows.append((_("Attachments"), _("has attachments (names further down the message)")))
     return [(label, clean(value)) for label, value in rows]
+
+
+def full_date(timestamp: float) -> str:
+    """``Mon 30 Nov 2026 09:00`` / ``Пн 30 нояб. 2026 09:00``."""
+    when = datetime.fromtimestamp(timestamp)
+    # TRANSLATORS: the Date line of the preview: "Mon 30 Nov 2026 09:00"
+    return _("{weekday} {day} {month} {year} {time}").format(
+        weekday=weekday_name(when.weekday()), day=f"{when.day:02d}",
+        month=month_name(when.month), year=when.year,
+        time=format_time(timestamp))
 
 
 class PreviewPane:
