@@ -1,9 +1,11 @@
 """Screenshots of the three windows, made under Xvfb, for docs/.
 
-    python scripts/screenshots.py [OUT_DIR]      (default: docs/)
+    python scripts/screenshots.py [--language LANG] [OUT_DIR]      (default: docs/)
 
 Starts its own Xvfb and devserver (sample mailbox), opens the real windows,
-drives them a little, and grabs each one as a PNG.
+drives them a little, and grabs each one as a PNG. With ``--language ru`` the
+windows speak Russian and the files are named ``*-ru.png`` (the mailbox window
+also at its minimum size: ``mailbox-window-ru-min.png``).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def grab(display: str, window: object, path: Path) -> None:
 
 
 def tray_scene(display: str, out: Path, srv: object, store: object, account: object,
-               home: Path) -> None:
+               home: Path, suffix: str = "") -> None:
     """The tray icon with its badge, a toast (dunst) and the menu."""
     os.environ["PYSTRAY_BACKEND"] = "xorg"
     from tests.desktop import (
@@ -89,8 +91,8 @@ def tray_scene(display: str, out: Path, srv: object, store: object, account: obj
         xdotool(display, "mousemove", str(x), str(y), "click", "3")
         pump(app.root, lambda: getattr(app, "_popup", None) is not None, 5)
         pump(app.root, timeout=0.5)
-        screenshot(display, str(out / "tray-toast-menu.png"), (0, 0, 1280, 420))
-        print(out / "tray-toast-menu.png")
+        screenshot(display, str(out / f"tray-toast-menu{suffix}.png"), (0, 0, 1280, 420))
+        print(out / f"tray-toast-menu{suffix}.png")
         app._popup.unpost()
         app.shutdown()
     finally:
@@ -98,7 +100,16 @@ def tray_scene(display: str, out: Path, srv: object, store: object, account: obj
 
 
 def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs"
+    args = sys.argv[1:]
+    language = ""
+    if args[:1] == ["--language"] and len(args) > 1:
+        language, args = args[1], args[2:]
+    out = Path(args[0]) if args else ROOT / "docs"
+    suffix = f"-{language}" if language else ""
+    if language:
+        from traymail.i18n import set_language
+
+        set_language(language)
     out.mkdir(parents=True, exist_ok=True)
     proc, display = start_xvfb("1280x900x24")
     os.environ["DISPLAY"] = display
@@ -134,27 +145,33 @@ def main() -> int:
             win.tree.selection_set(with_file)
             win.tree.focus(with_file)
             win.show_preview()
-            pump(root, lambda: "Attachment" in win.preview.get("1.0", "end")
+            pump(root, lambda: win.headers[with_file].subject in win.preview.get("1.0", "end")
                  and "Line 1" in win.preview.get("1.0", "end"), 10)
             pump(root, timeout=0.3)
-            grab(display, win, out / "mailbox-window.png")
+            grab(display, win, out / f"mailbox-window{suffix}.png")
+            if language:  # the smallest the window gets: every button still whole
+                min_w, min_h = (int(v) for v in win.top.minsize())
+                win.top.geometry(f"{min_w}x{min_h}")
+                pump(root, timeout=0.5)
+                grab(display, win, out / f"mailbox-window{suffix}-min.png")
+                win.top.geometry("1040x700+10+10")
             log = LogWindow(root, bridge, accounts)
             log.top.geometry("800x420+30+30")
             pump(root, timeout=0.5)
-            grab(display, log, out / "log-window.png")
+            grab(display, log, out / f"log-window{suffix}.png")
             log.close()
             dlg = SettingsDialog(root, bridge, accounts)
             dlg.top.geometry("+40+40")
             dlg.test_connection()
             pump(root, lambda: dlg.test_result, 10)
-            pump(root, lambda: "keyring" in dlg.errors["password"].cget("text"), 5)
+            pump(root, lambda: dlg.errors["password"].cget("text"), 5)
             pump(root, timeout=0.3)
-            grab(display, dlg, out / "settings-dialog.png")
+            grab(display, dlg, out / f"settings-dialog{suffix}.png")
             dlg.close()
             win.close()
             bridge.close()
             root.destroy()
-            tray_scene(display, out, srv, store, account, home)
+            tray_scene(display, out, srv, store, account, home, suffix)
             time.sleep(0.1)
     finally:
         proc.stop()
