@@ -220,11 +220,11 @@ def close_mailbox(app: RunningApp) -> None:
     """Close the mailbox window(s); a close sent while Wine is still mapping a
     window can get lost, so it is sent again until the window is gone."""
     end = time.monotonic() + 30
-    while app.windows("^traymail$") and time.monotonic() < end:
-        for wid in app.windows("^traymail$"):
+    while app.windows(MAILBOX) and time.monotonic() < end:
+        for wid in app.windows(MAILBOX):
             close_window(app.lane.display, wid)
         time.sleep(2)
-    assert not app.windows("^traymail$"), "the mailbox window did not close"
+    assert not app.windows(MAILBOX), "the mailbox window did not close"
 
 
 def test_dock(app: RunningApp) -> None:
@@ -236,10 +236,10 @@ def test_dock(app: RunningApp) -> None:
 
 
 def test_left_click_opens_mailbox(app: RunningApp) -> None:
-    assert not app.windows("^traymail$")
+    assert not app.windows(MAILBOX)
     x, y = icon_center(app.lane.display)
     xdotool(app.lane.display, "mousemove", str(x), str(y), "click", "1")
-    wait_for(lambda: app.windows("^traymail$"), 30, "the mailbox window")
+    wait_for(lambda: app.windows(MAILBOX), 30, "the mailbox window")
     close_mailbox(app)
     assert app.proc.poll() is None  # closing the window does not end the app
 
@@ -249,7 +249,7 @@ def test_menu_check_now(app: RunningApp, server: DevServer) -> None:
     before = server.connections
     choose(app, "Check now")
     wait_for(lambda: server.connections > before, 30, "a check from the menu")
-    assert not app.windows("^traymail$")  # it was "Check now", not "Open mailbox"
+    assert not app.windows(MAILBOX)  # it was "Check now", not "Open mailbox"
 
 
 def menu_item_at(menu: dict[str, int], labels: list[str], label: str) -> tuple[int, int]:
@@ -266,7 +266,11 @@ def menu_item_at(menu: dict[str, int], labels: list[str], label: str) -> tuple[i
     raise KeyError(label)
 
 
-MENU = ["Open mailbox", "Check now", "Show log", "Settings…", "-", "Pause notifications",
+#: the mailbox window's title: "traymail", or "traymail — <account>: N new"
+MAILBOX = "^traymail( — [^:]+: [0-9]+ new)?$"
+
+MENU = ["Open mailbox", "Check now", "Show log", "Settings…", "Rules…", "-",
+        "Pause notifications",
         "Mark all as seen", "Start with Windows", "-", "Quit"]
 
 
@@ -343,15 +347,15 @@ def test_autostart_starts_without_console(app: RunningApp) -> None:
 
 
 def test_second_launch_hands_off(app: RunningApp) -> None:
-    assert not app.windows("^traymail$")
+    assert not app.windows(MAILBOX)
     second = app.lane.python("-m", "traymail", "--home", app.lane.win(app.home), timeout=90)
     assert second.returncode == 0 and "already running" in second.stdout, second
-    wait_for(lambda: app.windows("^traymail$"), 30, "the window, from the second launch")
+    wait_for(lambda: app.windows(MAILBOX), 30, "the window, from the second launch")
     close_mailbox(app)
     show = app.lane.python("-m", "traymail", "--show", "--home", app.lane.win(app.home),
                            timeout=90)
     assert show.returncode == 0, show
-    wait_for(lambda: app.windows("^traymail$"), 30, "the window, from --show")
+    wait_for(lambda: app.windows(MAILBOX), 30, "the window, from --show")
     assert app.proc.poll() is None
 
 
