@@ -4,7 +4,6 @@ the notes and their link show, the user edits and saves."""
 
 from __future__ import annotations
 
-import gc
 import os
 import tkinter as tk
 from collections.abc import Iterator
@@ -15,24 +14,12 @@ import pytest
 from traymail.accounts import Accounts
 from traymail.passwords import MemoryStore
 from traymail.settings import AuthMethod, Settings, load_settings, resolve_paths
-from traymail.ui.root import create_root
 from traymail.ui.settings_dialog import AUTH_LABELS, SettingsDialog
 from traymail.ui.worker import TkBridge
 
 from .desktop import xdotool
 from .test_discover import DATA, Web
 from .uitools import center, pump, screenshot
-
-_ROOTS: list[tk.Tk] = []
-
-
-@pytest.fixture
-def root(x_display: str) -> Iterator[tk.Tk]:
-    r = create_root(hidden=True)
-    _ROOTS.append(r)
-    yield r
-    r.destroy()
-    gc.collect()
 
 
 @pytest.fixture
