@@ -24,11 +24,8 @@ from .uitools import center, pump, screenshot
 
 @pytest.fixture
 def web() -> Iterator[Web]:
-    w = Web()
-    w.thread.start()
-    yield w
-    w.server.shutdown()
-    w.server.server_close()
+    with Web.running() as w:
+        yield w
 
 
 def test_add_account_from_an_address(root: tk.Tk, web: Web, tmp_path: Path,
