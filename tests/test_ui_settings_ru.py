@@ -30,7 +30,7 @@ from traymail.settings import (
 from traymail.ui.settings_dialog import SettingsDialog
 from traymail.ui.worker import TkBridge
 
-from .desktop import Desktop, start_tray_host, wait_for, xdotool
+from .desktop import Desktop, tray_desktop, wait_for, xdotool
 from .uitools import center, pump
 
 
@@ -157,10 +157,7 @@ def test_apply_settings_language(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def desktop(x_display: str) -> Iterator[Desktop]:
-    d = Desktop()
-    d.start_bus()
-    start_tray_host(d, x_display)
-    d.env.update(DISPLAY=x_display, PYSTRAY_BACKEND="xorg", LANGUAGE="en")
+    d = tray_desktop(x_display, LANGUAGE="en")
     yield d
     d.stop()
 
