@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from .realservers import DOVECOT, Dovecot, make_certificate, require_real
+from .realservers import DOVECOT, Dovecot, make_certificate, require_real, stop_group
 
 OIDC_DIR = Path(__file__).parent / "oidc"
 NODE = shutil.which("node") or "/usr/bin/node"
@@ -101,14 +100,7 @@ class OIDCServer:
         urllib.request.urlopen(req, timeout=10).close()
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(5)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_group(self.proc, 5)
         os.unlink(self.log.name)
 
 
@@ -332,14 +324,7 @@ class Chromium:
         return r.get("result", {}).get("value")
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_group(self.proc, 10)
         for fd in (self._to_w, self._from_r):
             try:
                 os.close(fd)

@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,6 +129,19 @@ class DovecotAccount:
         return sorted(found, key=lambda p: p.name)
 
 
+def stop_group(proc: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM to the process group that ``proc`` leads (started with
+    start_new_session=True); SIGKILL if it is not gone in ``timeout`` s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class Dovecot:
     """A private Dovecot: POP3 (plain + STLS) and POP3S on loopback ports."""
 
@@ -225,14 +239,7 @@ mail_max_userip_connections = 50"""
     def stop(self) -> None:
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_group(self.proc, 10)
         self.proc = None
 
     MAX_ACCOUNTS = 400
