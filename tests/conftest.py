@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +20,9 @@ from .realservers import (
     make_certificate,
     start_dovecot,
 )
+
+if TYPE_CHECKING:
+    import tkinter
 
 # the tests read English (the msgids): whatever the machine's locale, every
 # language chosen "auto" -- here and in the subprocesses -- is English unless a
@@ -124,6 +129,23 @@ def x_display() -> Iterator[str]:
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = old
+
+
+# kept alive to the end: a Tk root freed by the collector in some worker thread
+# breaks Tk (the "root" fixture of the UI tests)
+_ROOTS: list[object] = []
+
+
+@pytest.fixture
+def root(x_display: str) -> Iterator[tkinter.Tk]:
+    """A hidden Tk root on the run's display, destroyed after the test."""
+    from traymail.ui.root import create_root
+
+    r = create_root(hidden=True)
+    _ROOTS.append(r)
+    yield r
+    r.destroy()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

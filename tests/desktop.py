@@ -187,6 +187,16 @@ def start_tray_host(desktop: Desktop, display: str) -> None:
     wait_for(lambda: tray_owner(display), 10, "the tray host")
 
 
+def tray_desktop(display: str, **env: str) -> Desktop:
+    """A session bus and a tray host on ``display``; ``env`` runs traymail's
+    pystray there (xorg backend) with these variables added."""
+    d = Desktop()
+    d.start_bus()
+    start_tray_host(d, display)
+    d.env.update(DISPLAY=display, PYSTRAY_BACKEND="xorg", **env)
+    return d
+
+
 def start_notification_daemon(desktop: Desktop, display: str, dunstrc: str = DUNSTRC) -> None:
     """dunst on the private bus: left click = the notification's default action
     (unless ``dunstrc`` says otherwise)."""

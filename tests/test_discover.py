@@ -5,6 +5,7 @@ loopback), and the guess probed against the devserver."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import socket
@@ -143,6 +144,18 @@ class Web:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls) -> Iterator[Web]:
+        """A started server, shut down and closed on leaving."""
+        w = cls()
+        w.thread.start()
+        try:
+            yield w
+        finally:
+            w.server.shutdown()
+            w.server.server_close()
+
     def autoconfig(self, domain: str, file: str) -> None:
         self.routes[f"/autoconfig/{domain}/mail/config-v1.1.xml"] = (DATA / file).read_bytes()
 
@@ -164,11 +177,8 @@ def refuse(host: str, port: int, security: str, timeout: float) -> str:
 
 @pytest.fixture
 def web() -> Iterator[Web]:
-    w = Web()
-    w.thread.start()
-    yield w
-    w.server.shutdown()
-    w.server.server_close()
+    with Web.running() as w:
+        yield w
 
 
 def test_autoconfig_subdomain_prefers_pop3_over_ssl(web: Web) -> None:

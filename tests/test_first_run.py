@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .desktop import Desktop, start_tray_host, wait_for, xdotool
+from .desktop import Desktop, tray_desktop, wait_for, xdotool
 from .realservers import DovecotAccount
 
 
@@ -89,10 +89,7 @@ def test_a_locked_keyring_says_what_to_do(locked_keyring: dict[str, str],
 
 @pytest.fixture
 def desktop(x_display: str) -> Iterator[Desktop]:
-    d = Desktop()
-    d.start_bus()
-    start_tray_host(d, x_display)
-    d.env.update(DISPLAY=x_display, PYSTRAY_BACKEND="xorg", TRAYMAIL_DEMO_EVERY="600")
+    d = tray_desktop(x_display, TRAYMAIL_DEMO_EVERY="600")
     yield d
     d.stop()
 

@@ -75,11 +75,7 @@ def test_no_secret_anywhere(x_display: str, secret_service: dict[str, str], tmp_
         previous = keyring.get_keyring()
         keyring.set_keyring(SecretService.Keyring())
         try:
-            paths = resolve_paths(home=home)
-            app = App(paths, accounts=Accounts(paths), use_tray=False, use_notifier=False,
-                      single_instance=False, platform=LinuxSupport(home / "xdg"))
-            _KEEP.append(app)
-            app.start()
+            app = start_app(home)
             try:
                 log = LogWindow(app.root, app.bridge, app.accounts)
                 assert pump(app.root, lambda: len(app.results) == 1 and "Wrong" in app.errors, 20)
@@ -115,6 +111,16 @@ def test_no_secret_anywhere(x_display: str, secret_service: dict[str, str], tmp_
 
 
 _KEEP: list[App] = []
+
+
+def start_app(home: Path) -> App:
+    """The app in this process on ``home`` (no tray, no toasts), kept to the end."""
+    paths = resolve_paths(home=home)
+    app = App(paths, accounts=Accounts(paths), use_tray=False, use_notifier=False,
+              single_instance=False, platform=LinuxSupport(home / "xdg"))
+    _KEEP.append(app)
+    app.start()
+    return app
 
 
 def _chain(exc: BaseException | None) -> list[str]:
@@ -209,7 +215,6 @@ def test_no_token_anywhere(oauth_bed: object, x_display: str, secret_service: di
     issued: list[tuple[str, str | None]] = []
     outputs: list[str] = []
     texts: list[str] = []
-    paths = resolve_paths(home=home)
 
     def remember() -> None:
         t = Tokens.from_json(keyring.get_password(SERVICE, f"{user.user}@127.0.0.1:"
@@ -247,10 +252,7 @@ def test_no_token_anywhere(oauth_bed: object, x_display: str, secret_service: di
         remember()
         assert len(issued) >= 2  # a refresh happened
         # the app, with the log window: a revoked sign-in
-        app = App(paths, accounts=Accounts(paths), use_tray=False, use_notifier=False,
-                  single_instance=False, platform=LinuxSupport(home / "xdg"))
-        _KEEP.append(app)
-        app.start()
+        app = start_app(home)
         try:
             log = LogWindow(app.root, app.bridge, app.accounts)
             assert pump(app.root, lambda: "Work" in app.results, 20)

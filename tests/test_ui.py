@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 import tkinter as tk
@@ -18,7 +17,6 @@ from traymail.samples import sample_messages
 from traymail.settings import Account, Security, Settings, load_settings, resolve_paths
 from traymail.ui.log_window import LogWindow
 from traymail.ui.mailbox_window import MailboxWindow
-from traymail.ui.root import create_root
 from traymail.ui.settings_dialog import SettingsDialog
 from traymail.ui.worker import TkBridge
 
@@ -26,18 +24,6 @@ from .desktop import xdotool
 from .uitools import center, pump, screenshot
 
 MakeServer = Callable[..., DevServer]
-
-
-_ROOTS: list[tk.Tk] = []  # never freed by the collector in some worker thread
-
-
-@pytest.fixture
-def root(x_display: str) -> Iterator[tk.Tk]:
-    r = create_root(hidden=True)
-    _ROOTS.append(r)
-    yield r
-    r.destroy()
-    gc.collect()
 
 
 def make_accounts(home: Path, *servers: DevServer, password: str = "pass") -> Accounts:

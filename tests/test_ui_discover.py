@@ -4,7 +4,6 @@ the notes and their link show, the user edits and saves."""
 
 from __future__ import annotations
 
-import gc
 import os
 import tkinter as tk
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ import pytest
 from traymail.accounts import Accounts
 from traymail.passwords import MemoryStore
 from traymail.settings import AuthMethod, Settings, load_settings, resolve_paths
-from traymail.ui.root import create_root
 from traymail.ui.settings_dialog import AUTH_LABELS, SettingsDialog
 from traymail.ui.worker import TkBridge
 
@@ -23,25 +21,11 @@ from .desktop import xdotool
 from .test_discover import DATA, Web
 from .uitools import center, pump, screenshot
 
-_ROOTS: list[tk.Tk] = []
-
-
-@pytest.fixture
-def root(x_display: str) -> Iterator[tk.Tk]:
-    r = create_root(hidden=True)
-    _ROOTS.append(r)
-    yield r
-    r.destroy()
-    gc.collect()
-
 
 @pytest.fixture
 def web() -> Iterator[Web]:
-    w = Web()
-    w.thread.start()
-    yield w
-    w.server.shutdown()
-    w.server.server_close()
+    with Web.running() as w:
+        yield w
 
 
 def test_add_account_from_an_address(root: tk.Tk, web: Web, tmp_path: Path,

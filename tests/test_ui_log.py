@@ -4,9 +4,8 @@ in Documents. Real Tk on Xvfb, xdotool, real Tk file dialog."""
 
 from __future__ import annotations
 
-import gc
 import tkinter as tk
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from traymail.devserver import DevServer
 from traymail.passwords import MemoryStore
 from traymail.settings import Account, Security, Settings, resolve_paths
 from traymail.ui.log_window import LogWindow
-from traymail.ui.root import create_root
 from traymail.ui.worker import TkBridge
 
 from .desktop import xdotool
@@ -24,18 +22,6 @@ from .test_ui_settings import answer_dialog, click
 from .uitools import pump
 
 MakeServer = Callable[..., DevServer]
-_ROOTS: list[tk.Tk] = []
-
-
-@pytest.fixture
-def root(x_display: str) -> Iterator[tk.Tk]:
-    r = create_root(hidden=True)
-    _ROOTS.append(r)
-    yield r
-    r.destroy()
-    gc.collect()
-
-
 def accounts_for(home: Path, port: int) -> Accounts:
     account = Account("Home", "127.0.0.1", "user", security=Security.NONE, port=port,
                       allow_insecure=True)

@@ -4,21 +4,17 @@ from the keyboard, real POP3 servers (devserver, TLS with a generated cert)."""
 
 from __future__ import annotations
 
-import gc
 import json
 import threading
 import tkinter as tk
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from traymail.accounts import Accounts
 from traymail.devserver import DevServer, Faults
 from traymail.passwords import MemoryStore
 from traymail.settings import Account, Security, Settings, resolve_paths
 from traymail.ui import settings_hints
-from traymail.ui.root import create_root
 from traymail.ui.settings_dialog import SettingsDialog
 from traymail.ui.worker import TkBridge
 
@@ -26,18 +22,6 @@ from .desktop import xdotool
 from .uitools import center, pump
 
 MakeServer = Callable[..., DevServer]
-_ROOTS: list[tk.Tk] = []
-
-
-@pytest.fixture
-def root(x_display: str) -> Iterator[tk.Tk]:
-    r = create_root(hidden=True)
-    _ROOTS.append(r)
-    yield r
-    r.destroy()
-    gc.collect()
-
-
 def dialog(root: tk.Tk, home: Path, *accounts: Account, password: str | None = "pass",
            **kw: object) -> SettingsDialog:
     store = MemoryStore()

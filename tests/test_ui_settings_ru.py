@@ -5,7 +5,6 @@ start (the real process under Xvfb). Real Tk on Xvfb, real clicks."""
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
@@ -28,20 +27,11 @@ from traymail.settings import (
     parse_settings,
     resolve_paths,
 )
-from traymail.ui.root import create_root
 from traymail.ui.settings_dialog import SettingsDialog
 from traymail.ui.worker import TkBridge
 
-from .desktop import Desktop, start_tray_host, wait_for, xdotool
+from .desktop import Desktop, tray_desktop, wait_for, xdotool
 from .uitools import center, pump
-
-
-@pytest.fixture
-def root(x_display: str) -> Iterator[tk.Tk]:
-    r = create_root(hidden=True)
-    yield r
-    r.destroy()
-    gc.collect()
 
 
 def click(display: str, widget: tk.Misc) -> None:
@@ -167,10 +157,7 @@ def test_apply_settings_language(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def desktop(x_display: str) -> Iterator[Desktop]:
-    d = Desktop()
-    d.start_bus()
-    start_tray_host(d, x_display)
-    d.env.update(DISPLAY=x_display, PYSTRAY_BACKEND="xorg", LANGUAGE="en")
+    d = tray_desktop(x_display, LANGUAGE="en")
     yield d
     d.stop()
 

@@ -5,36 +5,20 @@ is done elsewhere, the dialog says "Signed in", the tokens are stored and
 
 from __future__ import annotations
 
-import gc
 import json
 import threading
 import tkinter as tk
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from traymail.accounts import Accounts
 from traymail.oauth import TokenManager
 from traymail.passwords import MemoryStore
 from traymail.settings import AuthMethod, resolve_paths
-from traymail.ui.root import create_root
 from traymail.ui.settings_dialog import AUTH_LABELS, SettingsDialog
 from traymail.ui.worker import TkBridge
 
 from .oauthbed import CLIENT_ID, OAuthBed, device_user_step
 from .uitools import pump
-
-_ROOTS: list[tk.Tk] = []
-
-
-@pytest.fixture
-def root(x_display: str) -> Iterator[tk.Tk]:
-    r = create_root(hidden=True)
-    _ROOTS.append(r)
-    yield r
-    r.destroy()
-    gc.collect()
 
 
 def test_sign_in_button_device_flow(root: tk.Tk, oauth_bed: OAuthBed, tmp_path: Path) -> None:

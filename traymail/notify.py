@@ -33,7 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .i18n import _, format_size, ngettext
 from .text import escape_markup
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["Notifier", "Toast", "toast_text"]
 
 log = logging.getLogger("traymail.notify")
+_T = TypeVar("_T")
+
 #: notification servers whose left click only closes a toast (stock settings)
 DISMISS_IS_CLICK = frozenset({"dunst", "Xfce Notify Daemon"})
 
@@ -182,28 +184,20 @@ async def _body_markup() -> bool:
     """Whether the session's notification server announces ``body-markup``.
     When it cannot be asked, assume it does: an escaped body is at worst
     shown with entities, an unescaped one may render a sender's markup."""
-    try:
-        from dbus_fast import Message, MessageType
-        from dbus_fast.aio import MessageBus
-
-        bus = await asyncio.wait_for(MessageBus().connect(), 5)
-        try:
-            reply = await asyncio.wait_for(bus.call(Message(
-                destination="org.freedesktop.Notifications",
-                path="/org/freedesktop/Notifications",
-                interface="org.freedesktop.Notifications", member="GetCapabilities")), 5)
-        finally:
-            bus.disconnect()
-        if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
-            return True
-        return "body-markup" in reply.body[0]
-    except Exception as exc:
-        log.debug("cannot ask the notification server for its capabilities: %s", exc)
-        return True
+    return await _ask_server("GetCapabilities", "capabilities",
+                             lambda caps: "body-markup" in caps, True)
 
 
 async def _server_name() -> str:
     """The notification server's name (GetServerInformation), "" if unknown."""
+    return await _ask_server("GetServerInformation", "name",
+                             lambda name: str(name)[:80], "")
+
+
+async def _ask_server(member: str, what: str, pick: Callable[[Any], _T], default: _T) -> _T:
+    """``pick`` applied to the first value that the session's notification
+    server returns for ``member`` (Desktop Notifications spec, "D-BUS
+    Protocol"); ``default`` when it cannot be asked or answers badly."""
     try:
         from dbus_fast import Message, MessageType
         from dbus_fast.aio import MessageBus
@@ -213,12 +207,12 @@ async def _server_name() -> str:
             reply = await asyncio.wait_for(bus.call(Message(
                 destination="org.freedesktop.Notifications",
                 path="/org/freedesktop/Notifications",
-                interface="org.freedesktop.Notifications", member="GetServerInformation")), 5)
+                interface="org.freedesktop.Notifications", member=member)), 5)
         finally:
             bus.disconnect()
         if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
-            return ""
-        return str(reply.body[0])[:80]
+            return default
+        return pick(reply.body[0])
     except Exception as exc:
-        log.debug("cannot ask the notification server for its name: %s", exc)
-        return ""
+        log.debug("cannot ask the notification server for its %s: %s", what, exc)
+        return default

@@ -30,7 +30,7 @@ import regex
 
 from .decode import _split_headers, _text  # the same linear, bounded header decoding
 from .i18n import _, ngettext
-from .settings import SettingsError
+from .settings import SettingsError, check_object
 
 __all__ = ["Field", "Op", "Join", "Action", "Condition", "Rule", "RuleSet", "Message",
            "Match", "parse_rules", "parse_addresses", "rules_to_json", "message_from_head",
@@ -274,12 +274,7 @@ def _regex(value: object, where: str) -> regex.Pattern[str]:
 
 
 def _condition(data: object, where: str) -> Condition:
-    if not isinstance(data, Mapping):
-        raise SettingsError(where, _("must be an object"))
-    unknown = {k for k in data if not str(k).startswith("_")} - {"field", "op", "value",
-                                                                "header"}
-    if unknown:
-        raise SettingsError(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
+    data = check_object(data, where, {"field", "op", "value", "header"})
     try:
         fld = Field(str(data.get("field")))
     except ValueError:
@@ -319,11 +314,7 @@ _RULE_FIELDS = {"name", "account", "match", "conditions", "actions", "delete_wit
 
 
 def _rule(data: object, where: str) -> Rule:
-    if not isinstance(data, Mapping):
-        raise SettingsError(where, _("must be an object"))
-    unknown = {k for k in data if not str(k).startswith("_")} - _RULE_FIELDS
-    if unknown:
-        raise SettingsError(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
+    data = check_object(data, where, _RULE_FIELDS)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise SettingsError(f"{where}.name", _("must be a non-empty text (at most 100 characters)"))

@@ -18,7 +18,7 @@ import enum
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -224,12 +224,19 @@ def _check_url(value: object, where: str) -> str:
     return value
 
 
-def _oauth2(data: object, where: str) -> OAuth2Settings:
+def check_object(data: object, where: str, fields: Set[str]) -> Mapping[Any, Any]:
+    """``data`` if it is a JSON object whose keys are all in ``fields``
+    (keys starting with "_" are comments); else a SettingsError at ``where``."""
     if not isinstance(data, Mapping):
         raise SettingsError(where, _("must be an object"))
-    unknown = {k for k in data if not str(k).startswith("_")} - _OAUTH2_FIELDS
+    unknown = {k for k in data if not str(k).startswith("_")} - fields
     if unknown:
         raise SettingsError(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
+    return data
+
+
+def _oauth2(data: object, where: str) -> OAuth2Settings:
+    data = check_object(data, where, _OAUTH2_FIELDS)
     choices = {"provider": OAUTH2_PROVIDERS, "mechanism": OAUTH2_MECHANISMS,
                "flow": OAUTH2_FLOWS}
     values: dict[str, Any] = {}
@@ -268,11 +275,7 @@ def _oauth2(data: object, where: str) -> OAuth2Settings:
 
 def _account(data: object, i: int) -> Account:
     where = f"accounts[{i}]"
-    if not isinstance(data, Mapping):
-        raise SettingsError(where, _("must be an object"))
-    unknown = {k for k in data if not str(k).startswith("_")} - _ACCOUNT_FIELDS
-    if unknown:
-        raise SettingsError(f"{where}.{sorted(unknown)[0]}", _("unknown field"))
+    data = check_object(data, where, _ACCOUNT_FIELDS)
     for req in ("name", "host", "username"):
         if req not in data:
             raise SettingsError(f"{where}.{req}", _("is required"))
