@@ -223,7 +223,9 @@ def test_no_token_anywhere(oauth_bed: object, x_display: str, secret_service: di
             issued.append((t.access_token, t.refresh_token))
 
     try:
-        bed.oidc.set_access_ttl(3)
+        # short-lived tokens (traymail refreshes one that expires within 2 min,
+        # so every command refreshes); long enough for a loaded machine
+        bed.oidc.set_access_ttl(8)
         proc = subprocess.Popen([sys.executable, "-m", "traymail", "sign-in", "--no-browser"],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
@@ -246,7 +248,7 @@ def test_no_token_anywhere(oauth_bed: object, x_display: str, secret_service: di
             f"log on\nconnect 127.0.0.1 {bed.dovecot.port}\nauth xoauth2 {user.user}\n"
             f"stat\nquit\n")))
         remember()
-        time.sleep(3.5)  # expired: the next check refreshes
+        time.sleep(8.5)  # expired: the next check refreshes
         bed.oidc.set_access_ttl(300)
         outputs.append(run(env, home, "check", "--json"))
         remember()
@@ -274,7 +276,10 @@ def test_no_token_anywhere(oauth_bed: object, x_display: str, secret_service: di
     texts += outputs + [caplog.text]
     needles = token_needles(issued, user.user)
     files = [p for p in home.rglob("*") if p.is_file()]
-    assert any(p.name == "traymail.log" for p in files) and any(p.suffix == ".eml" for p in files)
+    assert any(p.name == "traymail.log" for p in files), files
+    if not any(p.suffix == ".eml" for p in files):
+        dovelog = (bed.dovecot.root / "dovecot.log").read_text("utf-8", "replace")
+        raise AssertionError(f"no download: {outputs}\n--- Dovecot:\n{dovelog[-3000:]}")
     assert "+OK" in "".join(outputs) and "1 message," in "".join(outputs)
     hits = [(n[:8], t[max(0, t.find(n) - 300):t.find(n) + 40])
             for n in needles for t in texts if n in t]
