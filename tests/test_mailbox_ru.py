@@ -20,7 +20,6 @@ from traymail.tray import MenuEntry
 from traymail.ui.message_list import relative_date, sender_text
 
 from .test_mailbox_daily import opened
-from .test_ui import root  # noqa: F401
 from .uitools import pump
 
 MakeServer = Callable[..., DevServer]
@@ -46,7 +45,7 @@ def test_relative_dates_and_sizes_in_russian() -> None:
     assert sender_text("") == "(неизвестный отправитель)"
 
 
-def test_mailbox_window_in_russian(root: tk.Tk, make_devserver: MakeServer,  # noqa: F811
+def test_mailbox_window_in_russian(root: tk.Tk, make_devserver: MakeServer,
                                    tmp_path: Path) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(6)))
     texts: list[tuple[str, str]] = []
@@ -96,7 +95,7 @@ def test_mailbox_window_in_russian(root: tk.Tk, make_devserver: MakeServer,  # n
     win.close()
 
 
-def test_title_singular_and_few(root: tk.Tk, make_devserver: MakeServer,  # noqa: F811
+def test_title_singular_and_few(root: tk.Tk, make_devserver: MakeServer,
                                 tmp_path: Path) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(3)))
     e, win = opened(root, srv, tmp_path)

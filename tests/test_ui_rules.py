@@ -19,7 +19,7 @@ from traymail.ui.settings_dialog import SettingsDialog
 from traymail.ui.worker import TkBridge
 
 from .desktop import xdotool
-from .test_ui import Env, make_accounts, root  # noqa: F401
+from .test_ui import Env, make_accounts
 from .uitools import center, pump
 
 MakeServer = Callable[..., DevServer]
@@ -47,7 +47,7 @@ def type_into(display: str, widget: tk.Widget, text: str) -> None:
 
 @pytest.mark.posix_only("drives X input with xdotool")
 def test_bad_regex_is_refused_with_the_error_next_to_the_field(
-        root: tk.Tk, accounts: Accounts, x_display: str) -> None:  # noqa: F811
+        root: tk.Tk, accounts: Accounts, x_display: str) -> None:
     before = accounts.paths.settings_file.read_text()
     win = RulesWindow(root, accounts)
     win.top.geometry("+10+10")
@@ -81,7 +81,7 @@ def test_bad_regex_is_refused_with_the_error_next_to_the_field(
 
 
 def test_other_errors_sit_by_their_fields_and_rules_reorder(
-        root: tk.Tk, accounts: Accounts) -> None:  # noqa: F811
+        root: tk.Tk, accounts: Accounts) -> None:
     win = RulesWindow(root, accounts)
     win.add_rule()
     win.add_rule()  # two rules, the second one shown
@@ -125,7 +125,7 @@ def test_other_errors_sit_by_their_fields_and_rules_reorder(
     assert saved["quiet_hours"] == "22:00-07:00"
 
 
-def test_settings_dialog_opens_rules_and_keeps_them(root: tk.Tk,  # noqa: F811
+def test_settings_dialog_opens_rules_and_keeps_them(root: tk.Tk,
                                                     accounts: Accounts) -> None:
     from traymail.rules import parse_rules
 
@@ -150,7 +150,7 @@ def test_settings_dialog_opens_rules_and_keeps_them(root: tk.Tk,  # noqa: F811
     assert after.rules == rules  # saving Settings keeps the rules
 
 
-def test_trust_and_block_sender_from_the_context_menu(root: tk.Tk,  # noqa: F811
+def test_trust_and_block_sender_from_the_context_menu(root: tk.Tk,
                                                       accounts: Accounts) -> None:
     env = Env(root, accounts)
     win = env.window()
@@ -187,7 +187,7 @@ def _index(menu: tk.Menu, label: str) -> int:
 
 
 
-def test_log_window_shows_the_rule_log(root: tk.Tk, accounts: Accounts) -> None:  # noqa: F811
+def test_log_window_shows_the_rule_log(root: tk.Tk, accounts: Accounts) -> None:
     from dataclasses import replace
 
     from traymail.rules import parse_rules
