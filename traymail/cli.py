@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .decode import format_size
 from .mailbox import Mailbox, MailboxError
 from .passwords import KeyringUnavailable, default_store
 from .settings import Paths, Settings, SettingsError, load_settings, resolve_paths
 from .store import Store, StoreError
-from .text import clean
+from .text import clean, format_size
 
 __all__ = ["main", "gui_main"]
 
@@ -474,15 +473,10 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
 
 
 def _gui_errors() -> tuple[type[Exception], ...]:
-    """Tk missing (no python3-tk) or no display: the console commands still work."""
-    try:
-        import tkinter
-    except ImportError:
-        return (ImportError,)
-    return (tkinter.TclError, ImportError)
-
-
-_GUI_ERRORS = _gui_errors()
+    """Tk missing (no python3-tk) or no display: the console commands still work.
+    Called only when the GUI failed (tkinter is imported by it, never by a command)."""
+    tkinter = sys.modules.get("tkinter")
+    return (ImportError,) if tkinter is None else (tkinter.TclError, ImportError)
 
 
 def _no_display(exc: Exception) -> int:
@@ -501,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         try:
             return _demo(args)
-        except _GUI_ERRORS as exc:
+        except _gui_errors() as exc:
             return _no_display(exc)
     if args.command == "shell":
         return cmd_shell(None)
@@ -518,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         try:
             return _run_app(args)
-        except _GUI_ERRORS as exc:
+        except _gui_errors() as exc:
             return _no_display(exc)
     ctx: Context | None = None
     try:

@@ -100,8 +100,12 @@ class ProgressFile:
         self._f.close()
 
     def discard(self) -> None:
-        self._f.close()
-        self.path.unlink(missing_ok=True)
+        try:
+            self._f.close()  # may fail again (the disk is still full)
+        except OSError:
+            pass
+        finally:
+            self.path.unlink(missing_ok=True)
 
 
 def abort(pop: POP3) -> None:

@@ -8,33 +8,24 @@ session*, checks the size, and DELEs only those; any error before QUIT ends
 with RSET (or a dropped connection): nothing is deleted.
 
 A per-account lock keeps two sessions from ever running at once. No GUI here.
+The decoder, OAuth2 and the download writer are imported when an operation
+needs them: a ``traymail check`` loads none of them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import logging.handlers
-import os
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .decode import parse_headers, preview_text
-from .files import (
-    DownloadCancelled,
-    ProgressFile,
-    abort,
-    close_file_logger,
-    file_logger,
-    safe_filename,
-)
-from .oauth import OAuth2Error, TokenManager, default_manager
+from .files import DownloadCancelled, abort, close_file_logger, file_logger
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
     GRACE,
@@ -61,6 +52,9 @@ from .session import (
 from .settings import Account, AuthMethod, Paths
 from .store import Store, StoredHeader
 from .text import clean
+
+if TYPE_CHECKING:
+    from .oauth import TokenManager
 
 __all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
            "AccountState", "AccountStatus", "DownloadCancelled"]
@@ -120,8 +114,7 @@ class Mailbox:
         self.token_source = token_source
         self.store = store
         self.passwords = passwords
-        #: OAuth2 tokens (the keyring by default; nothing is read until needed)
-        self.tokens = tokens if tokens is not None else default_manager()
+        self._tokens = tokens
         self.paths = paths
         self.timeout = timeout
         #: each operation's time bound (traymail.pop3._deadline)
@@ -136,6 +129,16 @@ class Mailbox:
         self._quit_unconfirmed = float("-inf")
         self._login_delay: int | None = None
         self._no_uidl_noted = False
+
+    @property
+    def tokens(self) -> TokenManager:
+        """OAuth2 tokens (the keyring by default; made, and traymail.oauth
+        imported, only when an OAuth2 account needs them)."""
+        if self._tokens is None:
+            from .oauth import default_manager
+
+            self._tokens = default_manager()
+        return self._tokens
 
     @property
     def name(self) -> str:
@@ -200,7 +203,7 @@ class Mailbox:
                     pop.quit(wait=False)  # nothing to confirm: no DELE was sent
                     self._quit_unconfirmed = time.monotonic()
                 self.tracker.succeeded()
-            except (POP3Error, OSError, KeyringUnavailable, MailboxError, OAuth2Error) as exc:
+            except _session_errors() as exc:
                 if pop is not None:
                     abort(pop)
                 if isinstance(exc, DownloadCancelled):
@@ -281,33 +284,15 @@ class Mailbox:
         return st, [(u.number, u.uid) for u in ids], {s.number: s.size for s in sizes or []}
 
     def _uid_list(self, pop: POP3) -> list[tuple[int, str]]:
-        """(number, uid) for every message, from a UIDL in *this* session.
+        """(number, uid) from a UIDL in *this* session (traymail.listing)."""
+        from .listing import uid_list
 
-        Without UIDL the identity falls back to size + Message-ID (from TOP),
-        which is weaker: two copies of one message look alike. Said in the log."""
-        caps = pop.capabilities
-        try:
-            return [(u.number, u.uid) for u in pop.uidl()]
-        except ServerError:
-            if caps is not None and caps.has("UIDL"):
-                raise
+        return uid_list(pop, self._note, self._warn_no_uidl)
+
+    def _warn_no_uidl(self) -> None:
         if not self._no_uidl_noted:
             log.warning("%s: no UIDL; using size + Message-ID as identity", self.name)
             self._no_uidl_noted = True
-        self._note("server has no UIDL: messages are identified by size + Message-ID (weaker)")
-        sizes = {s.number: s.size for s in pop.list()}
-        out: list[tuple[int, str]] = []
-        seen: dict[str, int] = {}
-        try:
-            for n, data in pop.top_many(sorted(sizes), 0):
-                mid = parse_headers("", None, data).message_id or hashlib.sha256(data).hexdigest()
-                key = "~" + hashlib.sha256(f"{sizes[n]}:{mid}".encode()).hexdigest()[:24]
-                seen[key] = seen.get(key, 0) + 1
-                out.append((n, key if seen[key] == 1 else f"{key}#{seen[key]}"))
-        except ServerError as exc:
-            raise CapabilityError("the server has neither UIDL nor TOP; traymail cannot "
-                                  "tell messages apart safely") from exc
-        return out
 
     def _sizes(self, pop: POP3, ids: list[tuple[int, str]]) -> dict[str, int | None]:
         known = self.store.sizes(self.name)
@@ -371,6 +356,8 @@ class Mailbox:
                     raise CapabilityError("the server does not support TOP, so headers "
                                           "cannot be shown without downloading the messages")
                 by_number = dict(missing)
+                from .decode import parse_headers
+
                 batch: list[StoredHeader] = []
                 for n, data in pop.top_many([n for n, _ in missing], 0):
                     uid = by_number[n]
@@ -393,6 +380,8 @@ class Mailbox:
                 raise CapabilityError("the server does not support TOP, so there is no "
                                       "preview without downloading the message")
             data = pop.top(number, lines)
+        from .decode import preview_text
+
         return preview_text(data)
 
     # -- downloads -----------------------------------------------------------------
@@ -417,53 +406,21 @@ class Mailbox:
 
     def _fetch(self, todo: list[str], progress: Progress | None,
                cancel: threading.Event | None) -> dict[str, Path]:
+        from .download import fetch_files
+
         target = self.paths.download_dir_for(self.account)
         target.mkdir(parents=True, exist_ok=True)
         cache = self.store.headers(self.name)
-        out: dict[str, Path] = {}
-        open_files: dict[int, ProgressFile] = {}
         with self._session() as pop:
             _, ids, size_of = self._scan(pop)
             numbers = {u: n for n, u in ids}
-            sizes = {u: size_of.get(numbers[u]) for u in todo if u in numbers}
             want = [u for u in todo if u in numbers]
-            gone = [u for u in todo if u not in numbers]
+            gone = len(todo) - len(want)
             if gone:
-                self._note(f"{len(gone)} message(s) to download are no longer on the server")
-            total = sum(sizes.get(u) or 0 for u in want)
-            counter = [0]
-            by_number = {numbers[u]: u for u in want}
-
-            def sink(n: int) -> ProgressFile:
-                tag = hashlib.sha256(by_number[n].encode()).hexdigest()[:16]
-                f = ProgressFile(target / f".traymail-{tag}.part", counter, total,
-                                  progress, cancel)
-                open_files[n] = f
-                return f
-
-            try:
-                for n, octets in pop.retr_many([numbers[u] for u in want], sink):
-                    uid, f = by_number[n], open_files.pop(n)
-                    f.commit()
-                    final = self._final_path(target, uid, cache.get(uid), f.head)
-                    os.replace(f.path, final)
-                    self.store.add_download(self.name, uid, final, octets)
-                    out[uid] = final
-            finally:
-                for f in open_files.values():  # a half file never gets a final name
-                    f.discard()
-        return out
-
-    def _final_path(self, target: Path, uid: str, header: StoredHeader | None,
-                    head: bytes) -> Path:
-        if header is None:
-            header = parse_headers(uid, None, head)
-        when = (datetime.fromtimestamp(header.timestamp).strftime("%Y-%m-%d %H%M")
-                if header.timestamp else "undated")
-        sender = header.sender.split("<")[0].strip().strip('"') or header.sender
-        name = safe_filename(f"{when} {sender} - {header.subject}", 100)
-        tag = hashlib.sha256(uid.encode()).hexdigest()[:8]
-        return target / f"{name} [{tag}].eml"
+                self._note(f"{gone} message(s) to download are no longer on the server")
+            total = sum(size_of.get(numbers[u]) or 0 for u in want)
+            return fetch_files(pop, self.store, self.name, target, numbers, want, total,
+                               cache, progress, cancel)
 
     # -- marks and deletion ----------------------------------------------------------
     def mark(self, uids: list[str]) -> None:
@@ -525,3 +482,11 @@ class Mailbox:
 
     def forget_seen(self) -> None:
         self.store.set_seen(self.name, False)
+
+
+def _session_errors() -> tuple[type[BaseException], ...]:
+    """What ends a session as an account state. OAuth2Error only once
+    traymail.oauth is loaded (nothing else can raise it)."""
+    oauth = sys.modules.get("traymail.oauth")
+    base = (POP3Error, OSError, KeyringUnavailable, MailboxError)
+    return base if oauth is None else (*base, oauth.OAuth2Error)

@@ -14,12 +14,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .oauth import NeedsSignIn, OAuth2ConfigError, OAuth2Error, TokenManager
 from .passwords import KeyringUnavailable
 from .pop3 import (
     POP3,
@@ -37,6 +37,9 @@ from .pop3 import (
     TransportError,
 )
 from .settings import Account, AuthMethod, Security
+
+if TYPE_CHECKING:
+    from .oauth import TokenManager
 
 __all__ = ["AccountState", "AccountStatus", "MailboxError", "connect", "StateTracker",
            "TokenSource", "log_in", "default_token_source"]
@@ -232,6 +235,10 @@ class StateTracker:
         interval = self.account.check_interval_minutes * 60
         host = self.account.host
         retry: float | None = now + interval
+        # traymail.oauth is imported by OAuth2 accounts only: unloaded, none of
+        # its errors can have been raised
+        oauth = sys.modules.get("traymail.oauth")
+        oauth_error: tuple[type[Exception], ...] = () if oauth is None else (oauth.OAuth2Error,)
         if isinstance(exc, MailboxError):
             err = exc
         elif isinstance(exc, AuthenticationError) and self.account.auth is AuthMethod.OAUTH2:
@@ -248,11 +255,11 @@ class StateTracker:
                                "Fix the password or settings; traymail will not try "
                                "this password again.", AccountState.AUTH_FAILED)
             retry = None
-        elif isinstance(exc, NeedsSignIn):
+        elif oauth is not None and isinstance(exc, oauth.NeedsSignIn):
             err = MailboxError(str(exc), AccountState.NEEDS_SIGN_IN)
-        elif isinstance(exc, OAuth2ConfigError):
+        elif oauth is not None and isinstance(exc, oauth.OAuth2ConfigError):
             err = MailboxError(str(exc), AccountState.STOPPED)
-        elif isinstance(exc, OAuth2Error):  # the token endpoint is away or odd: later
+        elif isinstance(exc, oauth_error):  # the token endpoint is away or odd: later
             self._failures += 1
             delay = min(self.MAX_BACKOFF, 60.0 * 2 ** (self._failures - 1))
             retry = now + delay
@@ -347,7 +354,7 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
             log_in(pop, account, password or "")
         stat = pop.stat()
         pop.quit()
-    except (POP3Error, OSError, MailboxError, OAuth2Error) as exc:
+    except _probe_errors() as exc:
         raise tracker.failed(exc, None, None) from exc
     finally:
         if pop is not None:
@@ -355,3 +362,9 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
     tls = "TLS" if account.security is not Security.NONE else "NO encryption"
     extra = f", login delay {caps.login_delay} s" if caps.login_delay else ""
     return f"OK: {stat.count} messages ({stat.size} octets), {tls}{extra}"
+
+
+def _probe_errors() -> tuple[type[Exception], ...]:
+    base: tuple[type[Exception], ...] = (POP3Error, OSError, MailboxError)
+    oauth = sys.modules.get("traymail.oauth")
+    return base if oauth is None else (*base, oauth.OAuth2Error)

@@ -198,6 +198,13 @@ class Store:
             db.execute("INSERT OR REPLACE INTO downloads VALUES (?,?,?,?,?)",
                        (account, uid, str(path), size, time.time()))
 
+    def add_downloads(self, account: str, files: Iterable[tuple[str, Path, int]]) -> None:
+        """Record (uid, file, size) downloads in one transaction."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO downloads VALUES (?,?,?,?,?)",
+                           [(account, uid, str(path), size, now) for uid, path, size in files])
+
     def downloads(self, account: str) -> dict[str, Path]:
         """uid -> file, for downloads whose file still exists."""
         return {str(u): Path(str(p)) for u, p in self._all(
