@@ -14,6 +14,7 @@ needs them: a ``traymail check`` loads none of them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 import threading
@@ -273,7 +274,7 @@ class Mailbox:
         the server allows: (stat, [(number, uid)], {number: size}). STAT comes
         first: its count bounds the listings (traymail.pop3 caps them)."""
         try:
-            st, ids, sizes = pop.scan(stat=stat, listing=listing)
+            st, pairs, sizes = pop.scan_pairs(stat=stat, listing=listing)
         except ServerError:
             caps = pop.capabilities
             if caps is not None and caps.has("UIDL"):
@@ -281,7 +282,7 @@ class Mailbox:
             st = pop.stat() if stat else None
             pairs = self._uid_list(pop)
             return st, pairs, ({s.number: s.size for s in pop.list()} if listing else {})
-        return st, [(u.number, u.uid) for u in ids], {s.number: s.size for s in sizes or []}
+        return st, pairs, {s.number: s.size for s in sizes or []}
 
     def _uid_list(self, pop: POP3) -> list[tuple[int, str]]:
         """(number, uid) from a UIDL in *this* session (traymail.listing)."""
@@ -294,31 +295,38 @@ class Mailbox:
             log.warning("%s: no UIDL; using size + Message-ID as identity", self.name)
             self._no_uidl_noted = True
 
-    def _sizes(self, pop: POP3, ids: list[tuple[int, str]]) -> dict[str, int | None]:
-        known = self.store.sizes(self.name)
-        if all(known.get(uid) is not None for _, uid in ids):
-            return {uid: known[uid] for _, uid in ids}
-        by_number = {s.number: s.size for s in pop.list()}
-        return {uid: by_number.get(n) for n, uid in ids}
-
     # -- check -----------------------------------------------------------------
     def check(self) -> CheckResult:
-        """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT."""
+        """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT.
+        A listing identical to the last one synced (same digest) needs no
+        sync: only the unseen messages are read from the state."""
         with self._session() as pop:
             stat_, ids, _ = self._scan(pop, stat=True, listing=False)
             assert stat_ is not None
             stat = stat_
-            sizes = self._sizes(pop, ids)
-        first_run = not self.store.has_history(self.name)
-        self.store.sync_uids(self.name, sizes)
+            first_run = not self.store.has_history(self.name)
+            uids = [uid for _, uid in ids]
+            digest = hashlib.sha256("\n".join(uids).encode("utf-8", "surrogatepass")).hexdigest()
+            if self.store.listing_digest(self.name) != digest and \
+                    self.store.sync_listing(self.name, uids, digest):
+                by_number = {s.number: s.size for s in pop.list()}
+                self.store.sync_uids(self.name, {u: by_number.get(n) for n, u in ids})
+                self.store.sync_listing(self.name, uids, digest)  # the sizes are known now
         self.store.set_history(self.name)
-        flags = self.store.flags(self.name)
-        downloaded = self.store.downloads(self.name)
-        new = [uid for _, uid in ids if not flags[uid][1] and uid not in downloaded]
-        arrived = tuple(uid for uid in new if not flags[uid][0])
+        unseen = self.store.unseen(self.name)
+        new = self._not_downloaded([uid for uid in uids if uid in unseen])
+        arrived = tuple(uid for uid in new if not unseen[uid][1])
         self.store.set_announced(self.name, arrived)
-        return CheckResult(len(new), sum(sizes[u] or 0 for u in new), stat.count, stat.size,
-                           arrived, first_run)
+        return CheckResult(len(new), sum(unseen[u][0] or 0 for u in new), stat.count,
+                           stat.size, arrived, first_run)
+
+    def _not_downloaded(self, uids: list[str]) -> list[str]:
+        """Those of ``uids`` with no downloaded file (only they are looked up
+        on disk: a check stays linear in the UIDL, not in the downloads)."""
+        if not uids:
+            return []
+        files = self.store.download_paths(self.name)
+        return [u for u in uids if u not in files or not files[u].exists()]
 
     # -- headers -----------------------------------------------------------------
     def cached_headers(self, numbers: dict[str, int] | None = None) -> list[Header]:
@@ -342,12 +350,17 @@ class Mailbox:
         return out
 
     def headers(self, new_only: bool = False) -> list[Header]:
-        """All messages' headers; only those missing from the cache are fetched
-        (pipelined ``TOP n 0``). Without TOP: a clear error, never a RETR."""
+        """All messages' headers (``new_only``: the new ones); only those missing
+        from the cache are fetched (pipelined ``TOP n 0``). Without TOP: a
+        clear error, never a RETR."""
         with self._session() as pop:
             _, ids, size_of = self._scan(pop)
             sizes: dict[str, int | None] = {uid: size_of.get(n) for n, uid in ids}
             self.store.sync_uids(self.name, sizes)
+            if new_only:  # only the new ones are fetched and shown
+                flags = self.store.flags(self.name)
+                new = set(self._not_downloaded([u for _, u in ids if not flags[u][1]]))
+                ids = [(n, u) for n, u in ids if u in new]
             cache = self.store.headers(self.name)
             missing = [(n, uid) for n, uid in ids if uid not in cache]
             if missing:
@@ -366,8 +379,7 @@ class Mailbox:
                         self.store.put_headers(self.name, batch)
                         batch = []
                 self.store.put_headers(self.name, batch)
-        result = self.cached_headers({uid: n for n, uid in ids})
-        return [h for h in result if h.new] if new_only else result
+        return self.cached_headers({uid: n for n, uid in ids})
 
     def preview(self, uid: str, lines: int = 20) -> str:
         """The first body lines (TOP), as text; the message stays unread on the server."""

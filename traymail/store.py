@@ -143,7 +143,47 @@ class Store:
                            [(account, u) for u in gone])
             db.executemany("DELETE FROM headers WHERE account=? AND uid=?",
                            [(account, u) for u in gone])
+            db.execute("DELETE FROM meta WHERE key=?", (f"listing:{account}",))
         return new
+
+    def sync_listing(self, account: str, uids: list[str], digest: str) -> bool:
+        """Record the UIDs now on the server (new ones without a size yet) and
+        forget the gone ones (with their cached headers); remember ``digest``
+        (of this listing) once every size is known. Returns whether any size is
+        unknown. Nothing is
+        read but the UIDs (a set): linear in the listing, lean in memory."""
+        now = time.time()
+        with self.transaction() as db:
+            known = {u for (u,) in db.execute(
+                "SELECT uid FROM messages WHERE account=?", (account,))}
+            new = [u for u in uids if u not in known]
+            if new:
+                db.executemany("INSERT INTO messages (account, uid, first_seen) VALUES (?,?,?)",
+                               [(account, u, now) for u in new])
+            if len(known) + len(new) != len(uids):  # some are gone (or listed twice)
+                current = set(uids)
+                gone = [(account, u) for u in known if u not in current]
+                for table in ("messages", "headers"):
+                    db.executemany(f"DELETE FROM {table} WHERE account=? AND uid=?", gone)
+            unsized = db.execute("SELECT 1 FROM messages WHERE account=? AND size IS NULL "
+                                 "LIMIT 1", (account,)).fetchone() is not None
+            if not unsized:  # complete: the next identical listing needs no sync
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           (f"listing:{account}", digest))
+        return unsized
+
+    def listing_digest(self, account: str) -> str | None:
+        """The digest of the listing the state was last synced to (None: unknown)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?",
+                                   (f"listing:{account}",)).fetchone()
+        return None if row is None else str(row[0])
+
+    def unseen(self, account: str) -> dict[str, tuple[int | None, bool]]:
+        """uid -> (size, announced) of the messages not marked seen."""
+        return {str(u): (s, bool(a)) for u, s, a in self._all(  # type: ignore[misc]
+            "SELECT uid, size, announced FROM messages WHERE account=? AND seen=0",
+            (account,))}
 
     def sizes(self, account: str) -> dict[str, int | None]:
         return {str(u): s for u, s in self._all(  # type: ignore[misc]
@@ -205,6 +245,11 @@ class Store:
             db.executemany("INSERT OR REPLACE INTO downloads VALUES (?,?,?,?,?)",
                            [(account, uid, str(path), size, now) for uid, path, size in files])
 
+    def download_paths(self, account: str) -> dict[str, Path]:
+        """uid -> file, as recorded (whether the file still exists is not checked)."""
+        return {str(u): Path(str(p)) for u, p in self._all(
+            "SELECT uid, path FROM downloads WHERE account=?", (account,))}
+
     def downloads(self, account: str) -> dict[str, Path]:
         """uid -> file, for downloads whose file still exists."""
         return {str(u): Path(str(p)) for u, p in self._all(
@@ -233,6 +278,7 @@ class Store:
         """Messages deleted from the server: drop every trace but downloads."""
         uids = list(uids)
         with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key=?", (f"listing:{account}",))
             for table in ("messages", "headers", "marks"):
                 db.executemany(f"DELETE FROM {table} WHERE account=? AND uid=?",
                                [(account, u) for u in uids])
