@@ -73,7 +73,7 @@ def test_fsync_rename_folder_fsync_record_in_that_order(
 
     def add(self: Store, account: str, files: list[tuple[str, Path, int]]) -> None:
         files = list(files)
-        for uid, path, _ in files:  # recorded: already on disk under its final name
+        for _uid, path, _ in files:  # recorded: already on disk under its final name
             assert path.exists() and not path.name.startswith(".")
         real_add(self, account, files)
         log("record", ",".join(str(p) for _, p, _ in files))
