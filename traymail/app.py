@@ -16,10 +16,9 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .accounts import Accounts
-from .decode import format_size
 from .icons import IconState, draw_icon
 from .instance import InstanceServer
 from .mailbox import CheckResult, Header, Mailbox, MailboxError
@@ -28,13 +27,15 @@ from .platform_support import PlatformSupport, autostart_command, platform_suppo
 from .poller import Poller
 from .session import AccountState
 from .settings import Paths
-from .text import CleanFormatter
+from .text import CleanFormatter, format_size
 from .tray import SEPARATOR, MenuEntry, Tray
-from .ui.log_window import LogWindow
-from .ui.mailbox_window import MailboxWindow
 from .ui.root import create_root
-from .ui.settings_dialog import SettingsDialog
 from .ui.worker import TkBridge
+
+if TYPE_CHECKING:  # the windows are imported when first opened (an idle app has none)
+    from .ui.log_window import LogWindow
+    from .ui.mailbox_window import MailboxWindow
+    from .ui.settings_dialog import SettingsDialog
 
 __all__ = ["App", "Toast", "toast_text", "setup_logging", "close_logging"]
 
@@ -297,6 +298,8 @@ class App:
             self.mailbox_window.show()
             self.mailbox_window.refresh()
         else:
+            from .ui.mailbox_window import MailboxWindow
+
             self.mailbox_window = MailboxWindow(self.root, self.bridge, self.accounts,
                                                 on_show_log=self.show_log,
                                                 on_notice=self._notice)
@@ -307,6 +310,8 @@ class App:
         if self.log_window is not None and self.log_window.alive:
             self.log_window.show()
         else:
+            from .ui.log_window import LogWindow
+
             self.log_window = LogWindow(self.root, self.bridge, self.accounts)
         return self.log_window
 
@@ -314,6 +319,8 @@ class App:
         if self.settings_dialog is not None and self.settings_dialog.alive:
             self.settings_dialog.top.lift()
         else:
+            from .ui.settings_dialog import SettingsDialog
+
             first_run = not self.accounts.settings.accounts
             self.settings_dialog = SettingsDialog(
                 self.root, self.bridge, self.accounts,
