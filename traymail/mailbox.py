@@ -297,9 +297,8 @@ class Mailbox:
 
     # -- check -----------------------------------------------------------------
     def check(self) -> CheckResult:
-        """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT.
-        A listing identical to the last one synced (same digest) needs no
-        sync: only the unseen messages are read from the state."""
+        """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT. A
+        listing identical to the last one synced (same digest) is not synced again."""
         with self._session() as pop:
             stat_, ids, _ = self._scan(pop, stat=True, listing=False)
             assert stat_ is not None
@@ -321,10 +320,7 @@ class Mailbox:
                            stat.size, arrived, first_run)
 
     def _not_downloaded(self, uids: list[str]) -> list[str]:
-        """Those of ``uids`` with no downloaded file (only they are looked up
-        on disk: a check stays linear in the UIDL, not in the downloads)."""
-        if not uids:
-            return []
+        """Those of ``uids`` with no downloaded file (only they are looked up on disk)."""
         files = self.store.download_paths(self.name)
         return [u for u in uids if u not in files or not files[u].exists()]
 
