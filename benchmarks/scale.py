@@ -7,8 +7,11 @@ writes each maildir directly, lets Dovecot index it once, then runs -- each
 step in its own process, the sizes interleaved run by run -- what a user's
 mailbox goes through: the first check (empty state), a check with nothing
 new, 10 arrivals and the check that finds them, the header list of the new
-ones, and deleting those 10. A raw UIDL listing (one socket, no parsing) is
-the yardstick: the no-new check must not grow faster than it. Prints median
+ones, and deleting those 10. The UIDL listing is the yardstick -- raw (one
+socket, lines only counted) and as traymail's client reads it (login, UIDL,
+every line checked and parsed): the no-new check must not grow faster. A
+check with nothing new follows a check, as a periodic one does (the first
+check after a deletion re-syncs the state). Prints median
 CPU and wall time of the operation, the process's peak RSS (everything,
 imports included) and the state database's size after the step.
 """
@@ -29,7 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-STEPS = ("uidl-raw", "first-check", "check-no-new", "check-10-new", "headers-new",
+STEPS = ("uidl-raw", "uidl-client", "first-check", "check-no-new", "check-10-new", "headers-new",
          "delete-10")
 
 
@@ -85,6 +88,16 @@ def child(a: argparse.Namespace) -> dict[str, object]:
     if a.step == "uidl-raw":
         out = _raw_uidl(a)
         return {**out, "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+    if a.step == "uidl-client":
+        from traymail.pop3 import POP3
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        with POP3("127.0.0.1", a.port, timeout=300) as pop:
+            pop.capa()
+            pop.login(a.user, a.password)
+            n = len(pop.uidl())
+        return {"messages": n, "seconds": time.perf_counter() - t0,
+                "cpu": time.process_time() - c0}
     from traymail.mailbox import Mailbox
     from traymail.passwords import MemoryStore
     from traymail.settings import Account, Security, resolve_paths
@@ -112,7 +125,7 @@ def child(a: argparse.Namespace) -> dict[str, object]:
         mb.mark_all_seen()
         return {"messages": 0, "seconds": 0.0, "cpu": 0.0}
     out: dict[str, object]
-    if a.step in ("first-check", "check-no-new", "check-10-new"):
+    if a.step in ("first-check", "check-no-new", "check-10-new", "settle"):
         r = mb.check()
         out = {"messages": r.total_count, "arrived": len(r.newly_arrived)}
     elif a.step == "headers-new":
@@ -151,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json", help="result file (default benchmarks/results/scale-<time>.json)")
-    ap.add_argument("--child", choices=(*STEPS, "setup"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=(*STEPS, "setup", "settle"), help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--user", help=argparse.SUPPRESS)
     ap.add_argument("--password", help=argparse.SUPPRESS)
@@ -194,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"{r.get('db_bytes', 0) / 1024:8.0f} KiB db", flush=True)
 
                 step("uidl-raw", work)
+                step("uidl-client", work)
                 step("first-check", first_home)
                 if run == 0:
                     run_step("setup", server.port, box, home)  # the lasting state
+                run_step("settle", server.port, box, home)  # the check before
                 step("check-no-new", home)
                 fill(box, size + added[size], 10)
                 added[size] += 10

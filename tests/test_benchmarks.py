@@ -53,6 +53,7 @@ def test_scale_benchmark_smoke(dovecot: object, tmp_path: Path) -> None:
     rows = {(r["size"], r["step"]): r for r in json.loads(out.read_text())["rows"]}
     for size in (40, 120):
         assert rows[(size, "uidl-raw")]["messages"] == size
+        assert rows[(size, "uidl-client")]["messages"] == size
         assert rows[(size, "first-check")]["messages"] == size
         assert rows[(size, "check-no-new")]["messages"] == size
         assert rows[(size, "check-10-new")]["messages"] == size + 10

@@ -22,7 +22,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +39,7 @@ from .pop3 import (
     Stat,
     TranscriptEvent,
 )
+from .results import CheckResult, DeleteReport, Header
 from .session import (
     AccountState,
     AccountStatus,
@@ -63,43 +63,6 @@ __all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
 log = logging.getLogger("traymail.mailbox")
 Progress = Callable[[int, int], None]
 TRANSCRIPT_LINES = 5000
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    new_count: int
-    new_size: int
-    total_count: int
-    total_size: int
-    newly_arrived: tuple[str, ...]
-    #: the first check of this account: newly_arrived is the whole mailbox,
-    #: to be shown as one summary
-    first_run: bool = False
-
-
-@dataclass(frozen=True)
-class Header:
-    uid: str
-    number: int | None
-    size: int | None
-    sender: str
-    recipients: str
-    subject: str
-    date: str
-    timestamp: float | None
-    message_id: str
-    new: bool
-    marked: bool
-    downloaded: Path | None
-
-
-@dataclass(frozen=True)
-class DeleteReport:
-    deleted: tuple[str, ...] = ()
-    #: marked, but no longer on the server (never guessed)
-    gone: tuple[str, ...] = ()
-    #: (uid, reason): not deleted
-    failed: tuple[tuple[str, str], ...] = ()
 
 
 class Mailbox:
@@ -304,13 +267,7 @@ class Mailbox:
             assert stat_ is not None
             stat = stat_
             first_run = not self.store.has_history(self.name)
-            uids = [uid for _, uid in ids]
-            digest = hashlib.sha256("\n".join(uids).encode("utf-8", "surrogatepass")).hexdigest()
-            if self.store.listing_digest(self.name) != digest and \
-                    self.store.sync_listing(self.name, uids, digest):
-                by_number = {s.number: s.size for s in pop.list()}
-                self.store.sync_uids(self.name, {u: by_number.get(n) for n, u in ids})
-                self.store.sync_listing(self.name, uids, digest)  # the sizes are known now
+            uids = self._sync(pop, ids)
         self.store.set_history(self.name)
         unseen = self.store.unseen(self.name)
         new = self._not_downloaded([uid for uid in uids if uid in unseen])
@@ -318,6 +275,18 @@ class Mailbox:
         self.store.set_announced(self.name, arrived)
         return CheckResult(len(new), sum(unseen[u][0] or 0 for u in new), stat.count,
                            stat.size, arrived, first_run)
+
+    def _sync(self, pop: POP3, ids: list[tuple[int, str]]) -> list[str]:
+        """Bring the state to this session's listing (LIST only for unknown
+        sizes); nothing to do when it is the listing synced last (its digest)."""
+        uids = [uid for _, uid in ids]
+        digest = hashlib.sha256("\n".join(uids).encode("utf-8", "surrogatepass")).hexdigest()
+        if self.store.listing_digest(self.name) != digest and \
+                self.store.sync_listing(self.name, uids, digest):
+            by_number = {s.number: s.size for s in pop.list()}
+            self.store.sync_uids(self.name, {u: by_number.get(n) for n, u in ids})
+            self.store.sync_listing(self.name, uids, digest)  # the sizes are known now
+        return uids
 
     def _not_downloaded(self, uids: list[str]) -> list[str]:
         """Those of ``uids`` with no downloaded file (only they are looked up on disk)."""
@@ -327,11 +296,12 @@ class Mailbox:
     # -- headers -----------------------------------------------------------------
     def cached_headers(self, numbers: dict[str, int] | None = None) -> list[Header]:
         """Headers from the cache only (no network): for an instant window."""
-        cache = self.store.headers(self.name)
-        flags = self.store.flags(self.name)
-        sizes = self.store.sizes(self.name)
+        few = list(numbers) if numbers is not None and len(numbers) <= 200 else None
+        cache = self.store.headers(self.name, few)  # a few: only their rows are read
+        flags = self.store.flags(self.name, few)
+        sizes = self.store.sizes(self.name, few)
         marks = self.store.marks(self.name)
-        downloads = self.store.downloads(self.name)
+        downloads = self.store.downloads(self.name, few)
         order = list(numbers) if numbers is not None else list(sizes)
         out = []
         for uid in order:
@@ -350,14 +320,18 @@ class Mailbox:
         from the cache are fetched (pipelined ``TOP n 0``). Without TOP: a
         clear error, never a RETR."""
         with self._session() as pop:
-            _, ids, size_of = self._scan(pop)
-            sizes: dict[str, int | None] = {uid: size_of.get(n) for n, uid in ids}
-            self.store.sync_uids(self.name, sizes)
-            if new_only:  # only the new ones are fetched and shown
-                flags = self.store.flags(self.name)
-                new = set(self._not_downloaded([u for _, u in ids if not flags[u][1]]))
+            if new_only:  # only the new ones: synced as a check does, fetched, shown
+                ids = self._scan(pop, stat=False, listing=False)[1]
+                uids = self._sync(pop, ids)
+                unseen = self.store.unseen(self.name)
+                new = set(self._not_downloaded([u for u in uids if u in unseen]))
                 ids = [(n, u) for n, u in ids if u in new]
-            cache = self.store.headers(self.name)
+                sizes = {u: unseen[u][0] for _, u in ids}
+            else:
+                _, ids, size_of = self._scan(pop)
+                sizes = {uid: size_of.get(n) for n, uid in ids}
+                self.store.sync_uids(self.name, sizes)
+            cache = self.store.headers(self.name, [u for _, u in ids] if new_only else None)
             missing = [(n, uid) for n, uid in ids if uid not in cache]
             if missing:
                 caps = pop.capabilities

@@ -117,9 +117,18 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def _all(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+    def _all(self, sql: str, args: tuple[object, ...],
+             uids: list[str] | None = None) -> list[tuple[object, ...]]:
+        """Rows of ``sql`` (``... WHERE account=?``); only those of ``uids`` when given."""
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            if uids is None:
+                return self._db.execute(sql, args).fetchall()
+            rows: list[tuple[object, ...]] = []
+            for k in range(0, len(uids), 500):
+                part = uids[k:k + 500]
+                rows += self._db.execute(
+                    f"{sql} AND uid IN ({','.join('?' * len(part))})", (*args, *part)).fetchall()
+            return rows
 
     # -- messages ------------------------------------------------------------------
     def sync_uids(self, account: str, sizes: dict[str, int | None]) -> list[str]:
@@ -185,14 +194,15 @@ class Store:
             "SELECT uid, size, announced FROM messages WHERE account=? AND seen=0",
             (account,))}
 
-    def sizes(self, account: str) -> dict[str, int | None]:
+    def sizes(self, account: str, uids: list[str] | None = None) -> dict[str, int | None]:
         return {str(u): s for u, s in self._all(  # type: ignore[misc]
-            "SELECT uid, size FROM messages WHERE account=?", (account,))}
+            "SELECT uid, size FROM messages WHERE account=?", (account,), uids)}
 
-    def flags(self, account: str) -> dict[str, tuple[bool, bool]]:
+    def flags(self, account: str, uids: list[str] | None = None
+              ) -> dict[str, tuple[bool, bool]]:
         """uid -> (announced, seen)."""
         return {str(u): (bool(a), bool(s)) for u, a, s in self._all(
-            "SELECT uid, announced, seen FROM messages WHERE account=?", (account,))}
+            "SELECT uid, announced, seen FROM messages WHERE account=?", (account,), uids)}
 
     def set_announced(self, account: str, uids: Iterable[str]) -> None:
         with self.transaction() as db:
@@ -227,9 +237,10 @@ class Store:
                 [(account, h.uid, h.size, h.sender, h.recipients, h.subject, h.date,
                   h.timestamp, h.message_id, now) for h in headers])
 
-    def headers(self, account: str) -> dict[str, StoredHeader]:
+    def headers(self, account: str, uids: list[str] | None = None
+                ) -> dict[str, StoredHeader]:
         rows = self._all("SELECT uid, size, sender, recipients, subject, date, timestamp, "
-                         "message_id FROM headers WHERE account=?", (account,))
+                         "message_id FROM headers WHERE account=?", (account,), uids)
         return {str(r[0]): StoredHeader(*r) for r in rows}  # type: ignore[arg-type]
 
     # -- downloads -----------------------------------------------------------------
@@ -250,10 +261,10 @@ class Store:
         return {str(u): Path(str(p)) for u, p in self._all(
             "SELECT uid, path FROM downloads WHERE account=?", (account,))}
 
-    def downloads(self, account: str) -> dict[str, Path]:
+    def downloads(self, account: str, uids: list[str] | None = None) -> dict[str, Path]:
         """uid -> file, for downloads whose file still exists."""
         return {str(u): Path(str(p)) for u, p in self._all(
-            "SELECT uid, path FROM downloads WHERE account=?", (account,))
+            "SELECT uid, path FROM downloads WHERE account=?", (account,), uids)
             if Path(str(p)).exists()}
 
     # -- marks ---------------------------------------------------------------------
