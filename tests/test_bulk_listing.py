@@ -17,7 +17,12 @@ from traymail.pop3._connection import (
     EndOfData,
     Status,
 )
-from traymail.pop3._replies import parse_unique_id, unique_id_pairs
+from traymail.pop3._replies import (
+    parse_scan_listing,
+    parse_unique_id,
+    scan_sizes,
+    unique_id_pairs,
+)
 
 from .test_lines import logged_in
 
@@ -159,3 +164,31 @@ UID_LINE = st.one_of(
 def test_whole_listing_uidl_parser_equals_the_line_parser(lines: list[str]) -> None:
     text = "\n".join(lines)
     assert fast(text, len(lines)) == reference(text, len(lines))
+
+
+LIST_LINE = st.one_of(
+    st.builds(lambda n, sp, size, tail: f"{n}{sp}{size}{tail}",
+              st.integers(0, 10**6).map(str) | st.sampled_from(["007", "", "x", "٣"]),
+              st.sampled_from([" ", "  ", "\t", "\x0b", ""]),
+              st.integers(0, 10**9).map(str) | st.sampled_from(["", "-5", "1e3", "٣"]),
+              st.sampled_from(["", " ", " extra words", "\tx", "\x0b", " \x0b"])),
+    st.text(max_size=16))
+
+
+def list_reference(text: str, count: int) -> dict[int, int] | str:
+    try:
+        found = [parse_scan_listing(x) for x in (text.split("\n") if count else [])]
+    except RemoteProtocolError as exc:
+        return f"error: {exc}"
+    return {s.number: s.size for s in found}
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(LIST_LINE.filter(lambda s: "\n" not in s), max_size=8))
+def test_whole_listing_list_parser_equals_the_line_parser(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    try:
+        fast_sizes: dict[int, int] | str = scan_sizes((text, len(lines)))
+    except RemoteProtocolError as exc:
+        fast_sizes = f"error: {exc}"
+    assert fast_sizes == list_reference(text, len(lines))

@@ -283,7 +283,7 @@ class Mailbox:
         digest = hashlib.sha256("\n".join(uids).encode("utf-8", "surrogatepass")).hexdigest()
         if self.store.listing_digest(self.name) != digest and \
                 self.store.sync_listing(self.name, uids, digest):
-            by_number = {s.number: s.size for s in pop.list()}
+            by_number = pop.list_sizes()
             self.store.sync_uids(self.name, {u: by_number.get(n) for n, u in ids})
             self.store.sync_listing(self.name, uids, digest)  # the sizes are known now
         return uids

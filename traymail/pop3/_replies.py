@@ -165,7 +165,7 @@ def parse_unique_id(text: str) -> UniqueId:
 
 
 #: the common UIDL line: digits, blanks, one word (anything else: parse_unique_id)
-_UIDL_LINE = re.compile(rf"^[ \t]*(0*[1-9][0-9]*)[ \t]+(\S{{1,{MAX_UID}}}?)[ \t]*$", re.M)
+_UIDL_LINE = re.compile(rf"^[ \t]*(0*[1-9][0-9]*)[ \t]+(\S{{1,{MAX_UID}}})[ \t]*$", re.M)
 
 
 def unique_id_pairs(listing: tuple[str, int]) -> list[tuple[int, str]]:
@@ -183,6 +183,21 @@ def unique_id_pairs(listing: tuple[str, int]) -> list[tuple[int, str]]:
             return pairs
     lines = text.split("\n") if count else []
     return [(u.number, u.uid) for u in map(parse_unique_id, lines)]
+
+
+_LIST_LINE = re.compile(r"^[ \t]*(0*[1-9][0-9]*)[ \t]+([0-9]+)(?:[ \t][^\n]*)?$", re.M)
+
+
+def scan_sizes(listing: tuple[str, int]) -> dict[int, int]:
+    """A whole LIST listing -- (its lines joined by LF, how many) -- as
+    {number: size}, exactly as :func:`parse_scan_listing` reads each line
+    (which reads every line whenever the fast pass is in doubt)."""
+    text, count = listing
+    sizes = {int(m[1]): int(m[2]) for m in _LIST_LINE.finditer(text)}
+    if len(sizes) == count:  # every line matched, no number twice
+        return sizes
+    found = [parse_scan_listing(line) for line in (text.split("\n") if count else [])]
+    return {s.number: s.size for s in found}
 
 
 def parse_unique_ids(listing: tuple[str, int]) -> list[UniqueId]:

@@ -54,6 +54,7 @@ from ._replies import (
     parse_stat,
     parse_unique_id,
     parse_unique_ids,
+    scan_sizes,
 )
 from ._transcript import Transcript, TranscriptHook
 
@@ -433,6 +434,12 @@ class POP3(Authenticating, Pipelining):
             return self._parse(parse_scan_listing, self._command("LIST", _num(number)).reply.text)
         self._command("LIST")
         return [self._parse(parse_scan_listing, line) for line in self._read_lines()]
+
+    def list_sizes(self) -> dict[int, int]:
+        """LIST as {number: size}, the listing read and parsed whole (a
+        100,000-message mailbox: no object per message)."""
+        self._command("LIST")
+        return self._parse(scan_sizes, self._read_text())
 
     @overload
     def uidl(self) -> builtins.list[UniqueId]: ...
