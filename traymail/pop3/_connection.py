@@ -440,7 +440,7 @@ class Connection:
         """Remember STAT's count and ``LIST n`` sizes (they bound later replies)."""
         if command in ("STAT", "LIST"):
             parts = text.split(None, 2)
-            if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+            if len(parts) >= 2 and parts[0].isdecimal() and parts[1].isdecimal():
                 if command == "STAT":
                     self.stat_count = int(parts[0])
                 else:

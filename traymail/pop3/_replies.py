@@ -108,7 +108,7 @@ class Capabilities:
     def login_delay(self) -> int | None:
         """Minimum seconds between logins (RFC 2449 §6.5), if announced."""
         for arg in self.args("LOGIN-DELAY"):
-            if arg.isdigit():
+            if arg.isdecimal():
                 return int(arg)
         return None
 
@@ -133,7 +133,7 @@ def parse_status_line(line: bytes) -> Reply:
 
 def _two_numbers(text: str, what: str) -> tuple[int, int]:
     parts = text.split()
-    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].isdecimal() or not parts[1].isdecimal():
         raise RemoteProtocolError(f"malformed {what}: {text[:60]!r}")
     return int(parts[0]), int(parts[1])
 
@@ -154,7 +154,7 @@ def parse_unique_id(text: str) -> UniqueId:
     printable characters are kept; control and bidi characters are refused,
     and so is a uid longer than 70 octets (RFC 1939 §7)."""
     parts = text.split(None, 1)
-    if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) < 1:
+    if len(parts) != 2 or not parts[0].isdecimal() or int(parts[0]) < 1:
         raise RemoteProtocolError(f"malformed unique-id listing: {text[:60]!r}")
     uid = parts[1].strip()
     if not uid or visible(uid) != uid:
