@@ -19,7 +19,7 @@ from traymail.ui.mailbox_window import MailboxWindow
 from traymail.ui.message_list import relative_date, sender_text
 
 from .desktop import xdotool
-from .test_ui import Env, make_accounts, root  # noqa: F401
+from .test_ui import Env, make_accounts
 from .uitools import pump
 
 MakeServer = Callable[..., DevServer]
@@ -37,7 +37,7 @@ def small_attachment() -> bytes:
     return msg.as_bytes().replace(b"\n", b"\r\n")
 
 
-def opened(root: tk.Tk, srv: DevServer, tmp_path: Path,  # noqa: F811
+def opened(root: tk.Tk, srv: DevServer, tmp_path: Path,
            **kw: object) -> tuple[Env, MailboxWindow]:
     e = Env(root, make_accounts(tmp_path / "home", srv))
     e.server = srv  # type: ignore[attr-defined]
@@ -50,13 +50,13 @@ def opened(root: tk.Tk, srv: DevServer, tmp_path: Path,  # noqa: F811
     return e, win
 
 
-def keys(display: str, root: tk.Tk, *names: str) -> None:  # noqa: F811
+def keys(display: str, root: tk.Tk, *names: str) -> None:
     for name in names:
         xdotool(display, "key", name)
         pump(root, timeout=0.15)
 
 
-def test_keyboard_triage_with_real_keys(root: tk.Tk, x_display: str,  # noqa: F811
+def test_keyboard_triage_with_real_keys(root: tk.Tk, x_display: str,
                                         make_devserver: MakeServer, tmp_path: Path) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(6)))
     e, win = opened(root, srv, tmp_path)
@@ -97,7 +97,7 @@ def test_keyboard_triage_with_real_keys(root: tk.Tk, x_display: str,  # noqa: F8
     assert pump(root, lambda: not win.alive, 3)
 
 
-def test_sender_address_and_preview_header_block(root: tk.Tk, x_display: str,  # noqa: F811
+def test_sender_address_and_preview_header_block(root: tk.Tk, x_display: str,
                                                  make_devserver: MakeServer,
                                                  tmp_path: Path) -> None:
     box = MemoryMailbox([sample_message(3), small_attachment(), sample_message(2)])
@@ -148,7 +148,7 @@ def test_attachments_from_top_lines() -> None:
     assert not preview_details(sample_message(2)).has_attachments
 
 
-def test_list_polish_dates_sort_title(root: tk.Tk, make_devserver: MakeServer,  # noqa: F811
+def test_list_polish_dates_sort_title(root: tk.Tk, make_devserver: MakeServer,
                                       tmp_path: Path) -> None:
     now = time.mktime((2026, 12, 2, 12, 0, 0, 0, 0, -1))  # a Wednesday
     assert relative_date(now - 3 * 3600, now=now) == "Today 09:00"
@@ -184,7 +184,7 @@ def test_list_polish_dates_sort_title(root: tk.Tk, make_devserver: MakeServer,  
     again.close()
 
 
-def test_not_signed_in_and_wording(root: tk.Tk, make_devserver: MakeServer,  # noqa: F811
+def test_not_signed_in_and_wording(root: tk.Tk, make_devserver: MakeServer,
                                    tmp_path: Path) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(2)))
     e = Env(root, make_accounts(tmp_path / "home", srv))
@@ -205,7 +205,7 @@ def test_not_signed_in_and_wording(root: tk.Tk, make_devserver: MakeServer,  # n
     assert e.notices == []
 
 
-def test_min_size_keeps_buttons(root: tk.Tk, make_devserver: MakeServer,  # noqa: F811
+def test_min_size_keeps_buttons(root: tk.Tk, make_devserver: MakeServer,
                                 tmp_path: Path) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(2)))
     e, win = opened(root, srv, tmp_path)
@@ -218,7 +218,7 @@ def test_min_size_keeps_buttons(root: tk.Tk, make_devserver: MakeServer,  # noqa
 
 
 def test_delete_confirmation_lists_messages_cancel_default(
-        root: tk.Tk, x_display: str, make_devserver: MakeServer,  # noqa: F811
+        root: tk.Tk, x_display: str, make_devserver: MakeServer,
         tmp_path: Path) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(4)))
     texts: list[tuple[str, str]] = []
@@ -252,7 +252,7 @@ def test_delete_confirmation_lists_messages_cancel_default(
     real.close()
 
 
-def test_oauth2_without_sign_in_says_not_signed_in(root: tk.Tk, tmp_path: Path) -> None:  # noqa: F811
+def test_oauth2_without_sign_in_says_not_signed_in(root: tk.Tk, tmp_path: Path) -> None:
     from traymail.accounts import Accounts
     from traymail.oauth import TokenManager
     from traymail.passwords import MemoryStore
