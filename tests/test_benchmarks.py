@@ -39,3 +39,39 @@ def test_idle_benchmark_smoke(x_display: str) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
     assert result["window_rows"] == 30 and result["rss_mib"] > 0
+    assert result["dock_ms"] is not None and result["dock_ms"] > 0  # the icon docked
+
+
+@pytest.mark.dovecot
+@pytest.mark.timeout(300)
+def test_scale_benchmark_smoke(dovecot: object, tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--sizes", "40,120",
+                           "--runs", "1", "--json", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {(r["size"], r["step"]): r for r in json.loads(out.read_text())["rows"]}
+    for size in (40, 120):
+        assert rows[(size, "uidl-raw")]["messages"] == size
+        assert rows[(size, "uidl-client")]["messages"] == size
+        assert rows[(size, "first-check")]["messages"] == size
+        assert rows[(size, "check-no-new")]["messages"] == size
+        assert rows[(size, "check-10-new")]["messages"] == size + 10
+        assert rows[(size, "headers-new")]["messages"] == 10  # only the new ones
+        assert rows[(size, "delete-10")]["messages"] == 10
+        assert all(rows[(size, s)]["peak_rss_mib"] > 0 and rows[(size, s)]["db_kib"] > 0
+                   for s in ("first-check", "check-no-new", "delete-10"))
+    assert "| check-no-new |" in proc.stdout
+
+
+@pytest.mark.dovecot
+@pytest.mark.timeout(300)
+def test_coldstart_benchmark_smoke(dovecot: object, tmp_path: Path) -> None:
+    out = tmp_path / "cold.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.coldstart", "--runs", "1",
+                           "--count", "20", "--json", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {r["command"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"python -c pass", "traymail --help", "traymail check --json"}
+    assert all(r["cpu_s"] > 0 for r in rows.values())

@@ -1,3 +1,3 @@
-from traymail.cli import main
+from traymail.console import main
 
 raise SystemExit(main())

@@ -7,13 +7,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .mailbox import Mailbox
-from .oauth import TokenManager
 from .passwords import PasswordStore, default_store
 from .pop3 import TranscriptEvent
 from .settings import Account, Paths, Settings, load_settings, save_settings
 from .store import Store
+
+if TYPE_CHECKING:
+    from .oauth import TokenManager
 
 __all__ = ["Accounts"]
 

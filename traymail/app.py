@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import display_watch
 from .accounts import Accounts
@@ -34,12 +34,14 @@ from .session import AccountState
 from .settings import Paths
 from .sound import Player
 from .tray import SEPARATOR, MenuEntry, Tray
-from .ui.log_window import LogWindow
-from .ui.mailbox_window import MailboxWindow
 from .ui.root import create_root
-from .ui.settings_dialog import SettingsDialog
 from .ui.tooltip import Tooltip
 from .ui.worker import TkBridge
+
+if TYPE_CHECKING:  # the windows are imported when first opened (an idle app has none)
+    from .ui.log_window import LogWindow
+    from .ui.mailbox_window import MailboxWindow
+    from .ui.settings_dialog import SettingsDialog
 
 __all__ = ["App", "Toast", "toast_text", "cut_words", "setup_logging", "close_logging"]
 
@@ -280,6 +282,8 @@ class App:
             self.mailbox_window.show()
             self.mailbox_window.refresh()
         else:
+            from .ui.mailbox_window import MailboxWindow
+
             self.mailbox_window = MailboxWindow(self.root, self.bridge, self.accounts,
                                                 on_show_log=self.show_log,
                                                 on_notice=self._notice,
@@ -291,6 +295,8 @@ class App:
         if self.log_window is not None and self.log_window.alive:
             self.log_window.show()
         else:
+            from .ui.log_window import LogWindow
+
             self.log_window = LogWindow(self.root, self.bridge, self.accounts)
         return self.log_window
 
@@ -298,6 +304,8 @@ class App:
         if self.settings_dialog is not None and self.settings_dialog.alive:
             self.settings_dialog.top.lift()
         else:
+            from .ui.settings_dialog import SettingsDialog
+
             first_run = not self.accounts.settings.accounts
             self.settings_dialog = SettingsDialog(
                 self.root, self.bridge, self.accounts,

@@ -13,15 +13,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__
-from .decode import format_size
+from .console import build_parser
 from .launch import demo_instance_paths as demo_instance_paths  # re-exported (its old home)
 from .launch import first_run_text, run_app, run_demo, to_demo
 from .mailbox import DownloadFailed, Mailbox, MailboxError
 from .passwords import KeyringUnavailable, default_store
 from .settings import Paths, Settings, SettingsError, load_settings, resolve_paths
 from .store import Store, StoreError
-from .text import clean
+from .text import clean, format_size
 
 __all__ = ["main", "gui_main"]
 
@@ -276,71 +275,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return 0 if found is not None and found.host is not None else 1
 
 
-# -- parser ----------------------------------------------------------------------------
-
-def _settings_file_shown() -> str:
-    try:
-        return str(resolve_paths().settings_file)
-    except Exception:  # --help must never fail
-        return "settings.json in the user config folder"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", default=argparse.SUPPRESS,
-                        help="portable mode: keep everything under this folder")
-    common.add_argument("--config", default=argparse.SUPPRESS, help="the settings file")
-    common.add_argument("--account", default=argparse.SUPPRESS,
-                        help="the account to use (default: the first)")
-    p = argparse.ArgumentParser(
-        prog="traymail", parents=[common],
-        description="POP3 mail notifier and mini client. Plain `traymail` (no command) "
-        "starts the tray app; on the first run it opens Settings to add an account. "
-        "The commands below work without the tray app.",
-        epilog=f"Settings file: {_settings_file_shown()} (or --home / --config). "
-        "`traymail --demo` tries the app with sample mail, no account needed.")
-    p.add_argument("--version", action="version", version=f"traymail {__version__}")
-    p.add_argument("--demo", action="store_true",
-                   help="run the app against a built-in POP3 server with a sample mailbox")
-    p.add_argument("--show", action="store_true",
-                   help="open the running traymail's window (or start it)")
-    p.add_argument("--quit", action="store_true", help="ask the running traymail to quit")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("shell", parents=[common], help="speak POP3 command by command")
-    c = sub.add_parser("check", parents=[common], help="check for new mail")
-    c.add_argument("--json", action="store_true")
-    h = sub.add_parser("headers", parents=[common], help="list headers (no download)")
-    h.add_argument("--new", action="store_true", help="only new messages")
-    h.add_argument("--json", action="store_true")
-    f = sub.add_parser("fetch", parents=[common], help="download messages to .eml files")
-    f.add_argument("--new", action="store_true", help="every new message")
-    f.add_argument("uids", nargs="*", metavar="UID")
-    d = sub.add_parser("delete", parents=[common], help="delete messages on the server")
-    d.add_argument("uids", nargs="+", metavar="UID")
-    d.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    sub.add_parser("accounts", parents=[common], help="list the configured accounts")
-    sub.add_parser("set-password", parents=[common], help="store an account's password")
-    si = sub.add_parser("sign-in", parents=[common],
-                        help="sign an OAuth2 account in (Microsoft, Google, ...)")
-    si.add_argument("--device", action="store_true",
-                    help="show a code to enter on any device instead of the browser redirect")
-    si.add_argument("--no-browser", action="store_true",
-                    help="print the page to open instead of opening the browser")
-    si.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
-    disc = sub.add_parser("discover", parents=[common],
-                          help="find the POP3 settings for an e-mail address")
-    disc.add_argument("address", metavar="ADDRESS")
-    disc.add_argument("--json", action="store_true")
-    disc.add_argument("--offline", action="store_true",
-                      help="only the built-in provider table (no network)")
-    # -- rules (traymail.rules_cli) --
-    ru = sub.add_parser("rules", parents=[common], help="rules on the server's mail")
-    rsub = ru.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
-    rt = rsub.add_parser("test", parents=[common],
-                         help="show which rule matches which message, without acting")
-    rt.add_argument("--json", action="store_true")
-    return p
-
+# -- rules -----------------------------------------------------------------------------
 
 def cmd_rules(ctx: Context) -> int:
     from .rules_cli import rules_test
@@ -356,15 +291,10 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
 
 
 def _gui_errors() -> tuple[type[Exception], ...]:
-    """Tk missing (no python3-tk) or no display: the console commands still work."""
-    try:
-        import tkinter
-    except ImportError:
-        return (ImportError,)
-    return (tkinter.TclError, ImportError)
-
-
-_GUI_ERRORS = _gui_errors()
+    """Tk missing (no python3-tk) or no display: the console commands still work.
+    Called only when the GUI failed (tkinter is imported by it, never by a command)."""
+    tkinter = sys.modules.get("tkinter")
+    return (ImportError,) if tkinter is None else (tkinter.TclError, ImportError)
 
 
 def _no_display(exc: Exception) -> int:
@@ -375,15 +305,18 @@ def _no_display(exc: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run parsed arguments (:func:`traymail.console.main` parses them first)."""
     for name in ("home", "config", "account"):
         if not hasattr(args, name):
             setattr(args, name, None)
     if args.demo:
         try:
             return run_demo(args)
-        except _GUI_ERRORS as exc:
+        except _gui_errors() as exc:
             return _no_display(exc)
     if args.command == "shell":
         return cmd_shell(None)
@@ -404,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         try:
             return run_app(args)
-        except _GUI_ERRORS as exc:
+        except _gui_errors() as exc:
             return _no_display(exc)
     ctx: Context | None = None
     try:

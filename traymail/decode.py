@@ -21,13 +21,13 @@ import codecs
 import email.utils
 import re
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage, Message
-from email.parser import BytesParser
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .store import StoredHeader
-from .text import clean, clean_block
+from .text import clean, clean_block, format_size
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 __all__ = ["parse_headers", "preview_text", "format_size", "MAX_HEADER", "MAX_PREVIEW_INPUT"]
 
@@ -36,7 +36,6 @@ MAX_HEADER: Final = 16 * 1024
 #: octets of a message the preview parses
 MAX_PREVIEW_INPUT: Final = 256 * 1024
 
-_PARSER = BytesParser(policy=policy.default)
 _TAGS = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _WANTED = ("from", "to", "subject", "date", "message-id", "content-type")
@@ -200,9 +199,13 @@ def _bounded(data: bytes) -> bytes:
 
 def preview_text(data: bytes, max_chars: int = 4000) -> str:
     """The first readable text of a (possibly truncated) message, clean."""
+    from email import policy  # the MIME parser: only a preview needs it
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+
     data = _bounded(data)
     try:
-        msg = _PARSER.parsebytes(data)
+        msg = BytesParser(policy=policy.default).parsebytes(data)
         part = msg.get_body(preferencelist=("plain", "html")) if isinstance(
             msg, EmailMessage) else None
     except Exception:
@@ -223,13 +226,3 @@ def preview_text(data: bytes, max_chars: int = 4000) -> str:
         text = data.split(b"\r\n\r\n", 1)[1].decode("utf-8", "replace")
     lines = [_SPACE.sub(" ", line).strip() for line in str(text).splitlines()]
     return clean_block("\n".join(lines).strip()[:max_chars])
-
-
-def format_size(octets: int) -> str:
-    """1234 -> '1.2 KB' (decimal units, as mail clients show them)."""
-    size = float(octets)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"  # pragma: no cover

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from .decode import parse_headers
 from .pop3 import POP3, POP3Error, State
 from .private import PrivateRotatingFileHandler, create_private, private_dir
 from .session import AccountState, MailboxError
@@ -120,6 +119,8 @@ def fit_name(stem: str, suffix: str, directory: str, *, platform: str | None = N
 def eml_path(target: Path, uid: str, header: StoredHeader | None, head: bytes) -> Path:
     """The final name of a download: "date sender - subject [uid tag].eml"."""
     if header is None:
+        from .decode import parse_headers  # only then: the decoder loads lazily
+
         header = parse_headers(uid, None, head)
     when = (datetime.fromtimestamp(header.timestamp).strftime("%Y-%m-%d %H%M")
             if header.timestamp else "undated")

@@ -8,34 +8,24 @@ session*, checks the size, and DELEs only those; any error before QUIT ends
 with RSET (or a dropped connection): nothing is deleted.
 
 A per-account lock keeps two sessions from ever running at once. No GUI here.
+The decoder, OAuth2 and the download writer are imported when an operation
+needs them: a ``traymail check`` loads none of them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import logging.handlers
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import ruling
-from .decode import parse_headers
-from .files import (
-    DownloadCancelled,
-    DownloadFailed,
-    ProgressFile,
-    abort,
-    close_file_logger,
-    eml_path,
-    file_logger,
-)
-from .mimeinfo import Preview, preview_details
-from .oauth import OAuth2Error, TokenManager, default_manager
+from .files import DownloadCancelled, DownloadFailed, abort, close_file_logger, file_logger
+from .listing import sync_listing
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
     GRACE,
@@ -50,6 +40,7 @@ from .pop3 import (
     TranscriptEvent,
 )
 from .private import private_dir
+from .results import CheckResult, DeleteReport, Header
 from .rules import RuleSet
 from .session import (
     AccountState,
@@ -65,59 +56,16 @@ from .settings import Account, AuthMethod, Paths
 from .store import Store, StoredHeader
 from .text import clean
 
+if TYPE_CHECKING:
+    from .mimeinfo import Preview
+    from .oauth import TokenManager
+
 __all__ = ["Mailbox", "CheckResult", "Header", "DeleteReport", "MailboxError",
            "AccountState", "AccountStatus", "DownloadCancelled", "DownloadFailed"]
 
 log = logging.getLogger("traymail.mailbox")
 Progress = Callable[[int, int], None]
 TRANSCRIPT_LINES = 5000
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    new_count: int
-    new_size: int
-    total_count: int
-    total_size: int
-    newly_arrived: tuple[str, ...]
-    #: the first check of this account: newly_arrived is the whole mailbox,
-    #: to be shown as one summary
-    first_run: bool = False
-    # -- rules (traymail.ruling): newly arrived messages an "important" rule
-    # matched (a toast even when paused), the sound to play (None: silence),
-    # how many new messages an "ignore" rule kept out of the counts
-    important: tuple[str, ...] = ()
-    sound: str | None = None
-    ignored: int = 0
-
-
-@dataclass(frozen=True)
-class Header:
-    uid: str
-    number: int | None
-    size: int | None
-    sender: str
-    recipients: str
-    subject: str
-    date: str
-    timestamp: float | None
-    message_id: str
-    new: bool
-    marked: bool
-    downloaded: Path | None
-    #: the rule that matched (traymail.rules), None: none
-    rule: str | None = None
-    #: the top-level Content-Type says it carries attachments
-    attachments: bool = False
-
-
-@dataclass(frozen=True)
-class DeleteReport:
-    deleted: tuple[str, ...] = ()
-    #: marked, but no longer on the server (never guessed)
-    gone: tuple[str, ...] = ()
-    #: (uid, reason): not deleted
-    failed: tuple[tuple[str, str], ...] = ()
 
 
 class Mailbox:
@@ -133,8 +81,7 @@ class Mailbox:
         self.token_source = token_source
         self.store = store
         self.passwords = passwords
-        #: OAuth2 tokens (the keyring by default; nothing is read until needed)
-        self.tokens = tokens if tokens is not None else default_manager()
+        self._tokens = tokens
         self.paths = paths
         self.timeout = timeout
         #: each operation's time bound (traymail.pop3._deadline)
@@ -151,6 +98,16 @@ class Mailbox:
         self._no_uidl_noted = False
         #: the rules, friends and block list (set from the settings by Accounts)
         self.rules = RuleSet()
+
+    @property
+    def tokens(self) -> TokenManager:
+        """OAuth2 tokens (the keyring by default; made, and traymail.oauth
+        imported, only when an OAuth2 account needs them)."""
+        if self._tokens is None:
+            from .oauth import default_manager
+
+            self._tokens = default_manager()
+        return self._tokens
 
     @property
     def name(self) -> str:
@@ -215,7 +172,7 @@ class Mailbox:
                     pop.quit(wait=False)  # nothing to confirm: no DELE was sent
                     self._quit_unconfirmed = time.monotonic()
                 self.tracker.succeeded()
-            except (POP3Error, OSError, KeyringUnavailable, MailboxError, OAuth2Error) as exc:
+            except _session_errors() as exc:
                 if pop is not None:
                     abort(pop)
                 if isinstance(exc, DownloadCancelled):
@@ -288,7 +245,7 @@ class Mailbox:
         the server allows: (stat, [(number, uid)], {number: size}). STAT comes
         first: its count bounds the listings (traymail.pop3 caps them)."""
         try:
-            st, ids, sizes = pop.scan(stat=stat, listing=listing)
+            st, pairs, sizes = pop.scan_pairs(stat=stat, listing=listing)
         except ServerError:
             caps = pop.capabilities
             if caps is not None and caps.has("UIDL"):
@@ -296,98 +253,71 @@ class Mailbox:
             st = pop.stat() if stat else None
             pairs = self._uid_list(pop)
             return st, pairs, ({s.number: s.size for s in pop.list()} if listing else {})
-        return st, [(u.number, u.uid) for u in ids], {s.number: s.size for s in sizes or []}
+        return st, pairs, {s.number: s.size for s in sizes or []}
 
     def _uid_list(self, pop: POP3) -> list[tuple[int, str]]:
-        """(number, uid) for every message, from a UIDL in *this* session.
+        """(number, uid) from a UIDL in *this* session (traymail.listing)."""
+        from .listing import uid_list
 
-        Without UIDL the identity falls back to size + Message-ID (from TOP),
-        which is weaker: two copies of one message look alike. Said in the log."""
-        caps = pop.capabilities
-        try:
-            return [(u.number, u.uid) for u in pop.uidl()]
-        except ServerError:
-            if caps is not None and caps.has("UIDL"):
-                raise
+        return uid_list(pop, self._note, self._warn_no_uidl)
+
+    def _warn_no_uidl(self) -> None:
         if not self._no_uidl_noted:
             log.warning("%s: no UIDL; using size + Message-ID as identity", self.name)
             self._no_uidl_noted = True
-        self._note("server has no UIDL: messages are identified by size + Message-ID (weaker)")
-        sizes = {s.number: s.size for s in pop.list()}
-        out: list[tuple[int, str]] = []
-        seen: dict[str, int] = {}
-        try:
-            for n, data in pop.top_many(sorted(sizes), 0):
-                mid = parse_headers("", None, data).message_id or hashlib.sha256(data).hexdigest()
-                key = "~" + hashlib.sha256(f"{sizes[n]}:{mid}".encode()).hexdigest()[:24]
-                seen[key] = seen.get(key, 0) + 1
-                out.append((n, key if seen[key] == 1 else f"{key}#{seen[key]}"))
-        except ServerError as exc:
-            raise CapabilityError("the server has neither UIDL nor TOP; traymail cannot "
-                                  "tell messages apart safely") from exc
-        return out
-
-    def _sizes(self, pop: POP3, ids: list[tuple[int, str]]) -> dict[str, int | None]:
-        known = self.store.sizes(self.name)
-        if all(known.get(uid) is not None for _, uid in ids):
-            return {uid: known[uid] for _, uid in ids}
-        by_number = {s.number: s.size for s in pop.list()}
-        return {uid: by_number.get(n) for n, uid in ids}
 
     # -- check -----------------------------------------------------------------
     def check(self) -> CheckResult:
-        """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT."""
+        """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT. A
+        listing identical to the last one synced (same digest) is not synced again."""
         with self._session() as pop:
             stat_, ids, _ = self._scan(pop, stat=True, listing=False)
             assert stat_ is not None
             stat = stat_
-            sizes = self._sizes(pop, ids)
+            first_run = not self.store.has_history(self.name)
+            uids = sync_listing(pop, self.store, self.name, ids)
             ruled = self.rules.applies_to(self.name)
             if ruled:  # rules need the headers: TOP n 0, in this session
+                from . import ruling
+
+                sizes = self.store.sizes(self.name)
                 ruling.fetch_heads(self, pop, ids, sizes)
-        first_run = not self.store.has_history(self.name)
-        self.store.sync_uids(self.name, sizes)
         self.store.set_history(self.name)
-        flags = self.store.flags(self.name)
-        downloaded = self.store.downloads(self.name)
-        outcome = (ruling.apply_rules(self, [u for _, u in ids], sizes) if ruled
-                   else ruling.RuleOutcome({}))
-        new_all = [uid for _, uid in ids if not flags[uid][1] and uid not in downloaded]
+        unseen = self.store.unseen(self.name)
+        new_all = self._not_downloaded([uid for uid in uids if uid in unseen])
+        if not ruled:  # no rules: the new ones as they are
+            arrived = tuple(uid for uid in new_all if not unseen[uid][1])
+            self.store.set_announced(self.name, arrived)
+            return CheckResult(len(new_all), sum(unseen[u][0] or 0 for u in new_all),
+                               stat.count, stat.size, arrived, first_run,
+                               sound=None if first_run or not arrived else self.account.sound)
+        outcome = ruling.apply_rules(self, uids, sizes)
         new = [uid for uid in new_all if uid not in outcome.ignored]
-        arrived = tuple(uid for uid in new if not flags[uid][0])
+        arrived = tuple(uid for uid in new if not unseen[uid][1])
         self.store.set_announced(self.name, [*arrived, *(set(new_all) - set(new))])
         if outcome.delete_now:
-            self._delete_without_asking(list(outcome.delete_now))
-        return CheckResult(len(new), sum(sizes[u] or 0 for u in new), stat.count, stat.size,
-                           arrived, first_run,
+            ruling.delete_without_asking(self, list(outcome.delete_now))
+        return CheckResult(len(new), sum(unseen[u][0] or 0 for u in new), stat.count,
+                           stat.size, arrived, first_run,
                            tuple(u for u in arrived if u in outcome.important),
                            None if first_run else
                            outcome.sound_for(arrived, self.account.sound),
                            len(new_all) - len(new))
 
-    def _delete_without_asking(self, uids: list[str]) -> None:
-        """A rule's "delete without asking": the usual path (a new session, its
-        UIDL re-check, the recorded size), logged."""
-        self._note(f"rule log: deleting {len(uids)} message(s) without asking")
-        try:
-            report = self.delete_marked(only=uids)
-        except MailboxError as exc:
-            self._note(f"rule log: the deletion failed, the marks stay: {exc}")
-            log.warning("%s: rule deletion failed: %s", self.name, exc)
-            return
-        self._note(f"rule log: deleted {len(report.deleted)}, gone {len(report.gone)}, "
-                   f"not deleted {len(report.failed)}")
-        log.info("%s: a rule deleted %d message(s) without asking", self.name,
-                 len(report.deleted))
+    def _not_downloaded(self, uids: list[str]) -> list[str]:
+        """Those of ``uids`` with no downloaded file (only they are looked up on disk)."""
+        files = self.store.download_paths(self.name)
+        return [u for u in uids if u not in files or not files[u].exists()]
 
     # -- headers -----------------------------------------------------------------
     def cached_headers(self, numbers: dict[str, int] | None = None) -> list[Header]:
         """Headers from the cache only (no network): for an instant window."""
-        cache = self.store.headers(self.name)
-        flags = self.store.flags(self.name)
-        sizes = self.store.sizes(self.name)
+        few = list(numbers) if numbers is not None and len(numbers) <= 200 else None
+        cache = self.store.headers(self.name, few)  # a few: only their rows are read
+        flags = self.store.flags(self.name, few)
+        sizes = self.store.sizes(self.name, few)
         marks = self.store.marks(self.name)
-        downloads = self.store.downloads(self.name)
+        downloads = self.store.downloads(self.name, few)
         rule_of = self.store.rule_results(self.name)
         order = list(numbers) if numbers is not None else list(sizes)
         out = []
@@ -404,16 +334,27 @@ class Mailbox:
         return out
 
     def headers(self, new_only: bool = False) -> list[Header]:
-        """All messages' headers; only those missing from the cache are fetched
-        (pipelined ``TOP n 0``). Without TOP: a clear error, never a RETR."""
+        """All messages' headers (``new_only``: the new ones); only those missing
+        from the cache are fetched (pipelined ``TOP n 0``). Without TOP: a
+        clear error, never a RETR."""
         with self._session() as pop:
-            _, ids, size_of = self._scan(pop)
-            sizes: dict[str, int | None] = {uid: size_of.get(n) for n, uid in ids}
-            self.store.sync_uids(self.name, sizes)
+            if new_only:  # only the new ones: synced as a check does, fetched, shown
+                ids = self._scan(pop, stat=False, listing=False)[1]
+                uids = sync_listing(pop, self.store, self.name, ids)
+                unseen = self.store.unseen(self.name)
+                new = set(self._not_downloaded([u for u in uids if u in unseen]))
+                ids = [(n, u) for n, u in ids if u in new]
+                sizes = {u: unseen[u][0] for _, u in ids}
+            else:
+                _, ids, size_of = self._scan(pop)
+                sizes = {uid: size_of.get(n) for n, uid in ids}
+                self.store.sync_uids(self.name, sizes)
             ruled = self.rules.applies_to(self.name)
             if ruled:  # rules need the header blocks; this fills the cache too
+                from . import ruling
+
                 ruling.fetch_heads(self, pop, ids, sizes)
-            cache = self.store.headers(self.name)
+            cache = self.store.headers(self.name, [u for _, u in ids] if new_only else None)
             missing = [(n, uid) for n, uid in ids if uid not in cache]
             if missing:
                 caps = pop.capabilities
@@ -421,6 +362,8 @@ class Mailbox:
                     raise CapabilityError("the server does not support TOP, so headers "
                                           "cannot be shown without downloading the messages")
                 by_number = dict(missing)
+                from .decode import parse_headers
+
                 batch: list[StoredHeader] = []
                 for n, data in pop.top_many([n for n, _ in missing], 0):
                     uid = by_number[n]
@@ -450,6 +393,8 @@ class Mailbox:
                 raise CapabilityError("the server does not support TOP, so there is no "
                                       "preview without downloading the message")
             data = pop.top(number, lines)
+        from .mimeinfo import preview_details
+
         return preview_details(data)
 
     # -- downloads -----------------------------------------------------------------
@@ -482,6 +427,8 @@ class Mailbox:
 
     def _fetch(self, todo: list[str], progress: Progress | None, cancel: threading.Event | None
                ) -> tuple[dict[str, Path], list[tuple[str, str]]]:
+        from .download import fetch_files
+
         target = self.paths.download_dir_for(self.account)
         if self.account.download_dir:  # the user's folder keeps its mode
             private_dir(target, own=False)
@@ -489,47 +436,16 @@ class Mailbox:
             private_dir(self.paths.download_dir)
             private_dir(target)
         cache = self.store.headers(self.name)
-        out: dict[str, Path] = {}
-        failed: list[tuple[str, str]] = []
-        open_files: dict[int, ProgressFile] = {}
         with self._session() as pop:
             _, ids, size_of = self._scan(pop)
             numbers = {u: n for n, u in ids}
-            sizes = {u: size_of.get(numbers[u]) for u in todo if u in numbers}
             want = [u for u in todo if u in numbers]
-            gone = [u for u in todo if u not in numbers]
+            gone = len(todo) - len(want)
             if gone:
-                self._note(f"{len(gone)} message(s) to download are no longer on the server")
-            total = sum(sizes.get(u) or 0 for u in want)
-            counter = [0]
-            by_number = {numbers[u]: u for u in want}
-
-            def sink(n: int) -> ProgressFile:
-                key = f"{self.name}\0{by_number[n]}".encode()
-                tag = hashlib.sha256(key).hexdigest()[:16]
-                f = ProgressFile(target / f".traymail-{tag}.part", counter, total,
-                                  progress, cancel)
-                open_files[n] = f
-                return f
-
-            try:
-                for n, octets in pop.retr_many([numbers[u] for u in want], sink):
-                    uid, f = by_number[n], open_files.pop(n)
-                    try:
-                        final = eml_path(target, uid, cache.get(uid), f.head)
-                        f.keep_as(final)
-                        self.store.add_download(self.name, uid, final, octets)
-                        out[uid] = final
-                    except OSError as exc:  # this message only; the batch goes on
-                        failed.append((uid, exc.strerror or str(exc)))
-                        self._note(f"message {uid} was not saved: {exc.strerror or exc}")
-                        log.warning("%s: message %s was not saved: %s", self.name, uid, exc)
-                    finally:
-                        f.discard()  # the temp file never outlives an error
-            finally:
-                for f in open_files.values():  # a half file never gets a final name
-                    f.discard()
-        return out, failed
+                self._note(f"{gone} message(s) to download are no longer on the server")
+            total = sum(size_of.get(numbers[u]) or 0 for u in want)
+            return fetch_files(pop, self.store, self.name, target, numbers, want, total,
+                               cache, progress, cancel, self._note)
 
     # -- marks and deletion ----------------------------------------------------------
     def mark(self, uids: list[str]) -> None:
@@ -591,3 +507,11 @@ class Mailbox:
 
     def forget_seen(self) -> None:
         self.store.set_seen(self.name, False)
+
+
+def _session_errors() -> tuple[type[BaseException], ...]:
+    """What ends a session as an account state. OAuth2Error only once
+    traymail.oauth is loaded (nothing else can raise it)."""
+    oauth = sys.modules.get("traymail.oauth")
+    base = (POP3Error, OSError, KeyringUnavailable, MailboxError)
+    return base if oauth is None else (*base, oauth.OAuth2Error)

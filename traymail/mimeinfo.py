@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email import errors
+from email import errors, policy
 from email.message import Message
+from email.parser import BytesParser
 
-from .decode import _PARSER, _bounded, _split_headers, preview_text
+from .decode import _bounded, _split_headers, preview_text
 from .i18n import _
 from .text import clean
 
@@ -110,7 +111,7 @@ def preview_details(data: bytes) -> Preview:
     found: list[Attachment] = []
     counter = [0]
     try:
-        msg = _PARSER.parsebytes(_bounded(data))
+        msg = BytesParser(policy=policy.default).parsebytes(_bounded(data))
         if msg.is_multipart():
             _walk(msg, found, counter)
         elif hint:

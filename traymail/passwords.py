@@ -6,12 +6,24 @@ keyrings.alt), :class:`KeyringStore` raises :class:`KeyringUnavailable` with
 what to do. The documented opt-in ``TRAYMAIL_PASSWORD_IN_MEMORY=1`` keeps
 passwords in memory for the life of the process instead (asked again at each
 start).
+
+Start-up cost: ``import keyring`` alone costs ~50 ms (its backends' helpers
+pull urllib, tarfile, every backend module), which a ``traymail check`` run
+every minute from cron pays each time. So :meth:`KeyringStore.get` first asks
+the Secret Service directly (``secretstorage``, the module keyring's own
+Secret Service backend uses, with the same item attributes) when nothing
+chooses another backend (no ``PYTHON_KEYRING_BACKEND``, no keyringrc, no
+backend set in this process); anything else -- no Secret Service, a locked
+collection, no such item -- goes the full keyring way. The backend keyring
+chooses is chosen once per process and remembered.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
+from pathlib import Path
 from typing import Protocol
 
 from .i18n import _
@@ -23,6 +35,14 @@ __all__ = ["PasswordStore", "KeyringStore", "MemoryStore", "KeyringUnavailable",
 SERVICE = "traymail"
 #: backends that would store the password in plain text or not at all
 _REFUSED = ("keyrings.alt", "keyring.backends.fail", "keyring.backends.null")
+
+
+#: the keyring backend chosen in this process (keyring's discovery imports
+#: every backend module: done once)
+_CHOSEN: object | None = None
+_CHOSEN_LOCK = threading.Lock()
+#: a miss of the direct Secret Service read (then the keyring package decides)
+_MISS = object()
 
 
 class KeyringUnavailable(Exception):
@@ -59,9 +79,14 @@ class KeyringStore:
         self.service = service
 
     def _backend(self) -> object:
+        global _CHOSEN
         import keyring
 
-        backend = keyring.get_keyring()
+        with _CHOSEN_LOCK:
+            core = sys.modules.get("keyring.core")
+            if _CHOSEN is None or getattr(core, "_keyring_backend", None) is not _CHOSEN:
+                _CHOSEN = keyring.get_keyring()  # honours keyring.set_keyring()
+            backend = _CHOSEN
         name = type(backend).__module__
         chainer = getattr(backend, "backends", None)
         if chainer is not None:  # ChainerBackend: usable only with a real member
@@ -76,6 +101,9 @@ class KeyringStore:
         return backend
 
     def get(self, account: Account) -> str | None:
+        fast = _secret_service_get(self.service, account.keyring_user)
+        if fast is not _MISS:
+            return fast  # type: ignore[return-value]
         import keyring.errors
 
         backend = self._backend()
@@ -103,6 +131,50 @@ class KeyringStore:
             pass
         except keyring.errors.KeyringError as exc:
             raise _failed(exc) from None
+
+
+def _keyring_configured() -> bool:
+    """Does something choose the keyring backend other than keyring's own
+    ranking (which puts the Secret Service first on Linux)?"""
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return True
+    core = sys.modules.get("keyring.core")
+    if getattr(core, "_keyring_backend", None) is not None:
+        return True  # chosen in this process (keyring.set_keyring, or already detected)
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config, "python_keyring", "keyringrc.cfg").exists()
+
+
+def _secret_service_get(service: str, user: str) -> object:
+    """The password from the Secret Service's default collection, read the way
+    keyring's SecretService backend stores it (attributes ``service`` and
+    ``username``), or _MISS when that cannot decide (not Linux, a configured
+    backend, no daemon, locked, no such item)."""
+    if not sys.platform.startswith("linux") or _keyring_configured():
+        return _MISS
+    try:
+        import secretstorage
+    except ImportError:
+        return _MISS
+    try:
+        connection = secretstorage.dbus_init()
+    except Exception:  # no session bus, ...: keyring says what is wrong
+        return _MISS
+    try:
+        if not secretstorage.check_service_availability(connection):
+            return _MISS
+        collection = secretstorage.get_default_collection(connection)
+        if collection.is_locked():
+            return _MISS  # keyring prompts to unlock it
+        for item in collection.search_items({"username": user, "service": service}):
+            if item.is_locked():
+                return _MISS
+            return item.get_secret().decode("utf-8")
+        return _MISS
+    except Exception:  # secretstorage / D-Bus errors: the full keyring path decides
+        return _MISS
+    finally:
+        connection.close()
 
 
 class MemoryStore:

@@ -28,7 +28,6 @@ from typing import Any
 
 import regex
 
-from .decode import _split_headers, _text  # the same linear, bounded header decoding
 from .i18n import _, ngettext
 from .settings import SettingsError, check_object
 
@@ -234,6 +233,10 @@ def _listed(address: str, entries: Sequence[str]) -> bool:
 
 def message_from_head(head: bytes, size: int | None, names: Sequence[str]) -> Message:
     """Decode a header block (RFC 5322 §2.2) for the rules; never raises."""
+    # the same linear, bounded header decoding (imported here: a check without
+    # rules never loads the decoder)
+    from .decode import _split_headers, _text
+
     raw = _split_headers(head[:MAX_HEAD], tuple(names))
     m = re.search(r'charset\s*=\s*"?([\w.:-]{1,40})',
                   raw.get("content-type", b"").decode("ascii", "replace"), re.I)

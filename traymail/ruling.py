@@ -6,18 +6,22 @@ result, mark for deletion, and write a "rule log" line to the transcript
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .decode import parse_headers
 from .pop3 import POP3
 from .rules import MAX_HEAD, Action, Match, RuleSet, message_from_head
+from .session import MailboxError
 from .text import clean
 
 if TYPE_CHECKING:
     from .mailbox import Mailbox
 
-__all__ = ["RuleOutcome", "fetch_heads", "apply_rules", "test_rules"]
+log = logging.getLogger("traymail.mailbox")  # its rule log lines, as before
+
+__all__ = ["RuleOutcome", "fetch_heads", "apply_rules", "delete_without_asking", "test_rules"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,22 @@ def apply_rules(mb: Mailbox, uids: list[str], sizes: dict[str, int | None]) -> R
         frozenset(u for u, m in matches.items() if Action.IGNORE in m.actions),
         frozenset(u for u, m in matches.items() if Action.IMPORTANT in m.actions),
         tuple(delete_now))
+
+
+def delete_without_asking(mb: Mailbox, uids: list[str]) -> None:
+    """A rule's "delete without asking": the usual path (a new session, its
+    UIDL re-check, the recorded size), logged."""
+    mb._note(f"rule log: deleting {len(uids)} message(s) without asking")
+    try:
+        report = mb.delete_marked(only=uids)
+    except MailboxError as exc:
+        mb._note(f"rule log: the deletion failed, the marks stay: {exc}")
+        log.warning("%s: rule deletion failed: %s", mb.name, exc)
+        return
+    mb._note(f"rule log: deleted {len(report.deleted)}, gone {len(report.gone)}, "
+             f"not deleted {len(report.failed)}")
+    log.info("%s: a rule deleted %d message(s) without asking", mb.name,
+             len(report.deleted))
 
 
 def test_rules(mb: Mailbox) -> list[tuple[str, int, str, str, Match | None]]:

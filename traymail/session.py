@@ -14,13 +14,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .i18n import _, ngettext
-from .oauth import NeedsSignIn, OAuth2ConfigError, OAuth2Error, TokenManager
 from .passwords import KeyringUnavailable
 from .pop3 import (
     POP3,
@@ -39,6 +39,9 @@ from .pop3 import (
     TransportTimeout,
 )
 from .settings import Account, AuthMethod, Security
+
+if TYPE_CHECKING:
+    from .oauth import TokenManager
 
 __all__ = ["AccountState", "AccountStatus", "MailboxError", "connect", "StateTracker",
            "TokenSource", "log_in", "default_token_source"]
@@ -269,6 +272,10 @@ class StateTracker:
         interval = self.account.check_interval_minutes * 60
         host = self.account.host
         retry: float | None = now + interval
+        # traymail.oauth is imported by OAuth2 accounts only: unloaded, none of
+        # its errors can have been raised
+        oauth = sys.modules.get("traymail.oauth")
+        oauth_error: tuple[type[Exception], ...] = () if oauth is None else (oauth.OAuth2Error,)
         if isinstance(exc, MailboxError):
             err = exc
         elif isinstance(exc, AuthenticationError) and self.account.auth is AuthMethod.OAUTH2:
@@ -288,11 +295,11 @@ class StateTracker:
                 host=host, reason=exc.text or _("no reason given")) + " " + then,
                 AccountState.AUTH_FAILED)
             retry = None
-        elif isinstance(exc, NeedsSignIn):
+        elif oauth is not None and isinstance(exc, oauth.NeedsSignIn):
             err = MailboxError(str(exc), AccountState.NEEDS_SIGN_IN)
-        elif isinstance(exc, OAuth2ConfigError):
+        elif oauth is not None and isinstance(exc, oauth.OAuth2ConfigError):
             err = MailboxError(str(exc), AccountState.STOPPED)
-        elif isinstance(exc, OAuth2Error):  # the token endpoint is away or odd: later
+        elif isinstance(exc, oauth_error):  # the token endpoint is away or odd: later
             self._failures += 1
             delay = min(self.MAX_BACKOFF, 60.0 * 2 ** (self._failures - 1))
             retry = now + delay
@@ -393,7 +400,7 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
             log_in(pop, account, password or "")
         stat = pop.stat()
         pop.quit()
-    except (POP3Error, OSError, MailboxError, OAuth2Error) as exc:
+    except _probe_errors() as exc:
         raise tracker.failed(exc, None, None) from exc
     finally:
         if pop is not None:
@@ -407,3 +414,9 @@ def probe(account: Account, password: str | None, timeout: float = 15.0,
     # TRANSLATORS: the result of "Test connection": "OK: 3 messages (4.5 KB), TLS"
     return _("OK: {messages} ({size}), {security}{delay}").format(
         messages=messages, size=format_size(stat.size), security=tls, delay=extra)
+
+
+def _probe_errors() -> tuple[type[Exception], ...]:
+    base: tuple[type[Exception], ...] = (POP3Error, OSError, MailboxError)
+    oauth = sys.modules.get("traymail.oauth")
+    return base if oauth is None else (*base, oauth.OAuth2Error)

@@ -138,9 +138,18 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def _all(self, sql: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+    def _all(self, sql: str, args: tuple[object, ...],
+             uids: list[str] | None = None) -> list[tuple[object, ...]]:
+        """Rows of ``sql`` (``... WHERE account=?``); only those of ``uids`` when given."""
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            if uids is None:
+                return self._db.execute(sql, args).fetchall()
+            rows: list[tuple[object, ...]] = []
+            for k in range(0, len(uids), 500):
+                part = uids[k:k + 500]
+                rows += self._db.execute(
+                    f"{sql} AND uid IN ({','.join('?' * len(part))})", (*args, *part)).fetchall()
+            return rows
 
     # -- messages ------------------------------------------------------------------
     def sync_uids(self, account: str, sizes: dict[str, int | None]) -> list[str]:
@@ -165,16 +174,57 @@ class Store:
             for table in ("headers", "rule_heads", "rule_results"):
                 db.executemany(f"DELETE FROM {table} WHERE account=? AND uid=?",
                                [(account, u) for u in gone])
+            db.execute("DELETE FROM meta WHERE key=?", (f"listing:{account}",))
         return new
 
-    def sizes(self, account: str) -> dict[str, int | None]:
-        return {str(u): s for u, s in self._all(  # type: ignore[misc]
-            "SELECT uid, size FROM messages WHERE account=?", (account,))}
+    def sync_listing(self, account: str, uids: list[str], digest: str) -> bool:
+        """Record the UIDs now on the server (new ones without a size yet) and
+        forget the gone ones (with their cached headers and rule data); remember ``digest``
+        (of this listing) once every size is known. Returns whether any size is
+        unknown. Nothing is
+        read but the UIDs (a set): linear in the listing, lean in memory."""
+        now = time.time()
+        with self.transaction() as db:
+            known = {u for (u,) in db.execute(
+                "SELECT uid FROM messages WHERE account=?", (account,))}
+            new = [u for u in uids if u not in known]
+            if new:
+                db.executemany("INSERT INTO messages (account, uid, first_seen) VALUES (?,?,?)",
+                               [(account, u, now) for u in new])
+            if len(known) + len(new) != len(uids):  # some are gone (or listed twice)
+                current = set(uids)
+                gone = [(account, u) for u in known if u not in current]
+                for table in ("messages", "headers", "rule_heads", "rule_results"):
+                    db.executemany(f"DELETE FROM {table} WHERE account=? AND uid=?", gone)
+            unsized = db.execute("SELECT 1 FROM messages WHERE account=? AND size IS NULL "
+                                 "LIMIT 1", (account,)).fetchone() is not None
+            if not unsized:  # complete: the next identical listing needs no sync
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           (f"listing:{account}", digest))
+        return unsized
 
-    def flags(self, account: str) -> dict[str, tuple[bool, bool]]:
+    def listing_digest(self, account: str) -> str | None:
+        """The digest of the listing the state was last synced to (None: unknown)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?",
+                                   (f"listing:{account}",)).fetchone()
+        return None if row is None else str(row[0])
+
+    def unseen(self, account: str) -> dict[str, tuple[int | None, bool]]:
+        """uid -> (size, announced) of the messages not marked seen."""
+        return {str(u): (s, bool(a)) for u, s, a in self._all(  # type: ignore[misc]
+            "SELECT uid, size, announced FROM messages WHERE account=? AND seen=0",
+            (account,))}
+
+    def sizes(self, account: str, uids: list[str] | None = None) -> dict[str, int | None]:
+        return {str(u): s for u, s in self._all(  # type: ignore[misc]
+            "SELECT uid, size FROM messages WHERE account=?", (account,), uids)}
+
+    def flags(self, account: str, uids: list[str] | None = None
+              ) -> dict[str, tuple[bool, bool]]:
         """uid -> (announced, seen)."""
         return {str(u): (bool(a), bool(s)) for u, a, s in self._all(
-            "SELECT uid, announced, seen FROM messages WHERE account=?", (account,))}
+            "SELECT uid, announced, seen FROM messages WHERE account=?", (account,), uids)}
 
     def set_announced(self, account: str, uids: Iterable[str]) -> None:
         with self.transaction() as db:
@@ -222,9 +272,10 @@ class Store:
                 [(account, h.uid, h.size, h.sender, h.recipients, h.subject, h.date,
                   h.timestamp, h.message_id, now, int(h.attachments)) for h in headers])
 
-    def headers(self, account: str) -> dict[str, StoredHeader]:
+    def headers(self, account: str, uids: list[str] | None = None
+                ) -> dict[str, StoredHeader]:
         rows = self._all("SELECT uid, size, sender, recipients, subject, date, timestamp, "
-                         "message_id, attachments FROM headers WHERE account=?", (account,))
+                         "message_id, attachments FROM headers WHERE account=?", (account,), uids)
         return {str(r[0]): StoredHeader(*r[:8]) if not r[8]  # type: ignore[arg-type]
                 else replace(StoredHeader(*r[:8]), attachments=True)  # type: ignore[arg-type]
                 for r in rows}
@@ -260,10 +311,22 @@ class Store:
             db.execute("INSERT OR REPLACE INTO downloads VALUES (?,?,?,?,?)",
                        (account, uid, str(path), size, time.time()))
 
-    def downloads(self, account: str) -> dict[str, Path]:
+    def add_downloads(self, account: str, files: Iterable[tuple[str, Path, int]]) -> None:
+        """Record (uid, file, size) downloads in one transaction."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO downloads VALUES (?,?,?,?,?)",
+                           [(account, uid, str(path), size, now) for uid, path, size in files])
+
+    def download_paths(self, account: str) -> dict[str, Path]:
+        """uid -> file, as recorded (whether the file still exists is not checked)."""
+        return {str(u): Path(str(p)) for u, p in self._all(
+            "SELECT uid, path FROM downloads WHERE account=?", (account,))}
+
+    def downloads(self, account: str, uids: list[str] | None = None) -> dict[str, Path]:
         """uid -> file, for downloads whose file still exists."""
         return {str(u): Path(str(p)) for u, p in self._all(
-            "SELECT uid, path FROM downloads WHERE account=?", (account,))
+            "SELECT uid, path FROM downloads WHERE account=?", (account,), uids)
             if Path(str(p)).exists()}
 
     # -- marks ---------------------------------------------------------------------
@@ -288,6 +351,7 @@ class Store:
         """Messages deleted from the server: drop every trace but downloads."""
         uids = list(uids)
         with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key=?", (f"listing:{account}",))
             for table in ("messages", "headers", "marks", "rule_heads", "rule_results"):
                 db.executemany(f"DELETE FROM {table} WHERE account=? AND uid=?",
                                [(account, u) for u in uids])

@@ -26,7 +26,8 @@ from typing import Final
 from .pop3 import visible
 from .pop3._text import UNSAFE
 
-__all__ = ["clean", "clean_block", "clean_filename", "escape_markup", "CleanFormatter"]
+__all__ = ["clean", "clean_block", "clean_filename", "escape_markup", "CleanFormatter",
+           "format_size"]
 
 _FORBIDDEN: Final = re.compile(r'[<>:"/\\|?*]')
 _SPACE: Final = re.compile(r"\s+")
@@ -64,3 +65,13 @@ class CleanFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return clean_block(super().format(record))
+
+
+def format_size(octets: int) -> str:
+    """1234 -> '1.2 KB' (decimal units, as mail clients show them)."""
+    size = float(octets)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"  # pragma: no cover

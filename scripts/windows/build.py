@@ -168,7 +168,7 @@ def make_launcher(base: Path, out: Path, home: bool) -> None:
     interpreter path relative to the exe, so the portable folder can be moved."""
     interp = "pythonw.exe" if base.name.startswith("w") else "python.exe"
     main = ("import os, sys\n"
-            "from traymail.cli import main\n"
+            "from traymail.console import main\n"
             "here = os.path.dirname(os.path.abspath(sys.argv[0]))\n"
             # portable mode: settings, state, logs and downloads next to the exe
             + ("sys.exit(main(['--home', os.path.join(here, 'data'), *sys.argv[1:]]))\n"

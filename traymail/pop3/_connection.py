@@ -12,7 +12,11 @@ onto a FIFO; replies are matched to commands purely by order, which is what
 makes pipelining (RFC 2449 §6.6) a matter of sending several commands before
 reading. A reply is one status line (:class:`Status`), then for multi-line
 commands that got ``+OK`` either :class:`DataLine` events (CAPA, LIST, UIDL)
-or :class:`DataChunk` events (RETR, TOP), then :class:`EndOfData`.
+or :class:`DataChunk` events (RETR, TOP), then :class:`EndOfData`. With
+``bulk_lines`` set, a listing comes as :class:`DataLines` events instead, each
+holding every complete line received so far (same checks, one event per
+read instead of per line: a 100,000-line UIDL costs a few events, not
+100,000).
 
 The session state follows RFC 1939 §3: GREETING -> AUTHORIZATION ->
 TRANSACTION -> UPDATE -> CLOSED. State changes when the *reply* arrives, so
@@ -62,6 +66,7 @@ __all__ = [
     "Connection",
     "Status",
     "DataLine",
+    "DataLines",
     "DataChunk",
     "EndOfData",
     "ConnectionClosed",
@@ -170,6 +175,14 @@ class DataLine:
 
 
 @dataclass(frozen=True, slots=True)
+class DataLines:
+    """Several lines of a listing at once (``bulk_lines``), dot-stuffing removed."""
+
+    lines: tuple[bytes, ...]
+    octets: int
+
+
+@dataclass(frozen=True, slots=True)
 class DataChunk:
     """A piece of a RETR/TOP body: CRLF line ends, dot-stuffing removed."""
 
@@ -209,7 +222,7 @@ class NeedData:
 
 NEED_DATA: Final = NeedData()
 
-Event = Status | DataLine | DataChunk | EndOfData | ConnectionClosed | Challenge
+Event = Status | DataLine | DataLines | DataChunk | EndOfData | ConnectionClosed | Challenge
 
 
 @dataclass(slots=True)
@@ -245,6 +258,9 @@ class Connection:
         self._tls = False
         #: set by the caller once CAPA announced PIPELINING (RFC 2449 §6.6)
         self.pipelining = False
+        #: listings as DataLines (many lines per event) instead of DataLine
+        self.bulk_lines = False
+        self._listing_ended = False
         self._lines_seen = 0
         self._octets_seen = 0
         #: whether the AUTH line carried the initial response (RFC 5034 §4)
@@ -424,7 +440,7 @@ class Connection:
         """Remember STAT's count and ``LIST n`` sizes (they bound later replies)."""
         if command in ("STAT", "LIST"):
             parts = text.split(None, 2)
-            if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+            if len(parts) >= 2 and parts[0].isdecimal() and parts[1].isdecimal():
                 if command == "STAT":
                     self.stat_count = int(parts[0])
                 else:
@@ -458,6 +474,8 @@ class Connection:
             if body.done:
                 self._in_data = self._body = None
                 return EndOfData(expect.command, body.lines, body.octets, self._truncated)
+        elif self.bulk_lines:
+            return self._next_lines(expect)
         else:
             cap = MAX_UIDL_LINE if expect.command == "UIDL" else self.max_status_line
             line = self._buffer.take_line(cap)
@@ -477,6 +495,36 @@ class Connection:
                     self._learn("LIST", line.decode("ascii", "replace"))
                 self._octets_seen += len(line) + 2
                 return DataLine(line)
+        if self._eof:
+            self._fail(f"connection closed in the middle of the reply to {expect.command}")
+        return NEED_DATA
+
+    def _next_lines(self, expect: _Expect) -> Event | NeedData:
+        """Every complete listing line in the buffer as one DataLines event,
+        then EndOfData; the same bounds as line by line."""
+        if self._listing_ended:
+            self._listing_ended = False
+            self._in_data = None
+            return EndOfData(expect.command, self._lines_seen, self._octets_seen)
+        cap = MAX_UIDL_LINE if expect.command == "UIDL" else self.max_status_line
+        lines, ended = self._buffer.take_lines(cap)
+        if lines:
+            self._lines_seen += len(lines)
+            if self._limit is not None and self._lines_seen > self._limit:
+                known = (f" (STAT said {self.stat_count} messages)"
+                         if expect.command != "CAPA" and self.stat_count is not None else "")
+                self._fail(f"{expect.command} listing longer than {self._limit} "
+                           f"lines{known}")
+            if expect.command == "LIST":
+                for line in lines:
+                    self._learn("LIST", line.decode("ascii", "replace"))
+            octets = sum(map(len, lines)) + 2 * len(lines)
+            self._octets_seen += octets
+            self._listing_ended = ended
+            return DataLines(tuple(lines), octets)
+        if ended:
+            self._in_data = None
+            return EndOfData(expect.command, self._lines_seen, self._octets_seen)
         if self._eof:
             self._fail(f"connection closed in the middle of the reply to {expect.command}")
         return NEED_DATA

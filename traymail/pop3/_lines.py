@@ -56,6 +56,40 @@ class ReceiveBuffer:
         del data[: end + 1]
         return line
 
+    def take_lines(self, max_length: int) -> tuple[list[bytes], bool]:
+        """Every complete line up to a lone ``.`` line (a listing's end, RFC
+        1939 §3), without line ends, dot-stuffing removed: (lines, whether the
+        ``.`` was among them;
+        it is consumed, not returned). What follows the ``.`` stays (the
+        next pipelined reply). Each line is held to ``max_length`` octets,
+        the unfinished last one too, as :meth:`take_line` does."""
+        data = self._data
+        m = _LISTING_END.search(data)
+        ended = m is not None
+        if m is not None:
+            stop = m.start() + (1 if data[m.start()] == 0x0A else 0)  # the last line's \n
+            region, rest = bytes(data[:stop]), m.end()
+        else:
+            last = data.rfind(b"\n")
+            region, rest = bytes(data[:last + 1]), last + 1
+            if len(data) - rest > max_length + 1:
+                raise RemoteProtocolError(f"line longer than {max_length} octets")
+        del data[:rest]
+        if not region:
+            return [], ended
+        if region.count(b"\n") == region.count(b"\r\n"):  # CRLF throughout
+            lines = region.split(b"\r\n")
+        else:
+            lines = region.split(b"\n")
+            if b"\r" in region:
+                lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+        lines.pop()  # after the last line end
+        if region[:1] == b"." or b"\n." in region:  # dot-stuffing (RFC 1939 §3)
+            lines = [line[1:] if line[:2] == b".." else line for line in lines]
+        if max(map(len, lines)) > max_length:
+            raise RemoteProtocolError(f"line longer than {max_length} octets")
+        return lines, ended
+
     def take_all(self) -> bytes:
         out = bytes(self._data)
         self._data.clear()
@@ -70,6 +104,8 @@ class ReceiveBuffer:
         return self._data
 
 
+#: the line "." ending a listing: at the start of the buffer or after a \n
+_LISTING_END = re.compile(rb"(?:\A|\n)\.\r?\n")
 _DOT_LINE = re.compile(rb"\n\.")  # re finds this 3x faster than bytes.find
 _TERMINATOR = re.compile(rb"\n\.\r?\n")
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from ._errors import RemoteProtocolError
-from ._text import visible
+from ._text import UNSAFE, visible
 
 __all__ = [
     "Reply",
@@ -108,7 +108,7 @@ class Capabilities:
     def login_delay(self) -> int | None:
         """Minimum seconds between logins (RFC 2449 §6.5), if announced."""
         for arg in self.args("LOGIN-DELAY"):
-            if arg.isdigit():
+            if arg.isdecimal():
                 return int(arg)
         return None
 
@@ -133,7 +133,7 @@ def parse_status_line(line: bytes) -> Reply:
 
 def _two_numbers(text: str, what: str) -> tuple[int, int]:
     parts = text.split()
-    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].isdecimal() or not parts[1].isdecimal():
         raise RemoteProtocolError(f"malformed {what}: {text[:60]!r}")
     return int(parts[0]), int(parts[1])
 
@@ -154,7 +154,7 @@ def parse_unique_id(text: str) -> UniqueId:
     printable characters are kept; control and bidi characters are refused,
     and so is a uid longer than 70 octets (RFC 1939 §7)."""
     parts = text.split(None, 1)
-    if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) < 1:
+    if len(parts) != 2 or not parts[0].isdecimal() or int(parts[0]) < 1:
         raise RemoteProtocolError(f"malformed unique-id listing: {text[:60]!r}")
     uid = parts[1].strip()
     if not uid or visible(uid) != uid:
@@ -162,6 +162,47 @@ def parse_unique_id(text: str) -> UniqueId:
     if len(uid.encode("utf-8")) > MAX_UID:
         raise RemoteProtocolError(f"unique id longer than {MAX_UID} octets (RFC 1939 §7)")
     return UniqueId(int(parts[0]), uid)
+
+
+#: the common UIDL line: digits, blanks, one word (anything else: parse_unique_id)
+_UIDL_LINE = re.compile(rf"^[ \t]*(0*[1-9][0-9]*)[ \t]+(\S{{1,{MAX_UID}}})[ \t]*$", re.M)
+
+
+def unique_id_pairs(listing: tuple[str, int]) -> list[tuple[int, str]]:
+    """A whole UIDL listing -- (its lines joined by LF, how many) -- as
+    (number, uid) pairs, exactly as :func:`parse_unique_id` reads each line,
+    but in a few passes over the whole text (a 100,000-line listing).
+    Whenever the fast reading is in any doubt, every line goes through
+    :func:`parse_unique_id` (which raises the precise error)."""
+    text, count = listing
+    if UNSAFE.search(text.replace("\n", " ")) is None:
+        pairs = [(int(m[1]), m[2]) for m in _UIDL_LINE.finditer(text)]
+        # numbers >= 1 and at most MAX_UID characters: the pattern; octets:
+        if len(pairs) == count and (text.isascii() or all(
+                len(u.encode("utf-8")) <= MAX_UID for _, u in pairs)):
+            return pairs
+    lines = text.split("\n") if count else []
+    return [(u.number, u.uid) for u in map(parse_unique_id, lines)]
+
+
+_LIST_LINE = re.compile(r"^[ \t]*(0*[1-9][0-9]*)[ \t]+([0-9]+)(?:[ \t][^\n]*)?$", re.M)
+
+
+def scan_sizes(listing: tuple[str, int]) -> dict[int, int]:
+    """A whole LIST listing -- (its lines joined by LF, how many) -- as
+    {number: size}, exactly as :func:`parse_scan_listing` reads each line
+    (which reads every line whenever the fast pass is in doubt)."""
+    text, count = listing
+    sizes = {int(m[1]): int(m[2]) for m in _LIST_LINE.finditer(text)}
+    if len(sizes) == count:  # every line matched, no number twice
+        return sizes
+    found = [parse_scan_listing(line) for line in (text.split("\n") if count else [])]
+    return {s.number: s.size for s in found}
+
+
+def parse_unique_ids(listing: tuple[str, int]) -> list[UniqueId]:
+    """A whole UIDL listing (:func:`unique_id_pairs`) as UniqueId entries."""
+    return [UniqueId(n, u) for n, u in unique_id_pairs(listing)]
 
 
 def parse_capabilities(lines: list[str]) -> Capabilities:

@@ -23,6 +23,7 @@ from ._connection import (
     Connection,
     DataChunk,
     DataLine,
+    DataLines,
     EndOfData,
     Event,
     NeedData,
@@ -52,6 +53,8 @@ from ._replies import (
     parse_scan_listing,
     parse_stat,
     parse_unique_id,
+    parse_unique_ids,
+    scan_sizes,
 )
 from ._transcript import Transcript, TranscriptHook
 
@@ -93,6 +96,7 @@ class POP3(Authenticating, Pipelining):
         self.transcript = Transcript(transcript, secrets)
         self._deadline = Deadline(deadline, min_rate)
         self._conn = Connection(max_top=max_top)
+        self._conn.bulk_lines = True  # a listing in a few events, not one per line
         self._truncated = False
         self._caps: Capabilities | None = None
         self._caps_after_login = False
@@ -227,9 +231,12 @@ class POP3(Authenticating, Pipelining):
                 if failure is not None:  # raised outside the handler: no unmasked context
                     raise failure
                 if not isinstance(event, NeedData):
-                    if isinstance(event, (DataChunk, DataLine)):  # progress buys time
-                        deadline.octets += len(event.data if isinstance(event, DataChunk)
-                                               else event.line)
+                    if isinstance(event, DataChunk):  # progress buys time
+                        deadline.octets += len(event.data)
+                    elif isinstance(event, DataLines):
+                        deadline.octets += event.octets
+                    elif isinstance(event, DataLine):
+                        deadline.octets += len(event.line)
                     return event
                 if self._sock is None:
                     raise LocalProtocolError("the connection is closed")
@@ -284,10 +291,30 @@ class POP3(Authenticating, Pipelining):
         lines: list[str] = []
         while True:
             event = self._event()
-            if isinstance(event, DataLine):
+            if isinstance(event, DataLines):
+                lines += [line.decode("utf-8", "replace") for line in event.lines]
+            elif isinstance(event, DataLine):
                 lines.append(event.line.decode("utf-8", "replace"))
             elif isinstance(event, EndOfData):
                 return lines
+            else:  # pragma: no cover - the core never interleaves
+                raise RemoteProtocolError("unexpected event in a listing")
+
+    def _read_text(self) -> tuple[str, int]:
+        """A listing as one text (lines joined by LF) and its line count: no
+        object per line (a 100,000-line UIDL)."""
+        pieces: list[bytes] = []
+        count = 0
+        while True:
+            event = self._event()
+            if isinstance(event, DataLines):
+                pieces.append(b"\n".join(event.lines))
+                count += len(event.lines)
+            elif isinstance(event, DataLine):
+                pieces.append(event.line)
+                count += 1
+            elif isinstance(event, EndOfData):
+                return b"\n".join(pieces).decode("utf-8", "replace"), count
             else:  # pragma: no cover - the core never interleaves
                 raise RemoteProtocolError("unexpected event in a listing")
 
@@ -408,6 +435,12 @@ class POP3(Authenticating, Pipelining):
         self._command("LIST")
         return [self._parse(parse_scan_listing, line) for line in self._read_lines()]
 
+    def list_sizes(self) -> dict[int, int]:
+        """LIST as {number: size}, the listing read and parsed whole (a
+        100,000-message mailbox: no object per message)."""
+        self._command("LIST")
+        return self._parse(scan_sizes, self._read_text())
+
     @overload
     def uidl(self) -> builtins.list[UniqueId]: ...
     @overload
@@ -416,7 +449,7 @@ class POP3(Authenticating, Pipelining):
         if number is not None:
             return self._parse(parse_unique_id, self._command("UIDL", _num(number)).reply.text)
         self._command("UIDL")
-        return [self._parse(parse_unique_id, line) for line in self._read_lines()]
+        return self._parse(parse_unique_ids, self._read_text())
 
     def top(self, number: int, lines: int) -> bytes:
         """Headers plus ``lines`` body lines (RFC 1939 §7)."""
