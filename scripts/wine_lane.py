@@ -53,6 +53,7 @@ WINDOWS_TEST_MODULES = [
     "tests/test_shell.py", "tests/test_platform.py", "tests/test_fuzz.py",
     "tests/test_windows_fixes.py", "tests/test_sasl.py", "tests/test_sasl_client.py",
     "tests/test_engine_auth.py", "tests/test_bounds.py", "tests/test_deadline.py",
+    "tests/test_rules.py", "tests/test_discover.py", "tests/test_download_names.py",
     "tests/test_i18n.py",
 ]
 
