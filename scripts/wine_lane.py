@@ -8,7 +8,8 @@
    onto PYTHONPATH), a Wine prefix template (wineboot once); per run: a fresh
    copy of the prefix and of the checkout;
 2. the test modules on Windows Python (pytest under Wine, Tk on our Xvfb);
-3. tests/test_windows_lane.py on Linux Python: the console commands and the
+3. tests/test_windows_lane.py + test_windows_oauth.py on Linux Python: the console
+   commands (OAuth2 sign-in against the local test bed too) and the
    app itself on Windows Python, driven from outside (xdotool, reg query);
 4. EXTRA_STEPS (other scripts run with the lane's environment);
 5. one summary block.
@@ -54,7 +55,7 @@ WINDOWS_TEST_MODULES = [
     "tests/test_windows_fixes.py", "tests/test_sasl.py", "tests/test_sasl_client.py",
     "tests/test_engine_auth.py", "tests/test_bounds.py", "tests/test_deadline.py",
     "tests/test_rules.py", "tests/test_discover.py", "tests/test_download_names.py",
-    "tests/test_i18n.py",
+    "tests/test_i18n.py", "tests/test_oauth_unit.py", "tests/test_exit_watch.py",
 ]
 
 #: more checks run after ours, with the lane's environment (TRAYMAIL_WINE_LANE,
@@ -74,6 +75,10 @@ APP_CHECKS = {
     "test_autostart_starts_without_console": "autostart without console",
     "test_second_launch_hands_off": "hand-off",
     "test_quit": "quit",
+}
+SIGN_IN_CHECKS = {
+    "test_cli_oauth_sign_in_browser": "browser (loopback, XOAUTH2)",
+    "test_cli_oauth_sign_in_device": "device code (OAUTHBEARER)",
 }
 CLI_CHECKS = {
     "test_cli_set_password_into_credential_manager": "set-password",
@@ -161,6 +166,37 @@ sys.modules.setdefault("_wmi", None)
 '''
 
 
+#: Windows 10+ has bcryptprimitives.dll (ProcessPrng, which Rust's std and
+#: getrandom call: cryptography's ``_rust.pyd``, hence authlib, imports it);
+#: Wine 8.0 has none, so the import fails with "DLL load failed". A DLL with
+#: one forwarded export, ProcessPrng -> advapi32.SystemFunction036
+#: (RtlGenRandom: same arguments; Rust ignores the BOOL it returns), linked by
+#: binutils-mingw-w64 when Wine itself lacks the DLL.
+SHIM_DEF = "LIBRARY bcryptprimitives.dll\nEXPORTS\nProcessPrng = advapi32.SystemFunction036\n"
+
+
+def wine_has_builtin(dll: str) -> bool:
+    wine = Path(os.path.realpath(shutil.which("wine") or "/usr/bin/wine"))
+    roots = [Path("/usr/lib/x86_64-linux-gnu/wine"), Path("/usr/lib/wine"),
+             wine.parent.parent / "lib" / "wine", wine.parent.parent / "lib64" / "wine"]
+    return any((root / "x86_64-windows" / dll).is_file() for root in roots)
+
+
+def bcryptprimitives_shim() -> Path | None:
+    """The forwarder DLL (built once into the lane folder), or None if Wine has one."""
+    if wine_has_builtin("bcryptprimitives.dll"):
+        return None
+    out = LANE / "shims" / "bcryptprimitives.dll"
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (out.parent / "bcryptprimitives.def").write_text(SHIM_DEF)
+    run(["x86_64-w64-mingw32-as", "-o", str(out.parent / "empty.o"), "/dev/null"])
+    run(["x86_64-w64-mingw32-ld", "-shared", "--no-insert-timestamp", "-e", "0",
+         "-o", str(out), str(out.parent / "empty.o"), str(out.parent / "bcryptprimitives.def")])
+    return out
+
+
 def setup_prefix(lane: WineLane) -> None:
     """A template prefix made once by wineboot; each run gets a fresh copy."""
     template = LANE / "prefix-template"
@@ -183,6 +219,9 @@ def setup_prefix(lane: WineLane) -> None:
         if (dosdevices / drive).is_symlink() or (dosdevices / drive).exists():
             (dosdevices / drive).unlink()
     (dosdevices / "t:").symlink_to(LANE)
+    shim = bcryptprimitives_shim()
+    if shim is not None:
+        shutil.copy2(shim, lane.prefix / "drive_c" / "windows" / "system32" / shim.name)
 
 
 def setup_source() -> None:
@@ -286,11 +325,13 @@ def _windows_pytest_once(lane: WineLane) -> tuple[int, str]:
 
 
 def linux_driver(lane: WineLane) -> tuple[int, dict[str, str]]:
-    """tests/test_windows_lane.py on Linux Python; outcome per test function."""
+    """tests/test_windows_lane.py and test_windows_oauth.py on Linux Python;
+    outcome per test function."""
     junit = LANE / "lane-checks.xml"
     env = {**os.environ, "TRAYMAIL_WINE_LANE": str(LANE), "TRAYMAIL_REQUIRE_REAL": "1"}
     rc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "-ra",
-                         f"--junitxml={junit}", "tests/test_windows_lane.py"],
+                         f"--junitxml={junit}", "tests/test_windows_lane.py",
+                          "tests/test_windows_oauth.py"],
                         cwd=REPO, env=env, stdin=subprocess.DEVNULL).returncode
     outcome: dict[str, str] = {}
     if junit.exists():
@@ -358,6 +399,7 @@ def main() -> int:
         f"[pytest: {summary}]")
     say(f"== Windows lane: console: {words(CLI_CHECKS)}")
     say(f"== Windows lane: app: {words(APP_CHECKS)}")
+    say(f"== Windows lane: OAuth2 sign-in: {words(SIGN_IN_CHECKS)}")
     if extras:
         say("== Windows lane: " + ", ".join(f"{k} {v}" for k, v in extras.items()))
     say(f"== Windows lane: {'PASS' if ok else 'FAIL'}; took {time.monotonic() - started:.0f} s")

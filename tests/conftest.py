@@ -31,7 +31,8 @@ os.environ["LANGUAGE"] = "en"
 
 # the Linux-side checks of the Windows lane drive Windows Python under Wine:
 # collected only when scripts/test-windows has set the lane up (never a skip)
-collect_ignore = [] if os.environ.get("TRAYMAIL_WINE_LANE") else ["test_windows_lane.py"]
+collect_ignore = [] if os.environ.get("TRAYMAIL_WINE_LANE") else ["test_windows_lane.py",
+                                                                 "test_windows_oauth.py"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
