@@ -173,24 +173,31 @@ class App:
         try:
             self.root.mainloop()
         finally:
+            from . import exit_watch
+
+            exit_watch.arm(self.paths.log_dir)  # Quit always ends the process
             self.shutdown()
         return 0
 
     def quit(self) -> None:
         """From the menu: end the main loop; shutdown() follows on the Tk thread."""
+        log.info("quit")
         self.stopped.set()
         self.root.quit()
 
     def shutdown(self) -> None:
+        log.info("shutting down")
+        t = time.monotonic()
         self.stopped.set()
         self.bridge.close()
-        self.poller.stop()
-        if self.notifier is not None:
-            self.notifier.stop()
-        if self.tray is not None:
-            self.tray.stop()
-        if self.instance is not None:
-            self.instance.close()
+        steps = [("poller", self.poller.stop),
+                 ("notifier", self.notifier.stop if self.notifier else None),
+                 ("tray", self.tray.stop if self.tray else None),
+                 ("instance", self.instance.close if self.instance else None)]
+        for name, stop in steps:
+            if stop is not None:
+                stop()
+                log.info("shutdown: %s stopped after %.1f s", name, time.monotonic() - t)
         try:
             self.root.destroy()
         except Exception:
