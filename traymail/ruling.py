@@ -126,7 +126,8 @@ def apply_rules(mb: Mailbox, uids: list[str], sizes: dict[str, int | None]) -> R
 def delete_without_asking(mb: Mailbox, uids: list[str]) -> None:
     """A rule's "delete without asking": the usual path (a new session, its
     UIDL re-check, the recorded size), logged."""
-    mb._note(f"rule log: deleting {len(uids)} message(s) without asking")
+    mb._note(f"rule log: deleting {len(uids)} message{'s' if len(uids) != 1 else ''} "
+             "without asking")
     try:
         report = mb.delete_marked(only=uids)
     except MailboxError as exc:
