@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .console import apply_language, build_parser
-from .i18n import DEFAULT, _, format_size, ngettext, pgettext, set_language
+from .i18n import DEFAULT, _, format_date, format_size, ngettext, pgettext, set_language
 from .launch import demo_instance_paths as demo_instance_paths  # re-exported (its old home)
 from .launch import first_run_text, run_app, run_demo, to_demo
 from .mailbox import DownloadFailed, Mailbox, MailboxError
@@ -121,7 +121,9 @@ def cmd_headers(ctx: Context) -> int:
         return 0
     for h in heads:
         flag = ("N" if h.new else " ") + ("D" if h.marked else " ")
-        print(f"{flag} {h.number or '':>4} {h.date:16} {h.sender[:28]:28} "
+        # the date in the language's style (English: as stored, 2026-11-30 09:00)
+        when = format_date(h.timestamp, relative=False) if h.timestamp is not None else h.date
+        print(f"{flag} {h.number or '':>4} {when:16} {h.sender[:28]:28} "
               f"{h.subject[:50]:50} {format_size(h.size or 0):>9}  {h.uid}")
     return 0
 
