@@ -90,6 +90,24 @@ def test_usage_errors_in_russian() -> None:
     assert "traymail delete: error: the following arguments are required: UID" in en.stderr
 
 
+def test_discover_in_russian() -> None:
+    """The steps, the result line and the provider's notes; the settings values
+    (ssl, password) and the JSON stay as they are."""
+    out = run(russian(dict(os.environ)), "discover", "someone@gmail.com", "--offline")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "  встроенная таблица (gmail.com): Gmail"
+    assert lines[1] == ("Gmail (builtin): pop.gmail.com, порт 995, ssl, password, "
+                        "имя пользователя someone@gmail.com")
+    assert lines[2].startswith("примечание: Gmail: включите POP")
+    assert lines[3].startswith("примечание: Справка: https://support.google.com/")
+    none = run(russian(dict(os.environ)), "discover", "someone@example.com", "--offline")
+    assert none.returncode == 1
+    assert none.stdout.splitlines() == ["  встроенная таблица (example.com): нет в списке",
+                                        "для someone@example.com ничего не найдено; укажите "
+                                        "сервер вручную"]
+
+
 def test_language_setting_overrides_the_os(tmp_path: Path) -> None:
     """The "language" setting of the --home's settings.json decides, --help included."""
     ru_home, en_home = tmp_path / "ru", tmp_path / "en"

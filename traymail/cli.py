@@ -314,6 +314,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
                 port=found.port, security=found.security, auth=found.auth,
                 user=found.username))
         for note in found.notes:
+            if note.startswith("Help: "):  # the provider's help page (providers.py)
+                note = _("Help: {url}").format(url=note.removeprefix("Help: "))
             print(_("note: {note}").format(note=_(note)))  # N_() in providers, discover
     return 0 if found is not None and found.host is not None else 1
 
