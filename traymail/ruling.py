@@ -136,8 +136,8 @@ def delete_without_asking(mb: Mailbox, uids: list[str]) -> None:
         return
     mb._note(f"rule log: deleted {len(report.deleted)}, gone {len(report.gone)}, "
              f"not deleted {len(report.failed)}")
-    log.info("%s: a rule deleted %d message(s) without asking", mb.name,
-             len(report.deleted))
+    log.info("%s: a rule deleted %d message%s without asking", mb.name,
+             len(report.deleted), "" if len(report.deleted) == 1 else "s")
 
 
 def test_rules(mb: Mailbox) -> list[tuple[str, int, str, str, Match | None]]:
