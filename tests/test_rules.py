@@ -262,7 +262,7 @@ def test_delete_without_asking_goes_through_the_uidl_recheck(
     uidl = [i for i, t in enumerate(events) if t.startswith("UIDL")]
     dele = [i for i, t in enumerate(events) if t.startswith("DELE")]
     assert len(dele) == 1 and any(u < dele[0] for u in uidl[1:])
-    assert "rule log: deleting 1 message(s) without asking" in events
+    assert "rule log: deleting 1 message without asking" in events
     assert "rule log: deleted 1, gone 0, not deleted 0" in events
     assert mb.check().total_count == 1
 
@@ -290,7 +290,7 @@ def test_cli_headers_check_and_rules_test(dovecot_account: DovecotAccount,
     assert "-> no rule" in lines[0] and "lunch" in lines[0]
     assert f"-> {BLOCKED}: mark" in lines[1] and "win" in lines[1]
     assert "-> Newsletters: ignore" in lines[2]
-    assert lines[3] == "2 of 3 message(s) match a rule (nothing was changed)"
+    assert lines[3] == "2 of 3 messages match a rule (nothing was changed)"
     as_json = json.loads(traymail(env, home, "rules", "test", "--json").stdout)
     assert [r["rule"] for r in as_json] == [None, BLOCKED, "Newsletters"]
     state = Store(resolve_paths(home=home).state_db)

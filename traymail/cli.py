@@ -11,16 +11,20 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .console import build_parser
+from .console import apply_language, build_parser
+from .i18n import DEFAULT, _, format_date, format_size, ngettext, pgettext, set_language
 from .launch import demo_instance_paths as demo_instance_paths  # re-exported (its old home)
 from .launch import first_run_text, run_app, run_demo, to_demo
 from .mailbox import DownloadFailed, Mailbox, MailboxError
 from .passwords import KeyringUnavailable, default_store
 from .settings import Paths, Settings, SettingsError, load_settings, resolve_paths
 from .store import Store, StoreError
-from .text import clean, format_size
+from .text import clean
+
+if TYPE_CHECKING:
+    from .discover import Step
 
 __all__ = ["main", "gui_main"]
 
@@ -41,8 +45,9 @@ class Context:
         if self._store is None:
             self._store = Store(self.paths.state_db)
             if self._store.recovered_from is not None:
-                print(f"traymail: the state database was damaged and was moved to "
-                      f"{self._store.recovered_from}; starting fresh", file=sys.stderr)
+                print(_("traymail: the state database was damaged and was moved to "
+                        "{path}; starting fresh").format(path=self._store.recovered_from),
+                      file=sys.stderr)
         return self._store
 
     def mailbox(self, name: str | None = None) -> Mailbox:
@@ -66,7 +71,7 @@ def cmd_check(ctx: Context) -> int:
     accounts = ([ctx.settings.account(ctx.args.account)] if ctx.args.account
                 else [a for a in ctx.settings.accounts if a.enabled])
     if not accounts:
-        raise SettingsError("accounts", "no enabled account")
+        raise SettingsError("accounts", _("no enabled account"))
     out: list[dict[str, Any]] = []
     failed = False
     for account in accounts:
@@ -84,15 +89,26 @@ def cmd_check(ctx: Context) -> int:
         out.append(entry)
         if not ctx.args.json:
             if "error" in entry:
-                print(f"{account.name}: error: {clean(entry['error'])}")
+                print(_("{account}: error: {message}").format(
+                    account=account.name, message=clean(entry["error"])))
             else:
-                print(f"{account.name}: {entry['new_count']} new "
-                      f"({format_size(entry['new_size'])}), {entry['total_count']} messages "
-                      f"({format_size(entry['total_size'])}), "
-                      f"{len(entry['newly_arrived'])} just arrived")
+                print(_check_line(account.name, entry))
     if ctx.args.json:
         print(json.dumps({"accounts": out}, ensure_ascii=False, indent=2))
     return 1 if failed else 0
+
+
+def _check_line(name: str, entry: dict[str, Any]) -> str:
+    """``dove: 2 new (1.4 KB), 5 messages (3.1 KB), 1 just arrived``."""
+    new, total, arrived = entry["new_count"], entry["total_count"], len(entry["newly_arrived"])
+    # TRANSLATORS: the parts of "dove: 2 new (1.4 KB), 5 messages (3.1 KB), 1 just arrived"
+    return _("{account}: {new}, {total}, {arrived}").format(
+        account=name,
+        new=ngettext("{n} new ({size})", "{n} new ({size})", new).format(
+            n=new, size=format_size(entry["new_size"])),
+        total=ngettext("{n} message ({size})", "{n} messages ({size})", total).format(
+            n=total, size=format_size(entry["total_size"])),
+        arrived=ngettext("{n} just arrived", "{n} just arrived", arrived).format(n=arrived))
 
 
 def cmd_headers(ctx: Context) -> int:
@@ -105,7 +121,9 @@ def cmd_headers(ctx: Context) -> int:
         return 0
     for h in heads:
         flag = ("N" if h.new else " ") + ("D" if h.marked else " ")
-        print(f"{flag} {h.number or '':>4} {h.date:16} {h.sender[:28]:28} "
+        # the date in the language's style (English: as stored, 2026-11-30 09:00)
+        when = format_date(h.timestamp, relative=False) if h.timestamp is not None else h.date
+        print(f"{flag} {h.number or '':>4} {when:16} {h.sender[:28]:28} "
               f"{h.subject[:50]:50} {format_size(h.size or 0):>9}  {h.uid}")
     return 0
 
@@ -113,7 +131,7 @@ def cmd_headers(ctx: Context) -> int:
 def cmd_fetch(ctx: Context) -> int:
     mb = ctx.mailbox()
     if ctx.args.new == bool(ctx.args.uids):
-        raise SettingsError("fetch", "give --new or one or more UIDs")
+        raise SettingsError("fetch", _("give --new or one or more UIDs"))
     progress = _progress_printer() if sys.stderr.isatty() else None
     try:
         files = (mb.download_new(progress) if ctx.args.new
@@ -121,11 +139,13 @@ def cmd_fetch(ctx: Context) -> int:
     except DownloadFailed as exc:  # the others were saved: name them, then the failures
         for f in exc.files:
             print(f)
-        print(f"traymail: error: {exc}", file=sys.stderr)
+        print(_("traymail: error: {message}").format(message=exc), file=sys.stderr)
         return 1
     if ctx.args.uids and len(files) < len(set(ctx.args.uids)):
-        print(f"traymail: {len(set(ctx.args.uids)) - len(files)} of the messages are not on "
-              "the server", file=sys.stderr)
+        missing = len(set(ctx.args.uids)) - len(files)
+        print(ngettext("traymail: {n} of the messages is not on the server",
+                       "traymail: {n} of the messages are not on the server",
+                       missing).format(n=missing), file=sys.stderr)
     for f in files:
         print(f)
     return 0 if not ctx.args.uids or len(files) == len(set(ctx.args.uids)) else 1
@@ -133,7 +153,9 @@ def cmd_fetch(ctx: Context) -> int:
 
 def _progress_printer() -> Callable[[int, int], None]:
     def show(done: int, total: int) -> None:
-        print(f"\r{format_size(done)} of {format_size(total)}", end="", file=sys.stderr)
+        print("\r" + _("{done} of {total}").format(done=format_size(done),
+                                                   total=format_size(total)),
+              end="", file=sys.stderr)
         if done >= total:
             print(file=sys.stderr)
     return show
@@ -144,21 +166,32 @@ def cmd_delete(ctx: Context) -> int:
     uids = list(dict.fromkeys(ctx.args.uids))
     if not ctx.args.yes:
         if not sys.stdin.isatty():
-            raise SettingsError("delete", "refusing to delete without --yes when stdin is "
-                                "not a terminal")
-        answer = input(f"Delete {len(uids)} message(s) from {mb.account.host}? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing deleted")
+            raise SettingsError("delete", _("refusing to delete without --yes when stdin is "
+                                  "not a terminal"))
+        answer = input(ngettext("Delete {n} message from {host}? [y/N] ",
+                                "Delete {n} messages from {host}? [y/N] ",
+                                len(uids)).format(n=len(uids), host=mb.account.host))
+        if answer.strip().lower() not in _yes_answers():
+            print(_("nothing deleted"))
             return 0
     mb.mark(uids)
     report = mb.delete_marked(only=uids)
     for uid in report.deleted:
-        print(f"deleted {uid}")
+        print(_("deleted {uid}").format(uid=uid))
     for uid in report.gone:
-        print(f"not on the server: {uid}")
+        print(_("not on the server: {uid}").format(uid=uid))
     for uid, why in report.failed:
-        print(f"NOT deleted {uid}: {clean(why)}")
+        print(_("NOT deleted {uid}: {reason}").format(uid=uid, reason=clean(why)))
     return 0 if not report.failed and not report.gone else 1
+
+
+def _yes_answers() -> set[str]:
+    """What counts as "yes" to a question ending ``[y/N]``: y and yes in any
+    language, and the current language's own words."""
+    # TRANSLATORS: the answers that mean "yes" to a [y/N] question, separated by |;
+    # keep y and yes (they are accepted in every language anyway)
+    words = pgettext("yes answers", "y|yes").split("|")
+    return {w.strip().lower() for w in (*words, "y", "yes") if w.strip()}
 
 
 NEEDS_ACCOUNT = ("check", "headers", "fetch", "delete", "set-password", "sign-in")
@@ -168,25 +201,27 @@ def cmd_accounts(ctx: Context) -> int:
     if not ctx.settings.accounts:
         print(first_run_text(ctx.paths, ctx.args))
     for a in ctx.settings.accounts:
-        flags = [] if a.enabled else ["disabled"]
+        flags = [] if a.enabled else [_("disabled")]
         if a.security.value == "none":
-            flags.append("INSECURE: no TLS")
+            flags.append(_("INSECURE: no TLS"))
         extra = f"  ({', '.join(flags)})" if flags else ""
-        print(f"{a.name}: {a.username}@{a.host}:{a.effective_port} {a.security.value}, "
-              f"every {a.check_interval_minutes:g} min{extra}")
+        # TRANSLATORS: {security} is ssl, starttls or none (a settings value: keep it)
+        print(_("{account}: {user}@{host}:{port} {security}, every {minutes} min").format(
+            account=a.name, user=a.username, host=a.host, port=a.effective_port,
+            security=a.security.value, minutes=f"{a.check_interval_minutes:g}") + extra)
     return 0
 
 
 def cmd_set_password(ctx: Context) -> int:
     account = ctx.settings.account(ctx.args.account)
     if sys.stdin.isatty():
-        password = getpass.getpass(f"Password for {account.keyring_user}: ")
+        password = getpass.getpass(_("Password for {user}: ").format(user=account.keyring_user))
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        raise SettingsError("password", "is empty")
+        raise SettingsError("password", _("is empty"))
     ctx.passwords.set(account, password)
-    print(f"password for {account.keyring_user} stored in the keyring")
+    print(_("password for {user} stored in the keyring").format(user=account.keyring_user))
     return 0
 
 
@@ -200,21 +235,23 @@ def cmd_sign_in(ctx: Context) -> int:
 
     account = ctx.settings.account(ctx.args.account)
     if account.auth is not AuthMethod.OAUTH2:
-        raise SettingsError(f"account {account.name}", 'does not use OAuth2 (set "auth": '
-                            '"oauth2" and its "oauth2" section in settings.json)')
+        raise SettingsError(_("account {name}").format(name=account.name),
+                            _('does not use OAuth2 (set "auth": "oauth2" and its "oauth2" '
+                              'section in settings.json)'))
 
     def show_url(url: str) -> None:
-        how = "Open this page to sign in" if ctx.args.no_browser else \
-            "Your browser should open; if it does not, open this page"
-        print(f"{how}:\n  {clean(url, 4000)}\nWaiting for the sign-in "
-              f"(up to {ctx.args.timeout:g} s; Ctrl+C stops)...", flush=True)
+        how = _("Open this page to sign in") if ctx.args.no_browser else \
+            _("Your browser should open; if it does not, open this page")
+        print(how + ":\n  " + clean(url, 4000) + "\n"
+              + _("Waiting for the sign-in (up to {seconds} s; Ctrl+C stops)...").format(
+                  seconds=f"{ctx.args.timeout:g}"), flush=True)
 
     def show_code(code: DeviceCode) -> None:
-        print(f"To sign in to {account.name}, open\n  {code.verification_uri}\nand enter "
-              f"the code\n  {code.user_code}", flush=True)
+        print(_("To sign in to {account}, open\n  {url}\nand enter the code\n  {code}").format(
+            account=account.name, url=code.verification_uri, code=code.user_code), flush=True)
         if code.verification_uri_complete:
-            print(f"(or open {code.verification_uri_complete})", flush=True)
-        print("Waiting for the sign-in (Ctrl+C stops)...", flush=True)
+            print(_("(or open {url})").format(url=code.verification_uri_complete), flush=True)
+        print(_("Waiting for the sign-in (Ctrl+C stops)..."), flush=True)
 
     try:
         sign_in(account, device=True if ctx.args.device else None, on_url=show_url,
@@ -224,9 +261,10 @@ def cmd_sign_in(ctx: Context) -> int:
         print(f"traymail: {exc}", file=sys.stderr)
         return 2
     except OAuth2Error as exc:
-        print(f"traymail: sign-in failed: {exc}", file=sys.stderr)
+        print(_("traymail: sign-in failed: {message}").format(message=exc), file=sys.stderr)
         return 1
-    print(f"signed in to {account.name}; the tokens are in the keyring")
+    print(_("signed in to {account}; the tokens are in the keyring").format(
+        account=account.name))
     return 0
 
 
@@ -246,9 +284,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
     """Settings for an address: built-in table, autoconfig, MX, guess (README)."""
     from .discover import DiscoveryError, discover
 
-    def show(step: object) -> None:
+    def show(step: Step) -> None:
         if not args.json:
-            print(f"  {step}", flush=True)
+            print(f"  {_step_text(step)}", flush=True)
 
     try:
         result = discover(args.address, offline=args.offline, on_step=show)
@@ -263,16 +301,30 @@ def cmd_discover(args: argparse.Namespace) -> int:
         out["steps"] = [str(s) for s in result.steps]
         print(json.dumps(out, ensure_ascii=False, indent=2))
     elif found is None:
-        print(f"nothing found for {result.address}; enter the server by hand")
+        print(_("nothing found for {address}; enter the server by hand").format(
+            address=result.address))
     else:
         if found.host is None:
-            print(f"{found.provider}: no POP3 server")
+            print(_("{provider}: no POP3 server").format(provider=found.provider))
         else:
-            print(f"{found.provider} ({found.source}): {found.host} port {found.port}, "
-                  f"{found.security}, {found.auth}, user name {found.username}")
+            # TRANSLATORS: {source}, {security} and {auth} are settings values: keep them
+            print(_("{provider} ({source}): {host} port {port}, {security}, {auth}, "
+                    "user name {user}").format(
+                provider=found.provider, source=found.source, host=found.host,
+                port=found.port, security=found.security, auth=found.auth,
+                user=found.username))
         for note in found.notes:
-            print(f"note: {note}")
+            if note.startswith("Help: "):  # the provider's help page (providers.py)
+                note = _("Help: {url}").format(url=note.removeprefix("Help: "))
+            print(_("note: {note}").format(note=_(note)))  # N_() in providers, discover
     return 0 if found is not None and found.host is not None else 1
+
+
+def _step_text(step: Step) -> str:
+    """A discovery step as ui.discover_panel shows it (names and outcomes are
+    English in the data and the JSON, N_() where they are made)."""
+    return _("{name} ({target}): {outcome}").format(
+        name=_(step.name), target=step.target, outcome=_(step.outcome) if step.outcome else "")
 
 
 # -- rules -----------------------------------------------------------------------------
@@ -298,13 +350,14 @@ def _gui_errors() -> tuple[type[Exception], ...]:
 
 
 def _no_display(exc: Exception) -> int:
-    print(f"traymail: cannot open a window ({exc}). The tray app needs a desktop "
-          "session; the console commands (traymail shell, check, headers...) work "
-          "without one.", file=sys.stderr)
+    print(_("traymail: cannot open a window ({reason}). The tray app needs a desktop "
+            "session; the console commands (traymail shell, check, headers...) work "
+            "without one.").format(reason=exc), file=sys.stderr)
     return 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    apply_language(argv)
     return run(build_parser().parse_args(argv))
 
 
@@ -313,6 +366,10 @@ def run(args: argparse.Namespace) -> int:
     for name in ("home", "config", "account"):
         if not hasattr(args, name):
             setattr(args, name, None)
+    if getattr(args, "json", False):
+        # --json is for programs: the JSON -- error texts included -- and whatever
+        # goes to stderr stay English, whatever the language (README "Languages")
+        set_language(DEFAULT)
     if args.demo:
         try:
             return run_demo(args)
@@ -330,9 +387,9 @@ def run(args: argparse.Namespace) -> int:
         # the demo (perhaps started by "Try the demo" of a --home first run) has
         # its own, per-user address: it is reached from any home
         if to_demo("quit"):
-            print("the traymail demo was asked to quit.")
+            print(_("the traymail demo was asked to quit."))
             return 0
-        print("traymail: no running instance", file=sys.stderr)
+        print(_("traymail: no running instance"), file=sys.stderr)
         return 1
     if args.command is None:
         try:
@@ -350,7 +407,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"traymail: {exc}", file=sys.stderr)
         return 2
     except (MailboxError, KeyringUnavailable, StoreError) as exc:
-        print(f"traymail: error: {clean(str(exc))}", file=sys.stderr)
+        print(_("traymail: error: {message}").format(message=clean(str(exc))), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from .i18n import _, ngettext
 from .pop3 import POP3, POP3Error, State
 from .private import PrivateRotatingFileHandler, create_private, private_dir
 from .session import AccountState, MailboxError
@@ -30,7 +31,7 @@ Progress = Callable[[int, int], None]
 
 class DownloadCancelled(MailboxError):
     def __init__(self) -> None:
-        super().__init__("download cancelled", AccountState.OK)
+        super().__init__(_("download cancelled"), AccountState.OK)
 
 
 _FILE_LOGGERS: dict[str, logging.Logger] = {}
@@ -138,10 +139,13 @@ class DownloadFailed(MailboxError):
         self.files = files
         self.failed = tuple(failed)
         shown = "; ".join(f"{uid}: {why}" for uid, why in failed[:3])
-        more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
-        what = "message" if total == 1 else "messages"
-        super().__init__(f"{len(failed)} of {total} {what} could not be saved and stay "
-                         f"new ({shown}{more})", AccountState.OK)
+        if len(failed) > 3:
+            shown += _("; and {n} more").format(n=len(failed) - 3)
+        super().__init__(ngettext("{failed} of {total} message could not be saved and stays "
+                                  "new ({details})",
+                                  "{failed} of {total} messages could not be saved and stay "
+                                  "new ({details})", total).format(
+            failed=len(failed), total=total, details=shown), AccountState.OK)
 
 
 class ProgressFile:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from .i18n import _
 from .pop3 import POP3, CapabilityError, ServerError
 from .store import Store
 
@@ -39,8 +40,8 @@ def uid_list(pop: POP3, note: Callable[[str], None],
             seen[key] = seen.get(key, 0) + 1
             out.append((n, key if seen[key] == 1 else f"{key}#{seen[key]}"))
     except ServerError as exc:
-        raise CapabilityError("the server has neither UIDL nor TOP; traymail cannot "
-                              "tell messages apart safely") from exc
+        raise CapabilityError(_("the server has neither UIDL nor TOP; traymail cannot "
+                                "tell messages apart safely")) from exc
     return out
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .files import DownloadCancelled, DownloadFailed, abort, close_file_logger, file_logger
+from .i18n import _
 from .listing import sync_listing
 from .passwords import KeyringUnavailable, PasswordStore
 from .pop3 import (
@@ -153,9 +154,9 @@ class Mailbox:
             return self.tokens.access_token(self.account)
         password = self.passwords.get(self.account)
         if password is None:
-            raise MailboxError(f"no password is stored for {self.account.keyring_user}; "
-                               "set one in Settings or with 'traymail set-password'",
-                               AccountState.STOPPED)
+            raise MailboxError(_("no password is stored for {user}; set one in Settings or "
+                                 "with 'traymail set-password'").format(
+                                     user=self.account.keyring_user), AccountState.STOPPED)
         return password
 
     @contextmanager
@@ -271,7 +272,7 @@ class Mailbox:
         """One short session: login, STAT, UIDL (LIST for unknown sizes), QUIT. A
         listing identical to the last one synced (same digest) is not synced again."""
         with self._session() as pop:
-            stat_, ids, _ = self._scan(pop, stat=True, listing=False)
+            stat_, ids, _sizes = self._scan(pop, stat=True, listing=False)
             assert stat_ is not None
             stat = stat_
             first_run = not self.store.has_history(self.name)
@@ -346,7 +347,7 @@ class Mailbox:
                 ids = [(n, u) for n, u in ids if u in new]
                 sizes = {u: unseen[u][0] for _, u in ids}
             else:
-                _, ids, size_of = self._scan(pop)
+                _stat, ids, size_of = self._scan(pop)
                 sizes = {uid: size_of.get(n) for n, uid in ids}
                 self.store.sync_uids(self.name, sizes)
             ruled = self.rules.applies_to(self.name)
@@ -359,8 +360,9 @@ class Mailbox:
             if missing:
                 caps = pop.capabilities
                 if caps is not None and caps.supported and not caps.has("TOP"):
-                    raise CapabilityError("the server does not support TOP, so headers "
-                                          "cannot be shown without downloading the messages")
+                    raise CapabilityError(_("the server does not support TOP, so headers "
+                                            "cannot be shown without downloading the "
+                                            "messages"))
                 by_number = dict(missing)
                 from .decode import parse_headers
 
@@ -387,11 +389,12 @@ class Mailbox:
         with self._session() as pop:
             number = {u: n for n, u in self._scan(pop, listing=False)[1]}.get(uid)
             if number is None:
-                raise MailboxError("that message is no longer on the server", AccountState.OK)
+                raise MailboxError(_("that message is no longer on the server"),
+                                   AccountState.OK)
             caps = pop.capabilities
             if caps is not None and caps.supported and not caps.has("TOP"):
-                raise CapabilityError("the server does not support TOP, so there is no "
-                                      "preview without downloading the message")
+                raise CapabilityError(_("the server does not support TOP, so there is no "
+                                        "preview without downloading the message"))
             data = pop.top(number, lines)
         from .mimeinfo import preview_details
 
@@ -437,12 +440,13 @@ class Mailbox:
             private_dir(target)
         cache = self.store.headers(self.name)
         with self._session() as pop:
-            _, ids, size_of = self._scan(pop)
+            _stat, ids, size_of = self._scan(pop)
             numbers = {u: n for n, u in ids}
             want = [u for u in todo if u in numbers]
             gone = len(todo) - len(want)
             if gone:
-                self._note(f"{gone} message(s) to download are no longer on the server")
+                self._note(f"{gone} message{'s' if gone != 1 else ''} to download "
+                           f"{'are' if gone != 1 else 'is'} no longer on the server")
             total = sum(size_of.get(numbers[u]) or 0 for u in want)
             return fetch_files(pop, self.store, self.name, target, numbers, want, total,
                                cache, progress, cancel, self._note)
@@ -471,7 +475,7 @@ class Mailbox:
         gone: list[str] = []
         failed: list[tuple[str, str]] = []
         with self._session() as pop:
-            _, ids, sizes = self._scan(pop)  # the UIDL re-check, in this session
+            _stat, ids, sizes = self._scan(pop)  # the UIDL re-check, in this session
             numbers = {u: n for n, u in ids}
             chosen: list[tuple[str, int]] = []
             for uid, size in marks.items():
@@ -479,18 +483,20 @@ class Mailbox:
                 if n is None:
                     gone.append(uid)
                 elif size is not None and sizes.get(n) != size:
-                    failed.append((uid, "its size changed: the server may have reused the "
-                                        "id for another message; not deleted"))
+                    failed.append((uid, _("its size changed: the server may have reused "
+                                          "the id for another message; not deleted")))
                 else:
                     chosen.append((uid, n))
             if chosen:
                 pop.dele_many([n for _, n in chosen])
-                self._note(f"deleting {len(chosen)} message(s) at QUIT")
+                self._note(f"deleting {len(chosen)} message{'s' if len(chosen) != 1 else ''}"
+                           " at QUIT")
                 try:
                     pop.quit()  # RFC 1939 §6: the deletions happen now
                 except POP3Error as exc:
-                    failed += [(u, f"the server did not confirm QUIT ({exc}); check again "
-                                   "to see what remains") for u, _ in chosen]
+                    why = _("the server did not confirm QUIT ({reason}); check again to see "
+                            "what remains").format(reason=exc)
+                    failed += [(u, why) for u, _n in chosen]
                     chosen = []
                 deleted = [u for u, _ in chosen]
         self.store.forget(self.name, deleted + gone)

@@ -34,7 +34,8 @@ def rules_test(mb: Mailbox, *, json_out: bool = False) -> int:
             verdict = f"{clean(m.rule)}: " + (acts or _("never marked or ignored"))
         print(f"{n:>4} {sender[:30]:30} {subject[:40]:40} -> {verdict}  {uid}")
     matched = sum(1 for r in rows if r[4] is not None)
-    print(ngettext("{matched} of {n} message(s) match a rule (nothing was changed)",
-                   "{matched} of {n} message(s) match a rule (nothing was changed)",
+    # TRANSLATORS: the count is {n}, the messages on the server ("2 of 3 messages")
+    print(ngettext("{matched} of {n} message matches a rule (nothing was changed)",
+                   "{matched} of {n} messages match a rule (nothing was changed)",
                    len(rows)).format(matched=matched, n=len(rows)))
     return 0

@@ -126,7 +126,8 @@ def apply_rules(mb: Mailbox, uids: list[str], sizes: dict[str, int | None]) -> R
 def delete_without_asking(mb: Mailbox, uids: list[str]) -> None:
     """A rule's "delete without asking": the usual path (a new session, its
     UIDL re-check, the recorded size), logged."""
-    mb._note(f"rule log: deleting {len(uids)} message(s) without asking")
+    mb._note(f"rule log: deleting {len(uids)} message{'s' if len(uids) != 1 else ''} "
+             "without asking")
     try:
         report = mb.delete_marked(only=uids)
     except MailboxError as exc:
@@ -135,8 +136,8 @@ def delete_without_asking(mb: Mailbox, uids: list[str]) -> None:
         return
     mb._note(f"rule log: deleted {len(report.deleted)}, gone {len(report.gone)}, "
              f"not deleted {len(report.failed)}")
-    log.info("%s: a rule deleted %d message(s) without asking", mb.name,
-             len(report.deleted))
+    log.info("%s: a rule deleted %d message%s without asking", mb.name,
+             len(report.deleted), "" if len(report.deleted) == 1 else "s")
 
 
 def test_rules(mb: Mailbox) -> list[tuple[str, int, str, str, Match | None]]:

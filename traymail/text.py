@@ -68,7 +68,8 @@ class CleanFormatter(logging.Formatter):
 
 
 def format_size(octets: int) -> str:
-    """1234 -> '1.2 KB' (decimal units, as mail clients show them)."""
+    """1234 -> '1.2 KB' (decimal units), always English: for logs. A size a
+    user reads goes through :func:`traymail.i18n.format_size` (``1,2 КБ``)."""
     size = float(octets)
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1000 or unit == "GB":
