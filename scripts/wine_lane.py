@@ -84,6 +84,7 @@ CLI_CHECKS = {
     "test_cli_set_password_into_credential_manager": "set-password",
     "test_cli_check_json": "check --json", "test_cli_headers": "headers",
     "test_cli_fetch": "fetch", "test_cli_delete": "delete",
+    "test_winsound_plays_the_chime": "sound (winsound)",
 }
 
 

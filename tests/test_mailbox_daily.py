@@ -5,6 +5,7 @@ delete confirmation. Real Tk on Xvfb, xdotool for input, a devserver."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import tkinter as tk
@@ -243,7 +244,21 @@ def test_delete_confirmation_lists_messages_cancel_default(
 
     def press_enter() -> None:
         time.sleep(1.5)
-        xdotool(x_display, "key", "Return")
+        if sys.platform != "win32":
+            xdotool(x_display, "key", "Return")
+            return
+        # Windows: Tk's message box is the native MessageBox (not a Tk window):
+        # find it by its title and press Enter in it (IsDialogMessage -> default button)
+        import ctypes
+
+        user32 = ctypes.windll.user32  # type: ignore[attr-defined,unused-ignore]
+        for _ in range(100):
+            hwnd = user32.FindWindowW(None, "Delete from acct0")
+            if hwnd:
+                user32.PostMessageW(hwnd, 0x0100, 0x0D, 0)  # WM_KEYDOWN, VK_RETURN
+                user32.PostMessageW(hwnd, 0x0101, 0x0D, 0)  # WM_KEYUP
+                return
+            time.sleep(0.2)
 
     threading.Thread(target=press_enter, daemon=True).start()
     real.delete_marked()  # modal: returns when the dialog closes

@@ -116,6 +116,30 @@ def test_cli_delete(lane: WineLane, cli_home: Path, server: DevServer) -> None:
                                                           if m.uid != gone]
 
 
+def test_winsound_plays_the_chime(lane: WineLane, tmp_path: Path) -> None:
+    """The new-mail sound on Windows: winsound (async) -> Wine's winmm -> ALSA,
+    whose default device here is the "file" plugin: the bytes that reach the
+    sound device are recorded and must be the chime's samples."""
+    import wave
+
+    from traymail.sound import default_sound
+
+    played = tmp_path / "played.raw"
+    (tmp_path / ".asoundrc").write_text(
+        f'pcm.!default {{ type file; slave.pcm "null"; file "{played}"; format "raw" }}\n')
+    code = ("import time\nfrom traymail.sound import Player\np = Player()\n"
+            "print(p.play('default'), [how for _, how in p.played])\n"
+            "time.sleep(1)\nprint(p.play('default', paused=True))\ntime.sleep(3)")
+    out = lane.python("-c", code, env=lane.env(HOME=str(tmp_path)))
+    assert out.returncode == 0 and out.stdout.split("\n")[:2] == ["True ['winsound']", "False"], \
+        out
+    with wave.open(str(default_sound())) as w:
+        samples = w.readframes(w.getnframes())
+    got = played.read_bytes() if played.exists() else b""
+    assert len(got) >= 0.9 * len(samples), (len(got), len(samples))
+    assert got[:len(samples)] == samples[:len(got)]  # the same samples, unconverted
+
+
 # -- the app on Windows Python, in trayer ----------------------------------------------
 
 class RunningApp:
