@@ -17,7 +17,7 @@ import json
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from .devserver import _Session
+    from .devsession import Session
 
 __all__ = ["MECHANISMS", "auth"]
 
@@ -35,7 +35,7 @@ def _decode(text: str) -> bytes | None:
         return None
 
 
-def _response(session: _Session) -> bytes | None:
+def _response(session: Session) -> bytes | None:
     """Read one client response line; None: cancelled, bad base64 or EOF."""
     line = session.readline()
     if line is None:
@@ -49,11 +49,11 @@ def _response(session: _Session) -> bytes | None:
     return data
 
 
-def _challenge(session: _Session, data: bytes) -> None:
+def _challenge(session: Session, data: bytes) -> None:
     session.send(b"+ " + base64.b64encode(data) + b"\r\n")
 
 
-def _check_plain(session: _Session, message: bytes) -> bool:
+def _check_plain(session: Session, message: bytes) -> bool:
     parts = message.split(b"\0")
     if len(parts) != 3:
         return False
@@ -84,7 +84,7 @@ def _bearer_user(mechanism: str, message: bytes) -> tuple[str, str] | None:
     return user, auth[7:]
 
 
-def auth(session: _Session, arg: str) -> None:
+def auth(session: Session, arg: str) -> None:
     """Serve one ``AUTH`` command."""
     faults = session.server.faults
     if session.authed:

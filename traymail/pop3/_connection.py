@@ -50,14 +50,40 @@ TOP reply keeps its first ``max_top`` octets and drops the rest
 from __future__ import annotations
 
 import base64
-import enum
 from collections import deque
 from dataclasses import dataclass
-from typing import Final
 
 from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    NEED_DATA,
+    Challenge,
+    ConnectionClosed,
+    DataChunk,
+    DataLine,
+    DataLines,
+    EndOfData,
+    Event,
+    NeedData,
+    Status,
+)
 from ._lines import BodyReader, ReceiveBuffer
 from ._replies import Reply, parse_status_line
+from ._rules import (
+    ALLOWED,
+    LISTING_SLACK,
+    MAX_CAPA_LINES,
+    MAX_COMMAND,
+    MAX_LISTING,
+    MAX_STATUS_LINE,
+    MAX_TOP,
+    MAX_UIDL_LINE,
+    SASL_TRANSITIONS,
+    SHAPES,
+    STATEFUL,
+    Shape,
+    State,
+    oversize_limit,
+)
 from ._sasl import b64decode
 
 __all__ = [
@@ -83,146 +109,6 @@ __all__ = [
     "MAX_CAPA_LINES",
     "oversize_limit",
 ]
-
-
-class State(enum.Enum):
-    GREETING = "greeting"
-    AUTHORIZATION = "authorization"
-    TLS_PENDING = "tls-pending"
-    AUTH_CONTINUE = "auth-continue"  # a SASL challenge awaits the client's response
-    TRANSACTION = "transaction"
-    UPDATE = "update"
-    CLOSED = "closed"
-    ERROR = "error"
-
-
-class Shape(enum.Enum):
-    """What follows a +OK status line."""
-
-    SINGLE = "single"   # nothing
-    LINES = "lines"     # short lines (CAPA, LIST, UIDL) -> DataLine
-    BODY = "body"       # a message (RETR, TOP) -> DataChunk
-
-
-#: RFC 2449 §4 limits responses to 512 octets; we allow far more, but not
-#: unbounded (mpop uses 8 KiB).
-MAX_STATUS_LINE: Final = 8192
-#: RFC 2449 §4: a command line is at most 255 octets including CRLF.
-MAX_COMMAND: Final = 255
-#: a TOP reply keeps this many octets; the rest is read and dropped
-MAX_TOP: Final = 256 * 1024
-#: lines a LIST/UIDL listing may have beyond STAT's message count
-LISTING_SLACK: Final = 16
-#: lines of a LIST/UIDL listing when no STAT count is known
-MAX_LISTING: Final = 500_000
-#: RFC 1939 §7: "n uid", the uid 1-70 octets; extra spaces tolerated
-MAX_UIDL_LINE: Final = 160
-#: lines of a CAPA reply (RFC 2449 §5 defines a dozen capabilities)
-MAX_CAPA_LINES: Final = 1000
-
-
-def oversize_limit(size: int) -> int:
-    """The most octets a body may have when LIST said ``size`` (RFC 1939 §5
-    sizes may differ by line-end conventions; this is far beyond that)."""
-    return max(2 * size, size + 1024 * 1024)
-
-
-# -- the rules as data -----------------------------------------------------
-#: commands allowed in each state (RFC 1939 §4-§7, RFC 2449 §5, RFC 2595 §4)
-ALLOWED: Final[dict[State, frozenset[str]]] = {
-    State.AUTHORIZATION: frozenset(
-        {"USER", "PASS", "APOP", "AUTH", "CAPA", "STLS", "QUIT"}
-    ),
-    State.TRANSACTION: frozenset(
-        {"STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL", "CAPA", "QUIT"}
-    ),
-}
-#: commands whose reply changes the state: never pipelined
-STATEFUL: Final = frozenset({"USER", "PASS", "APOP", "AUTH", "STLS", "QUIT"})
-#: reply shape per command; LIST/UIDL with an argument are single-line
-SHAPES: Final[dict[str, Shape]] = {
-    "CAPA": Shape.LINES,
-    "LIST": Shape.LINES,
-    "UIDL": Shape.LINES,
-    "RETR": Shape.BODY,
-    "TOP": Shape.BODY,
-}
-#: commands whose argument is secret in a transcript
-SECRET_ARGS: Final = frozenset({"PASS", "APOP", "AUTH"})
-#: the SASL sub-exchange of AUTH (RFC 5034 §4) as (state, what happened) -> state
-SASL_TRANSITIONS: Final[dict[tuple[State, str], State]] = {
-    (State.AUTHORIZATION, "challenge"): State.AUTH_CONTINUE,  # "+ base64" from the server
-    (State.AUTH_CONTINUE, "response"): State.AUTHORIZATION,   # base64 line from the client
-    (State.AUTH_CONTINUE, "cancel"): State.AUTHORIZATION,     # "*": the server ends with -ERR
-}
-
-
-# -- events ------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Status:
-    """The status line answering ``command`` (``"GREETING"`` for the banner)."""
-
-    command: str
-    reply: Reply
-    raw: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class DataLine:
-    """One line of a CAPA/LIST/UIDL listing, dot-stuffing removed."""
-
-    line: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class DataLines:
-    """Several lines of a listing at once (``bulk_lines``), dot-stuffing removed."""
-
-    lines: tuple[bytes, ...]
-    octets: int
-
-
-@dataclass(frozen=True, slots=True)
-class DataChunk:
-    """A piece of a RETR/TOP body: CRLF line ends, dot-stuffing removed."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class EndOfData:
-    """The terminating ``.`` of a multi-line reply."""
-
-    command: str
-    lines: int
-    octets: int
-    #: TOP only: octets beyond ``max_top`` were dropped
-    truncated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionClosed:
-    """The server closed the connection with nothing outstanding."""
-
-
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """A SASL server challenge (RFC 5034 §4), base64-decoded; answer it next."""
-
-    data: bytes
-    raw: bytes
-
-
-class NeedData:
-    """Sentinel type: feed more bytes before asking again."""
-
-    def __repr__(self) -> str:
-        return "NEED_DATA"
-
-
-NEED_DATA: Final = NeedData()
-
-Event = Status | DataLine | DataLines | DataChunk | EndOfData | ConnectionClosed | Challenge
 
 
 @dataclass(slots=True)

@@ -3,7 +3,9 @@
 This layer only moves bytes: it connects, writes what the
 :class:`~traymail.pop3._connection.Connection` produces, reads at most 64 KiB
 at a time, maps socket/TLS failures to :class:`TransportError`, and reports
-every line to the transcript. Protocol rules live in the core.
+every line to the transcript. Protocol rules live in the core; the
+command/reply exchange in :mod:`._exchange`, AUTH in :mod:`._auth`, batches
+in :mod:`._pipelining`.
 """
 
 from __future__ import annotations
@@ -12,35 +14,14 @@ import builtins
 import hashlib
 import socket
 import ssl
-import time
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, overload
 
 from ._auth import Authenticating
-from ._connection import (
-    MAX_TOP,
-    Connection,
-    DataChunk,
-    DataLine,
-    DataLines,
-    EndOfData,
-    Event,
-    NeedData,
-    State,
-    Status,
-)
+from ._connection import MAX_TOP, Connection, State
 from ._deadline import GRACE, MIN_RATE, Deadline
-from ._errors import (
-    CapabilityError,
-    LocalProtocolError,
-    POP3Error,
-    RemoteProtocolError,
-    ServerError,
-    TransportError,
-    TransportTimeout,
-    error_for_reply,
-)
+from ._errors import CapabilityError, LocalProtocolError, POP3Error
+from ._exchange import _QUICKACK, Exchange, transport_error
 from ._pipelining import Pipelining, Sink, _num
 from ._replies import (
     Capabilities,
@@ -62,13 +43,9 @@ __all__ = ["POP3", "POP3_SSL", "POP3_PORT", "POP3_SSL_PORT", "fingerprint"]
 
 POP3_PORT: Final = 110
 POP3_SSL_PORT: Final = 995
-READ_SIZE: Final = 65536
-#: Linux: ask for an immediate ACK before each read. Without it, a server
-#: that answers pipelined commands in separate small writes (Nagle on its
-#: side) waits for our delayed ACK, up to 40 ms per exchange.
-_QUICKACK: Final = getattr(socket, "TCP_QUICKACK", None)
 
-class POP3(Authenticating, Pipelining):
+
+class POP3(Exchange, Authenticating, Pipelining):
     """A POP3 session over plain TCP (RFC 1939). Connects in the constructor."""
 
     default_port: int = POP3_PORT
@@ -110,14 +87,14 @@ class POP3(Authenticating, Pipelining):
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
-            raise _transport_error(exc, f"cannot connect to {self.host}:{self.port}") from exc
+            raise transport_error(exc, f"cannot connect to {self.host}:{self.port}") from exc
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer = sock.getpeername()[0]
             self._sock = self._wrap(sock)
         except OSError as exc:
             sock.close()
-            raise _transport_error(exc, "TLS handshake failed") from exc
+            raise transport_error(exc, "TLS handshake failed") from exc
         self.transcript.note(f"connected to {peer}")
         status = self._read_status()
         self.greeting = status.reply.text
@@ -190,148 +167,6 @@ class POP3(Authenticating, Pipelining):
             pass
         finally:
             self.close()
-
-    # -- I/O ---------------------------------------------------------------
-    def _write(self, data: bytes) -> None:
-        if self._sock is None:
-            raise LocalProtocolError("the connection is closed")
-        try:
-            self._sock.sendall(data)
-        except OSError as exc:
-            self.close()
-            raise _transport_error(exc, "sending failed") from exc
-
-    def _encode(self, verb: str, args: tuple[str, ...]) -> bytes:
-        if not self._conn.pending:  # a new operation: a new deadline
-            self._deadline.start(verb)
-        try:
-            data = self._conn.send_command(verb, *args)
-        except RemoteProtocolError:
-            self.close()
-            raise
-        self.transcript.client(verb, args)
-        return data
-
-    def _send(self, verb: str, *args: str) -> None:
-        self._write(self._encode(verb, args))
-
-    def _event(self) -> Event:
-        """The next event, reading as needed within the operation's deadline
-        (the time spent here counts, the caller's time between events not)."""
-        conn, deadline = self._conn, self._deadline
-        since = time.monotonic()
-        try:
-            while True:
-                failure: RemoteProtocolError | None = None
-                try:
-                    event = conn.next_event()
-                except RemoteProtocolError as exc:
-                    self.close()
-                    failure = self._masked(exc)
-                if failure is not None:  # raised outside the handler: no unmasked context
-                    raise failure
-                if not isinstance(event, NeedData):
-                    if isinstance(event, DataChunk):  # progress buys time
-                        deadline.octets += len(event.data)
-                    elif isinstance(event, DataLines):
-                        deadline.octets += event.octets
-                    elif isinstance(event, DataLine):
-                        deadline.octets += len(event.line)
-                    return event
-                if self._sock is None:
-                    raise LocalProtocolError("the connection is closed")
-                now = time.monotonic()
-                deadline.waited, since = deadline.waited + now - since, now
-                budget = deadline.budget()
-                if budget <= 0:
-                    self.close()
-                    raise deadline.expired()
-                try:
-                    if _QUICKACK is not None:
-                        self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-                    if budget < self.timeout:
-                        self._sock.settimeout(budget)
-                    data = self._sock.recv(READ_SIZE)
-                    if budget < self.timeout:
-                        self._sock.settimeout(self.timeout)
-                except OSError as exc:
-                    self.close()
-                    if budget < self.timeout and isinstance(exc, TimeoutError):
-                        deadline.waited += time.monotonic() - since
-                        since = time.monotonic()
-                        raise deadline.expired() from None
-                    raise _transport_error(exc, "receiving failed") from exc
-                conn.receive_data(data)
-        finally:
-            deadline.waited += time.monotonic() - since
-
-    def _read_status(self) -> Status:
-        event = self._event()
-        if not isinstance(event, Status):
-            raise RemoteProtocolError(f"expected a status line, got {type(event).__name__}")
-        self.transcript.server(event.raw)
-        return event
-
-    def _command(self, verb: str, *args: str) -> Status:
-        """Send one command and read its status line; -ERR raises."""
-        self._send(verb, *args)
-        return self._checked(self._read_status())
-
-    def _checked(self, status: Status) -> Status:
-        if not status.reply.ok:
-            raise self._error(status)
-        return status
-
-    def _error(self, status: Status) -> ServerError:
-        """The exception for a -ERR; its text never repeats a secret."""
-        return error_for_reply(status.command, self.transcript.mask(status.reply.text),
-                               status.reply.code)
-
-    def _read_lines(self) -> list[str]:
-        lines: list[str] = []
-        while True:
-            event = self._event()
-            if isinstance(event, DataLines):
-                lines += [line.decode("utf-8", "replace") for line in event.lines]
-            elif isinstance(event, DataLine):
-                lines.append(event.line.decode("utf-8", "replace"))
-            elif isinstance(event, EndOfData):
-                return lines
-            else:  # pragma: no cover - the core never interleaves
-                raise RemoteProtocolError("unexpected event in a listing")
-
-    def _read_text(self) -> tuple[str, int]:
-        """A listing as one text (lines joined by LF) and its line count: no
-        object per line (a 100,000-line UIDL)."""
-        pieces: list[bytes] = []
-        count = 0
-        while True:
-            event = self._event()
-            if isinstance(event, DataLines):
-                pieces.append(b"\n".join(event.lines))
-                count += len(event.lines)
-            elif isinstance(event, DataLine):
-                pieces.append(event.line)
-                count += 1
-            elif isinstance(event, EndOfData):
-                return b"\n".join(pieces).decode("utf-8", "replace"), count
-            else:  # pragma: no cover - the core never interleaves
-                raise RemoteProtocolError("unexpected event in a listing")
-
-    def _read_body(self, write: Callable[[bytes], object]) -> int:
-        while True:
-            event = self._event()
-            if isinstance(event, DataChunk):
-                write(event.data)
-            elif isinstance(event, EndOfData):
-                cut = f", cut to {self._conn.max_top}" if event.truncated else ""
-                self.transcript.note(
-                    f"[{event.command} body: {event.lines} lines, {event.octets} octets{cut}]"
-                )
-                self._truncated = event.truncated
-                return event.octets
-            else:  # pragma: no cover
-                raise RemoteProtocolError("unexpected event in a message body")
 
     # -- authorization (RFC 1939 §7) ------------------------------------------
     def user(self, name: str) -> str:
@@ -413,7 +248,7 @@ class POP3(Authenticating, Pipelining):
             tls = ctx.wrap_socket(self._sock, server_hostname=self.host)
         except OSError as exc:
             self.close()
-            raise _transport_error(exc, "TLS handshake failed") from exc
+            raise transport_error(exc, "TLS handshake failed") from exc
         self._sock = tls
         self._conn.tls_started()
         self._caps = None  # RFC 2595 §4: forget everything learnt before TLS
@@ -533,11 +368,3 @@ def fingerprint(der: bytes) -> str:
     """The SHA-256 fingerprint of a DER certificate, as browsers show it."""
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
-
-
-def _transport_error(exc: OSError, what: str) -> TransportError:
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return TransportTimeout(f"{what}: timed out")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return TransportError(f"{what}: certificate verification failed: {exc.verify_message}")
-    return TransportError(f"{what}: {exc.strerror or exc}")

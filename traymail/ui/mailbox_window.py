@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 import tkinter as tk
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import messagebox, ttk
@@ -19,13 +18,13 @@ from ..i18n import _, format_size, format_time, ngettext
 from ..mailbox import (
     DeleteReport,
     DownloadCancelled,
-    DownloadFailed,
     Header,
     Mailbox,
     MailboxError,
 )
 from ..mimeinfo import Preview
 from ..session import AccountState
+from .mailbox_downloads import Downloads
 from .message_list import MessageList, sender_text
 from .preview import PreviewPane
 from .root import Window
@@ -43,7 +42,7 @@ def open_path(path: Path) -> None:
     platform_support.open_file(path)
 
 
-class MailboxWindow(Window):
+class MailboxWindow(Downloads, Window):
     def __init__(self, root: tk.Misc, bridge: TkBridge, accounts: Accounts, *,
                  on_show_log: Callable[[], object] | None = None,
                  on_notice: Callable[[str], object] | None = None,
@@ -324,109 +323,6 @@ class MailboxWindow(Window):
         self._submit(lambda: mb.preview_details(uid, 40), done,
                      lambda exc: self.preview_pane.show_message(
                          self.headers.get(uid), None, _("No preview: {error}").format(error=exc)))
-
-    # -- download / open -------------------------------------------------------------
-    def download_selected(self, then: Callable[[list[Path]], object] | None = None) -> None:
-        uids = self.selected()
-        if uids:
-            self._download(lambda mb, p, c: mb.download(uids, p, c), then)
-
-    def download_new(self) -> None:
-        self._download(lambda mb, p, c: mb.download_new(p, c), None)
-
-    def _download(self, job: Callable[..., list[Path]],
-                  then: Callable[[list[Path]], object] | None) -> None:
-        if self.busy:
-            return
-        mb = self.mailbox
-        self.cancel.clear()
-        self.set_busy(True, _("Downloading"))
-        self.show_progress()
-
-        me = weakref.ref(self)  # the worker must not keep the window alive
-        post = self.bridge.post
-
-        def progress(done: int, total: int) -> None:  # worker thread
-            post(lambda: (w := me()) is not None and w.alive and w.update_progress(done, total))
-
-        def finished(paths: list[Path]) -> None:
-            self.set_busy(False)
-            self.hide_progress()
-            self.set_status(ngettext("Downloaded {n} message to {folder}",
-                                     "Downloaded {n} messages to {folder}", len(paths)).format(
-                n=len(paths), folder=self.accounts.paths.download_dir_for(mb.account)))
-            self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in
-                                                 self.headers.items()}))
-            self.on_changed(mb.name)
-            if then is not None:
-                then(paths)
-
-        def failed(exc: BaseException) -> None:
-            if not isinstance(exc, DownloadFailed):
-                self._failed(_("Download"))(exc)
-                return
-            self.set_busy(False)
-            self.hide_progress()
-            self.set_status(ngettext("Downloaded {n} message; {error}",
-                                     "Downloaded {n} messages; {error}", len(exc.files)).format(
-                n=len(exc.files), error=exc), error=True)
-            self.show_headers(mb.cached_headers({u: h.number or 0 for u, h in
-                                                 self.headers.items()}))
-
-        cancel = self.cancel
-        self._submit(lambda: job(mb, progress, cancel), finished, failed)
-
-    def show_progress(self) -> None:
-        self.progress.configure(value=0, maximum=1)
-        self.progress_label.configure(text="")
-        self.progress_row.pack(fill="x", before=self.status.master)
-
-    def update_progress(self, done: int, total: int) -> None:
-        self.progress.configure(maximum=max(total, 1), value=done)
-        self.progress_label.configure(text=_("{done} of {total}").format(
-            done=format_size(done), total=format_size(total)))
-
-    def hide_progress(self) -> None:
-        self.progress_row.pack_forget()
-
-    def open_selected(self) -> None:
-        sel = self.selected()
-        if not sel:
-            return
-        header = self.headers.get(sel[0])
-        if header is not None and header.downloaded is not None:
-            self.open_file(header.downloaded)
-            return
-        self.tree.selection_set(sel[:1])
-        self.download_selected(then=lambda paths: [self.open_file(p) for p in paths[:1]])
-
-    def open_file(self, path: Path) -> None:
-        """Hand ``path`` to the system's program for it, off the Tk thread; when
-        there is none, say so and offer "Show in folder" (never a Tk error)."""
-        def failed(exc: BaseException) -> None:
-            if not isinstance(exc, (platform_support.OpenFailed, OSError)):
-                raise exc
-            self.unopened = path
-            detail = getattr(exc, "detail", "")
-            log.info("cannot open %s: %s%s", path, exc, f" ({detail})" if detail else "")
-            self.set_status(_("{error}. It is saved as {name}.").format(error=exc, name=path.name),
-                            error=True)
-            self.folder_button.pack(side="right", padx=(4, 0))
-
-        self._submit(lambda: self.opener(path), lambda r: None, failed)
-
-    def show_in_folder(self) -> None:
-        path = self.unopened
-        if path is None:
-            return
-
-        def failed(exc: BaseException) -> None:
-            if not isinstance(exc, (platform_support.OpenFailed, OSError)):
-                raise exc
-            self.set_status(_("{error}. The file is {path}").format(error=exc, path=path),
-                            error=True)
-
-        self._submit(lambda: self.folder_opener(path), lambda r: None, failed)
 
     # -- marks / delete ------------------------------------------------------------------
     def toggle_mark(self) -> None:
