@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .deletion import Deleting
 from .files import DownloadCancelled, DownloadFailed, abort, close_file_logger, file_logger
 from .i18n import _
 from .listing import sync_listing
@@ -69,7 +70,7 @@ Progress = Callable[[int, int], None]
 TRANSCRIPT_LINES = 5000
 
 
-class Mailbox:
+class Mailbox(Deleting):
     """Engine operations for one account. Thread-safe; blocking (run it off the UI thread)."""
 
     def __init__(self, account: Account, store: Store, passwords: PasswordStore, paths: Paths,
@@ -452,62 +453,6 @@ class Mailbox:
                                cache, progress, cancel, self._note)
 
     # -- marks and deletion ----------------------------------------------------------
-    def mark(self, uids: list[str]) -> None:
-        sizes = self.store.sizes(self.name)
-        self.store.mark(self.name, {u: sizes.get(u) for u in uids})
-
-    def unmark(self, uids: list[str]) -> None:
-        self.store.unmark(self.name, uids)
-
-    def marked(self) -> list[str]:
-        return list(self.store.marks(self.name))
-
-    def delete_marked(self, only: list[str] | None = None) -> DeleteReport:
-        """One session: UIDL re-check, DELE exactly the marked messages still
-        there with the recorded size, QUIT. Any error before QUIT deletes nothing.
-        ``only`` restricts it to some of the marks."""
-        marks = self.store.marks(self.name)
-        if only is not None:
-            marks = {u: s for u, s in marks.items() if u in set(only)}
-        if not marks:
-            return DeleteReport()
-        deleted: list[str] = []
-        gone: list[str] = []
-        failed: list[tuple[str, str]] = []
-        with self._session() as pop:
-            _stat, ids, sizes = self._scan(pop)  # the UIDL re-check, in this session
-            numbers = {u: n for n, u in ids}
-            chosen: list[tuple[str, int]] = []
-            for uid, size in marks.items():
-                n = numbers.get(uid)
-                if n is None:
-                    gone.append(uid)
-                elif size is not None and sizes.get(n) != size:
-                    failed.append((uid, _("its size changed: the server may have reused "
-                                          "the id for another message; not deleted")))
-                else:
-                    chosen.append((uid, n))
-            if chosen:
-                pop.dele_many([n for _, n in chosen])
-                self._note(f"deleting {len(chosen)} message{'s' if len(chosen) != 1 else ''}"
-                           " at QUIT")
-                try:
-                    pop.quit()  # RFC 1939 §6: the deletions happen now
-                except POP3Error as exc:
-                    why = _("the server did not confirm QUIT ({reason}); check again to see "
-                            "what remains").format(reason=exc)
-                    failed += [(u, why) for u, _n in chosen]
-                    chosen = []
-                deleted = [u for u, _ in chosen]
-        self.store.forget(self.name, deleted + gone)
-        return DeleteReport(tuple(deleted), tuple(gone), tuple(failed))
-
-    def quit_without_deleting(self) -> int:
-        """Discard every mark; the server keeps everything. Returns how many."""
-        count = len(self.store.marks(self.name))
-        self.store.unmark(self.name)
-        return count
-
     def mark_all_seen(self) -> None:
         self.store.set_seen(self.name, True)
 
