@@ -6,7 +6,6 @@ moment leaves no final-named partial file and records nothing not on disk."""
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -42,6 +41,7 @@ def mailbox_for(srv: DevServer, home: Path) -> Mailbox:
     return Mailbox(account, Store(paths.state_db), pw, paths)
 
 
+@pytest.mark.posix_only("names each fsync'd file from /proc/self/fd")
 def test_fsync_rename_folder_fsync_record_in_that_order(
         make_devserver: MakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     count = 2 * download.BATCH + 7  # three batches
@@ -166,7 +166,7 @@ def test_killed_at_any_moment_no_partial_final_file_and_no_false_record(
         for line in child.stdout:
             if line.strip() == "DONE" or int(line) >= fraction * total:
                 break
-        child.send_signal(signal.SIGKILL)
+        child.kill()  # SIGKILL; TerminateProcess on Windows
         child.wait(10)
         target = home / "eml"
         final = [p for p in target.iterdir() if not p.name.startswith(".")]

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from traymail.devserver import DevServer, MemoryMailbox
 from traymail.mimeinfo import preview_details
 from traymail.samples import sample_message, sample_messages
@@ -57,6 +59,7 @@ def keys(display: str, root: tk.Tk, *names: str) -> None:
         pump(root, timeout=0.15)
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_keyboard_triage_with_real_keys(root: tk.Tk, x_display: str,
                                         make_devserver: MakeServer, tmp_path: Path) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(6)))
@@ -98,6 +101,7 @@ def test_keyboard_triage_with_real_keys(root: tk.Tk, x_display: str,
     assert pump(root, lambda: not win.alive, 3)
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_sender_address_and_preview_header_block(root: tk.Tk, x_display: str,
                                                  make_devserver: MakeServer,
                                                  tmp_path: Path) -> None:

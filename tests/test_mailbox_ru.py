@@ -6,6 +6,7 @@ language. Real Tk on Xvfb, a devserver; English is back after each test."""
 
 from __future__ import annotations
 
+import sys
 import time
 import tkinter as tk
 from collections.abc import Callable, Iterator
@@ -133,8 +134,9 @@ def test_tray_menu_and_tooltip_in_russian(x_display: str, make_devserver: MakeSe
         assert names == ["Открыть почтовый ящик", "Проверить сейчас", "Показать журнал",
                          "Настройки…", "Правила…", "Приостановить уведомления", "На 15 минут",
                          "На 1 час", "До возобновления", "Возобновить",
-                         "Отметить все как просмотренные", "Запускать вместе с системой",
-                         "Выход"], names
+                         "Отметить все как просмотренные",
+                         "Запускать вместе с Windows" if sys.platform == "win32"
+                         else "Запускать вместе с системой", "Выход"], names
         assert pump(app.root, lambda: "Home" in app.results, 10)
         title = app.icon_and_title()[1]
         assert title.startswith("traymail — 2 новых (") and " КБ), проверено в " in title, title

@@ -28,6 +28,7 @@ def web() -> Iterator[Web]:
         yield w
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_add_account_from_an_address(root: tk.Tk, web: Web, tmp_path: Path,
                                      x_display: str) -> None:
     web.autoconfig("subdomain.example", "subdomain.example.xml")

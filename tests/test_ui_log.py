@@ -52,6 +52,7 @@ def test_buttons_stay_whole_at_any_size(root: tk.Tk, make_devserver: MakeServer,
     log.close()
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_ctrl_f_selects_the_old_search(root: tk.Tk, make_devserver: MakeServer,
                                        x_display: str, tmp_path: Path) -> None:
     accounts = accounts_for(tmp_path, make_devserver().port)
@@ -98,6 +99,7 @@ def test_connection_failures_are_in_the_protocol_log(root: tk.Tk, make_devserver
     log.close()
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_save_starts_in_documents(root: tk.Tk, make_devserver: MakeServer, x_display: str,
                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     docs = tmp_path / "Documents"

@@ -10,6 +10,8 @@ import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from traymail.accounts import Accounts
 from traymail.devserver import DevServer, Faults
 from traymail.passwords import MemoryStore
@@ -69,6 +71,7 @@ def answer_dialog(display: str, title: str, *keys: str) -> threading.Thread:
 
 # -- Test connection -------------------------------------------------------------------
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_test_connection_says_what_to_choose(root: tk.Tk, make_devserver: MakeServer,
                                              certificate: object, x_display: str,
                                              tmp_path: Path) -> None:
@@ -108,6 +111,7 @@ def test_test_connection_says_what_to_choose(root: tk.Tk, make_devserver: MakeSe
     dlg.close()
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_a_slow_test_can_be_cancelled(root: tk.Tk, make_devserver: MakeServer,
                                       x_display: str, tmp_path: Path) -> None:
     srv = make_devserver(faults=Faults(stall={"GREETING": 2.5}))
@@ -124,6 +128,7 @@ def test_a_slow_test_can_be_cancelled(root: tk.Tk, make_devserver: MakeServer,
     dlg.close()
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_the_result_is_cleared_when_the_account_changes(
         root: tk.Tk, make_devserver: MakeServer, x_display: str, tmp_path: Path) -> None:
     srv = make_devserver()
@@ -149,6 +154,7 @@ def test_the_result_is_cleared_when_the_account_changes(
 
 # -- security and port ------------------------------------------------------------------
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_plain_text_refusal_points_at_the_box_and_clears(root: tk.Tk, x_display: str,
                                                          tmp_path: Path) -> None:
     dlg = dialog(root, tmp_path)
@@ -169,6 +175,7 @@ def test_plain_text_refusal_points_at_the_box_and_clears(root: tk.Tk, x_display:
     dlg.close()
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_the_port_follows_security_unless_really_typed(root: tk.Tk, x_display: str,
                                                         tmp_path: Path) -> None:
     dlg = dialog(root, tmp_path)
@@ -193,6 +200,7 @@ def test_the_port_follows_security_unless_really_typed(root: tk.Tk, x_display: s
 
 # -- layout, Tab order, Escape -------------------------------------------------------------
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_fixed_size_and_a_minimum_that_keeps_the_buttons(
         root: tk.Tk, make_devserver: MakeServer, x_display: str, tmp_path: Path) -> None:
     srv = make_devserver()
@@ -234,6 +242,7 @@ def test_fixed_size_and_a_minimum_that_keeps_the_buttons(
     dlg.close()
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_save_comes_before_cancel_in_tab_order(root: tk.Tk, x_display: str,
                                                tmp_path: Path) -> None:
     dlg = dialog(root, tmp_path)
@@ -248,6 +257,7 @@ def test_save_comes_before_cancel_in_tab_order(root: tk.Tk, x_display: str,
     dlg.close()
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_escape_asks_before_discarding_edits(root: tk.Tk, make_devserver: MakeServer,
                                              x_display: str, tmp_path: Path) -> None:
     srv = make_devserver()
@@ -279,6 +289,7 @@ def test_escape_asks_before_discarding_edits(root: tk.Tk, make_devserver: MakeSe
 
 # -- hints, folders, notes --------------------------------------------------------------
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_keyring_hint_and_the_default_download_folder(
         root: tk.Tk, make_devserver: MakeServer, x_display: str, tmp_path: Path) -> None:
     srv = make_devserver()

@@ -66,6 +66,7 @@ def texts(widget: object) -> list[str]:
     return found
 
 
+@pytest.mark.posix_only("drives X input with xdotool")
 def test_choosing_russian_saves_it_applies_it_and_a_reopened_dialog_speaks_it(
         root: tk.Tk, x_display: str, tmp_path: Path) -> None:
     account = Account("Home", "127.0.0.1", "user", security=Security.SSL, port=995)
@@ -162,6 +163,7 @@ def desktop(x_display: str) -> Iterator[Desktop]:
     d.stop()
 
 
+@pytest.mark.posix_only("a Linux desktop session (D-Bus, dunst)")
 def test_the_app_starts_in_the_language_of_the_setting(desktop: Desktop, x_display: str,
                                                        tmp_path: Path) -> None:
     """LANGUAGE=en in the environment, "language": "ru" in settings.json: the
