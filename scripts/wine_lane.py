@@ -255,6 +255,9 @@ def setup(lane: WineLane) -> None:
 
 # -- steps ---------------------------------------------------------------------------
 
+WINESERVER_CRASH = "wineserver64: server/"  # e.g. sock.c: sock_poll_event: Assertion ...
+
+
 def stream(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str]:
     """Echo a child's output as it comes; return its exit status and the text.
     Wine's helper processes (winedevice) inherit the pipe and may outlive the
@@ -282,23 +285,29 @@ def stream(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str]:
             sys.stdout.write(line)
             sys.stdout.flush()
             lines.append(line)
+            if WINESERVER_CRASH in line:  # every Windows process is dead now, but
+                # the child can stay a zombie with threads stuck: do not wait for it
+                end = min(end, time.monotonic() + 15)
         if proc.poll() is not None:
             exited = exited or time.monotonic()
             if time.monotonic() - exited > 5:
                 break
         if time.monotonic() > end:
-            os.killpg(proc.pid, 9)
-            lines.append(f"(killed after {timeout:.0f} s)\n")
+            try:
+                os.killpg(proc.pid, 9)
+            except ProcessLookupError:
+                pass
+            lines.append(f"(killed after {timeout:.0f} s or a wineserver crash)\n")
             break
-    return proc.wait(), "".join(lines)
+    try:
+        return proc.wait(30), "".join(lines)
+    except subprocess.TimeoutExpired:  # a zombie that even SIGKILL cannot reap yet
+        return -9, "".join(lines)
 
 
 def counts(summary: str) -> dict[str, int]:
     return {word: int(n) for n, word in re.findall(r"(\d+) (passed|skipped|failed|errors?|"
                                                    r"xfailed|xpassed|deselected)", summary)}
-
-
-WINESERVER_CRASH = "wineserver64: server/"  # e.g. sock.c: sock_poll_event: Assertion ...
 
 
 def windows_pytest(lane: WineLane) -> tuple[int, str, dict[str, int]]:
