@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -178,7 +179,11 @@ def test_killed_at_any_moment_no_partial_final_file_and_no_false_record(
         db.close()
         for (path,) in rows:  # recorded: on disk, complete
             assert Path(path).read_bytes() in complete
-        # the next run finishes the job
+        # the next run finishes the job, once the server has seen the killed
+        # client's connection end (Windows: a moment after TerminateProcess)
+        end = time.monotonic() + 20
+        while srv.in_use and time.monotonic() < end:
+            time.sleep(0.05)
         mb = mailbox_for(srv, home)
         mb.download_new()
         assert {p.read_bytes() for p in target.iterdir()
