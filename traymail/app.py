@@ -2,8 +2,9 @@
 
 Threads: Tk's main loop owns the main thread (root hidden); pystray runs in
 a daemon thread, the poller and its checks in theirs, desktop-notifier in an
-asyncio loop thread, the single-instance listener in another. Every one of
-them only *posts* to the Tk thread (:class:`~traymail.ui.worker.TkBridge`);
+asyncio loop thread (from the first toast on), the single-instance listener in
+another. Every one of them only *posts* to the Tk thread
+(:class:`~traymail.ui.worker.TkBridge`);
 the Tk thread owns the windows, the state shown, and stops everything.
 """
 
@@ -23,7 +24,7 @@ from . import display_watch
 from .accounts import Accounts
 from .applog import close_logging, setup_logging
 from .i18n import _, format_size, format_time, ngettext
-from .icons import IconState, draw_icon
+from .icons import IconState, draw_icon, png_bytes
 from .instance import InstanceServer
 from .mailbox import CheckResult, Header, Mailbox, MailboxError
 from .notify import Notifier, Toast, toast_text
@@ -148,8 +149,7 @@ class App:
                          .format(path=recovered))
         if self.instance is not None:
             self.instance.start()
-        if self.notifier is not None:
-            self.notifier.start()
+        # the notifier (asyncio, desktop-notifier, D-Bus) starts at its first toast
         if self.tray is not None:
             self.tray.start(*self.icon_and_title())
         self.poller.start()
@@ -534,7 +534,7 @@ class App:
                 private_dir(path.parent)
                 try:
                     with os.fdopen(create_private(path), "wb") as f:
-                        draw_icon(64).save(f, format="PNG")
+                        f.write(png_bytes(draw_icon(64)))
                 except FileExistsError:  # another instance drew it meanwhile
                     pass
             return path
