@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import display_watch
+from . import display_watch, heap
 from .accounts import Accounts
 from .applog import close_logging, setup_logging
 from .i18n import _, format_size, format_time, ngettext
@@ -47,6 +47,8 @@ if TYPE_CHECKING:  # the windows are imported when first opened (an idle app has
 __all__ = ["App", "Toast", "toast_text", "cut_words", "setup_logging", "close_logging"]
 
 log = logging.getLogger("traymail.app")
+#: after a check result, when its memory is handed back (traymail.heap); once per check
+_RELEASE_AFTER_MS = 2000
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
             AccountState.BACKOFF, AccountState.NEEDS_SIGN_IN)
 
@@ -485,6 +487,8 @@ class App:
                 and result is not None and result.newly_arrived:
             self.mailbox_window.refresh()
         self.refresh_icon()
+        # once the check's follow-ups (toast, icon) are done: what it freed goes back
+        self.root.after(_RELEASE_AFTER_MS, heap.release)
 
     def icon_and_title(self) -> tuple[Any, str]:
         new = sum(r.new_count for r in self.results.values())
