@@ -11,11 +11,11 @@ from __future__ import annotations
 import builtins
 import hashlib
 import socket
-import ssl
+import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, overload
+from typing import TYPE_CHECKING, Any, Final, overload
 
 from ._auth import Authenticating
 from ._connection import (
@@ -57,6 +57,9 @@ from ._replies import (
     scan_sizes,
 )
 from ._transcript import Transcript, TranscriptHook
+
+if TYPE_CHECKING:  # ssl is imported by the first TLS connection (1 MiB a plain one skips)
+    import ssl
 
 __all__ = ["POP3", "POP3_SSL", "POP3_PORT", "POP3_SSL_PORT", "fingerprint"]
 
@@ -146,7 +149,8 @@ class POP3(Authenticating, Pipelining):
     def peer_sha256(self) -> str | None:
         """SHA-256 fingerprint of the server's TLS certificate (AA:BB:...), or None."""
         sock = self._sock
-        if not isinstance(sock, ssl.SSLSocket):
+        ssl = sys.modules.get("ssl")  # never imported: no TLS socket either
+        if ssl is None or not isinstance(sock, ssl.SSLSocket):
             return None
         der = sock.getpeercert(binary_form=True)
         return fingerprint(der) if der else None
@@ -407,6 +411,8 @@ class POP3(Authenticating, Pipelining):
         if caps is not None and caps.supported and not caps.stls:
             raise CapabilityError("the server does not offer STLS")
         text = self._command("STLS").reply.text
+        import ssl
+
         ctx = context or ssl.create_default_context()
         assert self._sock is not None
         try:
@@ -516,6 +522,8 @@ class POP3_SSL(POP3):
         transcript: TranscriptHook | None = None,
         **limits: Any,
     ) -> None:
+        import ssl
+
         self.context = context or ssl.create_default_context()
         super().__init__(host, port, timeout=timeout, transcript=transcript, **limits)
 
@@ -538,6 +546,7 @@ def fingerprint(der: bytes) -> str:
 def _transport_error(exc: OSError, what: str) -> TransportError:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return TransportTimeout(f"{what}: timed out")
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    ssl = sys.modules.get("ssl")  # never imported: no TLS error either
+    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
         return TransportError(f"{what}: certificate verification failed: {exc.verify_message}")
     return TransportError(f"{what}: {exc.strerror or exc}")
