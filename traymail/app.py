@@ -2,8 +2,9 @@
 
 Threads: Tk's main loop owns the main thread (root hidden); pystray runs in
 a daemon thread, the poller and its checks in theirs, desktop-notifier in an
-asyncio loop thread, the single-instance listener in another. Every one of
-them only *posts* to the Tk thread (:class:`~traymail.ui.worker.TkBridge`);
+asyncio loop thread (from the first toast on), the single-instance listener in
+another. Every one of them only *posts* to the Tk thread
+(:class:`~traymail.ui.worker.TkBridge`);
 the Tk thread owns the windows, the state shown, and stops everything.
 """
 
@@ -131,8 +132,7 @@ class App(AppStatus):
                          .format(path=recovered))
         if self.instance is not None:
             self.instance.start()
-        if self.notifier is not None:
-            self.notifier.start()
+        # the notifier (asyncio, desktop-notifier, D-Bus) starts at its first toast
         if self.tray is not None:
             self.tray.start(*self.icon_and_title())
         self.poller.start()

@@ -11,14 +11,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import heap
 from .i18n import _, format_size, format_time, ngettext
-from .icons import IconState, draw_icon
+from .icons import IconState, draw_icon, png_bytes
 from .mailbox import CheckResult, Header, Mailbox, MailboxError
 from .notify import Notifier, Toast, toast_text
 from .private import create_private, private_dir
 from .session import AccountState
 
 if TYPE_CHECKING:
+    import tkinter as tk
+
     from .accounts import Accounts
     from .settings import Paths
     from .sound import Player
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AppStatus", "cut_words"]
 
+#: after a check result, when its memory is handed back (traymail.heap); once per check
+_RELEASE_AFTER_MS = 2000
 _PROBLEM = (AccountState.AUTH_FAILED, AccountState.STOPPED, AccountState.ERROR,
             AccountState.BACKOFF, AccountState.NEEDS_SIGN_IN)
 
@@ -51,6 +56,7 @@ class AppStatus:
         paths: Paths
         accounts: Accounts
         bridge: TkBridge
+        root: tk.Tk
         title_note: str
         results: dict[str, CheckResult]
         errors: dict[str, MailboxError]
@@ -123,6 +129,8 @@ class AppStatus:
                 and result is not None and result.newly_arrived:
             self.mailbox_window.refresh()
         self.refresh_icon()
+        # once the check's follow-ups (toast, icon) are done: what it freed goes back
+        self.root.after(_RELEASE_AFTER_MS, heap.release)
 
     def icon_and_title(self) -> tuple[Any, str]:
         new = sum(r.new_count for r in self.results.values())
@@ -172,7 +180,7 @@ class AppStatus:
                 private_dir(path.parent)
                 try:
                     with os.fdopen(create_private(path), "wb") as f:
-                        draw_icon(64).save(f, format="PNG")
+                        f.write(png_bytes(draw_icon(64)))
                 except FileExistsError:  # another instance drew it meanwhile
                     pass
             return path

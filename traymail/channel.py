@@ -15,18 +15,18 @@ import hmac
 import logging
 import os
 import re
+import select
 import socket
 import stat
 import struct
 import sys
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Protocol
 
 from .settings import Paths
 
-__all__ = ["AlreadyRunning", "Conn", "socket_name", "pipe_name", "runtime_dirs",
+__all__ = ["AlreadyRunning", "Conn", "SocketConn", "socket_name", "pipe_name", "runtime_dirs",
            "unix_connections", "unix_listen", "UnixListener", "PipePeers", "winapi",
            "pipe_connections", "pipe_listen", "PipeListener"]
 
@@ -47,6 +47,47 @@ class Conn(Protocol):
     def poll(self, timeout: float | None = ...) -> bool: ...
     def fileno(self) -> int: ...
     def close(self) -> None: ...
+
+
+class SocketConn:
+    """Frames over a connected Unix socket: a 4-byte big-endian length, then the
+    bytes -- the framing of :mod:`multiprocessing.connection` (which the Windows
+    pipe keeps using), without importing it into every app: bytes only, never
+    a pickle. A frame over ``maxlength`` is refused (OSError), a closed peer
+    is EOFError."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def send_bytes(self, buf: bytes) -> None:
+        self._sock.sendall(struct.pack("!i", len(buf)) + bytes(buf))
+
+    def recv_bytes(self, maxlength: int | None = None) -> bytes:
+        (size,) = struct.unpack("!i", self._read(4))
+        if size < 0 or (maxlength is not None and size > maxlength):
+            raise OSError("bad message length")
+        return self._read(size)
+
+    def _read(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            chunk = self._sock.recv(n - len(out))
+            if not chunk:
+                raise EOFError
+            out += chunk
+        return bytes(out)
+
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        """Whether a frame (or the end) can be read within ``timeout`` seconds."""
+        p = select.poll()
+        p.register(self._sock, select.POLLIN)
+        return bool(p.poll(None if timeout is None else max(0, int(timeout * 1000))))
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
 
 
 # -- names ------------------------------------------------------------------------
@@ -173,7 +214,7 @@ def unix_connections(paths: Paths, key: bytes, timeout: float) -> Iterator[Conn]
                 log.warning("refused the instance socket %s: its owner process runs as "
                             "uid %s", directory / name, uid)
                 continue
-            yield Connection(sock.detach())
+            yield SocketConn(sock)
         finally:
             os.close(fd)
 
@@ -191,7 +232,7 @@ class UnixListener:
             conn.close()
             log.warning("refused an instance connection from uid %s", uid)
             return None
-        return Connection(conn.detach())
+        return SocketConn(conn)
 
     def close(self) -> None:
         try:
@@ -264,6 +305,8 @@ def pipe_connections(key: bytes, api: PipePeers) -> Iterator[Conn]:  # pragma: n
     sid = api.user_sid()
     if sid is None:
         return
+    from multiprocessing.connection import Client  # the Windows pipe's framing
+
     try:
         conn: Conn = Client(pipe_name(sid, key), family="AF_PIPE")
     except (OSError, ValueError) as exc:
@@ -278,6 +321,8 @@ def pipe_connections(key: bytes, api: PipePeers) -> Iterator[Conn]:  # pragma: n
 
 class PipeListener:  # pragma: no cover - Windows only
     def __init__(self, address: str, sid: str, api: PipePeers) -> None:
+        from multiprocessing.connection import Listener
+
         self.address, self.sid, self.api = address, sid, api
         self.listener = Listener(address, family="AF_PIPE")
 

@@ -1,6 +1,8 @@
 """Toasts through desktop-notifier: WinRT on Windows, D-Bus on Linux.
 
-desktop-notifier is asyncio-based: it gets one event loop in its own thread.
+desktop-notifier is asyncio-based: it gets one event loop in its own thread,
+started at the first toast (an app with nothing to say never imports asyncio,
+desktop-notifier or dbus-fast) and kept from then on.
 A click on a toast calls ``on_click`` in that thread; the app hands it to
 the Tk thread. When the platform has no notification service, the failure
 is logged once and the toast goes to ``fallback`` (the tray's balloon on
@@ -25,12 +27,10 @@ is escaped there (:func:`traymail.text.escape_markup`) and arrives literally.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,6 +39,9 @@ from .i18n import _, format_size, ngettext
 from .text import escape_markup
 
 if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from concurrent.futures import Future
+
     from .mailbox import CheckResult, Header
 
 __all__ = ["Notifier", "Toast", "toast_text"]
@@ -96,9 +99,11 @@ class Notifier:
         self.failed = False
         #: (title, message, how) of every toast shown: "native", "fallback" or "none"
         self.history: list[tuple[str, str, str]] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever,
-                                        name="traymail-notifier", daemon=True)
+        #: the event loop and its thread, made by the first toast (or start())
+        self._loop: AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._created: Future[None] | None = None
+        self._lock = threading.Lock()
         self._notifier: Any = None
         #: the notification server renders body markup: escape the body
         self.markup = False
@@ -106,8 +111,25 @@ class Notifier:
         self.server = ""
 
     def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._create(), self._loop).result(10)
+        """Connect to the notification service now and wait for it (at most
+        10 s); without this the first :meth:`show` does it."""
+        self._ensure_loop()
+        assert self._created is not None
+        self._created.result(10)
+
+    def _ensure_loop(self) -> AbstractEventLoop:
+        """The loop thread, started with the service's set-up queued first
+        (any thread; once)."""
+        with self._lock:
+            if self._loop is None:
+                import asyncio
+
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever,
+                                                name="traymail-notifier", daemon=True)
+                self._thread.start()
+                self._created = asyncio.run_coroutine_threadsafe(self._create(), self._loop)
+            return self._loop
 
     async def _create(self) -> None:
         try:
@@ -128,9 +150,16 @@ class Notifier:
 
     def show(self, title: str, message: str) -> Future[None]:
         """Queue a toast (any thread); the future completes once it was handed over."""
-        return asyncio.run_coroutine_threadsafe(self._send(title, message), self._loop)
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(self._send(title, message), self._ensure_loop())
 
     async def _send(self, title: str, message: str) -> None:
+        import asyncio
+
+        assert self._created is not None
+        # the service and its capabilities (markup) are known before any toast
+        await asyncio.wrap_future(self._created)
         # after a failure every toast still tries the service first: it may
         # start after traymail does (the login race) and toasts come back
         if self._notifier is not None:
@@ -168,7 +197,7 @@ class Notifier:
             log.exception("toast click handler failed")
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
+        if self._thread is None or self._loop is None or not self._thread.is_alive():
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
@@ -177,7 +206,7 @@ class Notifier:
 
     @property
     def threads(self) -> list[threading.Thread]:
-        return [self._thread]
+        return [] if self._thread is None else [self._thread]
 
 
 async def _body_markup() -> bool:
@@ -198,6 +227,8 @@ async def _ask_server(member: str, what: str, pick: Callable[[Any], _T], default
     """``pick`` applied to the first value that the session's notification
     server returns for ``member`` (Desktop Notifications spec, "D-BUS
     Protocol"); ``default`` when it cannot be asked or answers badly."""
+    import asyncio
+
     try:
         from dbus_fast import Message, MessageType
         from dbus_fast.aio import MessageBus

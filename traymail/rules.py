@@ -24,12 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from email.utils import getaddresses
-from typing import Any
-
-import regex
+from typing import TYPE_CHECKING, Any
 
 from .i18n import _, ngettext
 from .settings import SettingsError, check_object
+
+if TYPE_CHECKING:  # imported by the first regex rule (1.5 MiB an app without one never needs)
+    import regex
 
 __all__ = ["Field", "Op", "Join", "Action", "Condition", "Rule", "RuleSet", "Message",
            "Match", "parse_rules", "parse_addresses", "rules_to_json", "message_from_head",
@@ -269,6 +270,8 @@ def _regex(value: object, where: str) -> regex.Pattern[str]:
         raise SettingsError(where, ngettext("is longer than {n} character",
                                                 "is longer than {n} characters",
                                                 MAX_PATTERN).format(n=MAX_PATTERN))
+    import regex
+
     try:  # V0: the syntax of Python's re
         return regex.compile(value, regex.IGNORECASE | regex.V0)
     except regex.error as exc:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -41,6 +40,8 @@ from .pop3 import (
 from .settings import Account, AuthMethod, Security
 
 if TYPE_CHECKING:
+    import ssl
+
     from .oauth import TokenManager
 
 __all__ = ["AccountState", "AccountStatus", "MailboxError", "connect", "StateTracker",
@@ -89,6 +90,8 @@ def ssl_context(account: Account) -> ssl.SSLContext:
     """Verification on (system store, host name); ``cafile`` for a private CA.
     A pinned certificate replaces CA verification by an exact fingerprint
     match (checked in :func:`connect` right after the handshake)."""
+    import ssl  # only TLS accounts need it
+
     if account.pinned_sha256:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -107,6 +110,8 @@ def _normal(fp: str) -> str:
 
 def server_fingerprint(account: Account, timeout: float) -> str | None:
     """The certificate fingerprint of the server, without trusting it (to show)."""
+    import ssl
+
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 __all__ = ["Player", "default_sound", "in_quiet_hours", "PLAYERS"]
@@ -29,6 +28,8 @@ PLAYERS: tuple[tuple[str, ...], ...] = (("canberra-gtk-play", "-f"), ("paplay",)
 
 def default_sound() -> Path:
     """The chime shipped in traymail/sounds/."""
+    from importlib import resources  # 0.6 MiB an app that plays nothing does without
+
     return Path(str(resources.files("traymail") / "sounds" / "chime.wav"))
 
 

@@ -18,7 +18,6 @@ Tk widget. This module adds what the engine and the desktop need on top:
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from typing import Final
@@ -56,8 +55,10 @@ def clean_filename(text: str) -> str:
 
 
 def escape_markup(text: str) -> str:
-    """``text`` as literal characters inside notification body markup."""
-    return html.escape(text, quote=False)
+    """``text`` as literal characters inside notification body markup: what
+    ``html.escape(text, quote=False)`` does, without importing ``html`` and
+    its entity tables (0.4 MiB in an idle app)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class CleanFormatter(logging.Formatter):

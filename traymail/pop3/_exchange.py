@@ -9,7 +9,7 @@ listings and bodies; socket/TLS failures become :class:`TransportError`.
 from __future__ import annotations
 
 import socket
-import ssl
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
@@ -202,6 +202,7 @@ class Exchange:
 def transport_error(exc: OSError, what: str) -> TransportError:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return TransportTimeout(f"{what}: timed out")
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    ssl = sys.modules.get("ssl")  # never imported: no TLS error either
+    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
         return TransportError(f"{what}: certificate verification failed: {exc.verify_message}")
     return TransportError(f"{what}: {exc.strerror or exc}")

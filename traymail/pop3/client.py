@@ -13,9 +13,9 @@ from __future__ import annotations
 import builtins
 import hashlib
 import socket
-import ssl
+import sys
 from types import TracebackType
-from typing import Any, Final, overload
+from typing import TYPE_CHECKING, Any, Final, overload
 
 from ._auth import Authenticating
 from ._connection import MAX_TOP, Connection, State
@@ -38,6 +38,9 @@ from ._replies import (
     scan_sizes,
 )
 from ._transcript import Transcript, TranscriptHook
+
+if TYPE_CHECKING:  # ssl is imported by the first TLS connection (1 MiB a plain one skips)
+    import ssl
 
 __all__ = ["POP3", "POP3_SSL", "POP3_PORT", "POP3_SSL_PORT", "fingerprint"]
 
@@ -123,7 +126,8 @@ class POP3(Exchange, Authenticating, Pipelining):
     def peer_sha256(self) -> str | None:
         """SHA-256 fingerprint of the server's TLS certificate (AA:BB:...), or None."""
         sock = self._sock
-        if not isinstance(sock, ssl.SSLSocket):
+        ssl = sys.modules.get("ssl")  # never imported: no TLS socket either
+        if ssl is None or not isinstance(sock, ssl.SSLSocket):
             return None
         der = sock.getpeercert(binary_form=True)
         return fingerprint(der) if der else None
@@ -242,6 +246,8 @@ class POP3(Exchange, Authenticating, Pipelining):
         if caps is not None and caps.supported and not caps.stls:
             raise CapabilityError("the server does not offer STLS")
         text = self._command("STLS").reply.text
+        import ssl
+
         ctx = context or ssl.create_default_context()
         assert self._sock is not None
         try:
@@ -351,6 +357,8 @@ class POP3_SSL(POP3):
         transcript: TranscriptHook | None = None,
         **limits: Any,
     ) -> None:
+        import ssl
+
         self.context = context or ssl.create_default_context()
         super().__init__(host, port, timeout=timeout, transcript=transcript, **limits)
 

@@ -1,0 +1,224 @@
+"""What an idle tray app keeps in memory (issue 15, item 4): the real app in
+its own process under Xvfb, with a tray host, a private D-Bus and dunst,
+checking a devserver mailbox. At rest it has not imported what it does not
+use yet -- asyncio, ssl, desktop-notifier and dbus-fast (the first toast),
+the windows, multiprocessing, regex, Pillow's codec plugins -- and the first
+toast still reaches the notification daemon. After each check the freed heap
+goes back to the OS (:mod:`traymail.heap`)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from traymail.devserver import DevServer, MemoryMailbox
+from traymail.samples import sample_message
+
+from .desktop import (
+    Desktop,
+    dunst_displayed,
+    start_notification_daemon,
+    start_tray_host,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, sys, threading
+from pathlib import Path
+import traymail.heap
+from traymail.accounts import Accounts
+from traymail.app import App
+from traymail.passwords import MemoryStore
+from traymail.platform_support import LinuxSupport
+from traymail.settings import Account, Security, Settings, resolve_paths
+
+port, home = int(sys.argv[1]), Path(sys.argv[2])
+account = Account("Idle", "127.0.0.1", "user", security=Security.NONE, port=port,
+                  allow_insecure=True)
+store = MemoryStore(); store.set(account, "pass")
+paths = resolve_paths(home=home)
+app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
+          platform=LinuxSupport(home / "xdg"), single_instance=False)
+released = []
+real_release = traymail.heap.release
+def counting_release():
+    released.append(real_release())
+    return released[-1]
+traymail.heap.release = counting_release
+
+def ready():
+    if app.results:
+        print("READY", flush=True)
+    else:
+        app.root.after(100, ready)
+
+def commands():
+    for line in sys.stdin:
+        word = line.strip()
+        if word == "state":
+            print(json.dumps({"modules": sorted(sys.modules),
+                              "threads": [t.name for t in threading.enumerate()],
+                              "released": released,
+                              "toasts": [t.title for t in app.toasts],
+                              "history": app.notifier.history}), flush=True)
+        elif word == "check":
+            app.poller.check_now()
+        elif word == "quit":
+            app.bridge.post(app.quit)
+
+app.root.after(100, ready)
+threading.Thread(target=commands, daemon=True).start()
+app.run()
+"""
+
+#: imported only when a feature is first used; none of them at rest
+NOT_AT_REST = ("asyncio", "ssl", "desktop_notifier", "dbus_fast", "multiprocessing",
+               "multiprocessing.connection", "regex", "html", "importlib.resources",
+               "PIL.PngImagePlugin", "traymail.ui.mailbox_window", "traymail.ui.log_window",
+               "traymail.ui.settings_dialog", "traymail.discover", "traymail.oauth_flows")
+
+
+@pytest.fixture(scope="module")
+def idle_desktop(x_display: str) -> Iterator[Desktop]:
+    desktop = Desktop()
+    desktop.start_bus()
+    start_notification_daemon(desktop, x_display)
+    start_tray_host(desktop, x_display)
+    yield desktop
+    desktop.stop()
+
+
+class Child:
+    def __init__(self, desktop: Desktop, display: str, port: int) -> None:
+        env = {**desktop.env, "DISPLAY": display, "PYSTRAY_BACKEND": "xorg",
+               "PYTHONPATH": str(ROOT)}
+        self.home = tempfile.mkdtemp(prefix="traymail-idle-test-")
+        self.proc = subprocess.Popen([sys.executable, "-c", CHILD, str(port), self.home],
+                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.strip() == "READY", f"the app did not start: {line!r}"
+
+    def send(self, word: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+
+    def state(self) -> dict[str, Any]:
+        self.send("state")
+        assert self.proc.stdout is not None
+        data: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        return data
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.send("quit")
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.mark.timeout(120)
+def test_idle_app_imports_nothing_it_does_not_use_and_the_first_toast_still_shows(
+        idle_desktop: Desktop, x_display: str) -> None:
+    mailbox = MemoryMailbox()  # nothing waiting: the first check has nothing to say
+    subprocess.run(["dunstctl", "close-all"], env=idle_desktop.env, timeout=10)
+    with DevServer(mailbox, {"user": "pass"}) as srv:
+        child = Child(idle_desktop, x_display, srv.port)
+        try:
+            shown = dunst_displayed(idle_desktop)
+            wait_for(lambda: child.state()["released"], 15, "the heap released after the check")
+            state = child.state()
+            loaded = set(state["modules"])
+            assert sorted(m for m in NOT_AT_REST if m in loaded) == []
+            assert "traymail-notifier" not in state["threads"]
+            assert state["toasts"] == []
+            # a message arrives: the first toast starts the notifier and reaches dunst
+            mailbox.add(sample_message(1))
+            child.send("check")
+            wait_for(lambda: dunst_displayed(idle_desktop) > shown, 30, "the first toast")
+            wait_for(lambda: child.state()["history"], 10, "the toast handed over")
+            state = child.state()
+            assert [h[2] for h in state["history"]] == ["native"]
+            assert {"desktop_notifier", "dbus_fast"} <= set(state["modules"])
+            assert "traymail-notifier" in state["threads"]
+            # every check is followed by one release, glibc's trim included
+            wait_for(lambda: len(child.state()["released"]) >= 2, 15, "a second release")
+            assert all(child.state()["released"])
+        finally:
+            child.close()
+    assert child.proc.returncode == 0
+
+
+RELEASE = r"""
+import sys, threading
+from traymail import heap
+
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+
+keep = []
+def churn():  # a check's worth of garbage in its own thread's arena, pinned by a few survivors
+    blocks = [bytes(4096) for _ in range(20000)]
+    keep.extend(blocks[::16])
+    del blocks
+t = threading.Thread(target=churn); t.start(); t.join()
+before = rss()
+trimmed = heap.release()
+print(before, rss(), trimmed, len(keep))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_release_hands_freed_heap_back_to_the_os() -> None:
+    out = subprocess.run([sys.executable, "-c", RELEASE], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    before, after, trimmed, kept = out.stdout.split()
+    assert trimmed == "True" and int(kept) == 1250
+    # 75 MiB freed between survivors: free() keeps it, malloc_trim(0) returns it
+    assert int(before) - int(after) > 40, out.stdout
+
+
+def test_toast_icon_png_is_the_drawn_icon_without_the_codec_plugins() -> None:
+    from PIL import Image
+
+    from traymail.icons import IconState, draw_icon, png_bytes
+
+    probe = ("import sys; from traymail.icons import draw_icon, png_bytes; "
+             "png_bytes(draw_icon(64)); print('PIL.PngImagePlugin' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    assert out.stdout.strip() == "False"
+    for size, state, count in ((64, IconState.IDLE, 0), (16, IconState.NEW, 3),
+                               (48, IconState.ERROR, 0)):
+        icon = draw_icon(size, state, count)
+        back = Image.open(io.BytesIO(png_bytes(icon)))
+        back.load()
+        assert back.format == "PNG" and back.mode == "RGBA" and back.size == (size, size)
+        assert back.tobytes() == icon.convert("RGBA").tobytes()
+
+
+def test_release_is_harmless_where_nothing_is_left() -> None:
+    from traymail import heap
+
+    t0 = time.perf_counter()
+    assert heap.release() is sys.platform.startswith("linux")
+    assert heap.release() is sys.platform.startswith("linux")  # again: still fine
+    assert time.perf_counter() - t0 < 5
