@@ -46,10 +46,10 @@ def _localize_argparse() -> None:
 
 
 def _settings_file_shown() -> str:
-    try:  # settings.py is light (no engine): --help still loads only the parser
-        from .settings import resolve_paths
+    try:  # traymail.locations, not the settings code: --help loads only the parser
+        from .locations import settings_file
 
-        return str(resolve_paths().settings_file)
+        return str(settings_file())
     except Exception:  # --help must never fail
         return _("settings.json in the user config folder")
 
@@ -61,13 +61,13 @@ def _language_setting(argv: list[str]) -> str:
     try:
         import json
 
-        from .settings import resolve_paths
+        from .locations import settings_file
 
         pre = argparse.ArgumentParser(add_help=False)
         pre.add_argument("--home")
         pre.add_argument("--config")
         known, _rest = pre.parse_known_args(argv)
-        path = resolve_paths(known.home, known.config).settings_file
+        path = settings_file(known.home, known.config)
         with open(path, encoding="utf-8") as f:
             value = json.load(f).get("language", AUTO)
         return value if isinstance(value, str) and value else AUTO

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .i18n import _
+from .locations import APP_NAME, settings_file
 from .private import private_dir
 from .settings_schema import (
     SCHEMA_VERSION,
@@ -57,7 +58,6 @@ __all__ = [
     "check_quiet_hours",
 ]
 
-APP_NAME = "traymail"
 
 
 def load_settings(path: Path) -> Settings:
@@ -168,16 +168,13 @@ def _safe_name(name: str) -> str:
 def resolve_paths(home: str | os.PathLike[str] | None = None,
                   config: str | os.PathLike[str] | None = None) -> Paths:
     """Where settings, state, logs and downloads live (see the module doc)."""
+    file = settings_file(home, config)  # the one rule (traymail.locations)
     home = home or os.environ.get("TRAYMAIL_HOME") or None
-    config = config or os.environ.get("TRAYMAIL_CONFIG") or None
     if home:
         root = Path(home).expanduser().resolve()
-        return Paths(Path(config).expanduser() if config else root / "settings.json",
-                     root / "state", root / "logs", root / "downloads", portable=True)
+        return Paths(file, root / "state", root / "logs", root / "downloads", portable=True)
     import platformdirs
 
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    settings_file = (Path(config).expanduser() if config
-                     else Path(dirs.user_config_dir) / "settings.json")
     downloads = Path(platformdirs.user_downloads_dir()) / APP_NAME
-    return Paths(settings_file, Path(dirs.user_data_dir), Path(dirs.user_log_dir), downloads)
+    return Paths(file, Path(dirs.user_data_dir), Path(dirs.user_log_dir), downloads)
