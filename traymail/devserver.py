@@ -114,13 +114,6 @@ class DevServer:
         with self._lock:
             self.commands.append(text)
 
-    @property
-    def in_use(self) -> bool:
-        """Whether a session holds the maildrop lock (RFC 1939 §8); it is
-        released when that session ends, also by a dropped connection."""
-        with self._lock:
-            return self._locked
-
     def _acquire(self) -> bool:
         with self._lock:
             if self._locked:
