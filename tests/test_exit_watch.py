@@ -9,7 +9,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from traymail import exit_watch
+
+from .realservers import require_real
 
 HANGS = textwrap.dedent("""
     import sys, threading
@@ -69,3 +73,23 @@ def test_a_missing_log_folder_falls_back_to_the_temp_folder(tmp_path: Path,
     assert where == tmp_path / exit_watch.HANG_LOG
     text = where.read_text(encoding="utf-8")
     assert "more than 31 s" in text and "test_a_missing_log_folder" in text
+
+
+@pytest.mark.posix_only("file owners as POSIX uids; Windows' temp folder is per user")
+def test_another_users_file_in_the_temp_folder_gets_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import pwd
+    import tempfile
+
+    if os.geteuid() != 0:
+        require_real("a second uid", "this test runs as root (CI does) to plant "
+                     "another user's file")
+    planted = tmp_path / exit_watch.HANG_LOG
+    planted.write_text("")
+    os.chmod(planted, 0o666)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(planted, nobody.pw_uid, nobody.pw_gid)  # planted in the shared folder
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    assert exit_watch.report(tmp_path / "gone", 31.0) is None
+    assert planted.read_text() == ""

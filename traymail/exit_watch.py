@@ -47,6 +47,9 @@ def report(log_dir: Path, waited: float) -> Path | None:
                 continue
             fd = os.open(folder / HANG_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND
                          | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            if hasattr(os, "getuid") and os.fstat(fd).st_uid != os.getuid():
+                os.close(fd)  # another user's file in a shared temp folder: not ours
+                continue
             with open(fd, "w", encoding="utf-8") as f:
                 f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + text)
                 f.flush()
