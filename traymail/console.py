@@ -37,8 +37,8 @@ _ARGPARSE_TEXTS = (
 )
 def _localize_argparse() -> None:
     """argparse looks its texts up with ``gettext.gettext`` (the ``messages``
-    domain, which no catalog fills): point its module's ``_``/``ngettext``
-    at traymail's catalog, where the texts above are translated. A text the
+    domain, which no catalog fills): point its module's ``_`` at
+    traymail's catalog, where the texts above are translated. A text the
     catalog lacks stays argparse's English (its counted texts, ``nargs=N``
     only, are not used here)."""
     if callable(getattr(argparse, "_", None)):

@@ -13,6 +13,7 @@ and makes the next check fault them back in).
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import logging
 import sys
@@ -21,20 +22,16 @@ from collections.abc import Callable
 __all__ = ["release"]
 
 log = logging.getLogger("traymail.heap")
-_trim: Callable[[int], int] | None = None
-_looked = False
 
 
+@functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    global _trim, _looked
-    if not _looked:
-        _looked = True
-        if sys.platform.startswith("linux"):
-            try:
-                _trim = ctypes.CDLL("libc.so.6").malloc_trim  # glibc only
-            except (OSError, AttributeError) as exc:
-                log.debug("no malloc_trim: %s", exc)
-    return _trim
+    if sys.platform.startswith("linux"):
+        try:
+            return ctypes.CDLL("libc.so.6").malloc_trim  # glibc only
+        except (OSError, AttributeError) as exc:
+            log.debug("no malloc_trim: %s", exc)
+    return None
 
 
 def release() -> bool:

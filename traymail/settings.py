@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .i18n import _
-from .locations import APP_NAME, settings_file
+from .locations import APP_NAME, portable_home, settings_file
 from .private import private_dir
 from .settings_schema import (
     SCHEMA_VERSION,
@@ -169,9 +169,8 @@ def resolve_paths(home: str | os.PathLike[str] | None = None,
                   config: str | os.PathLike[str] | None = None) -> Paths:
     """Where settings, state, logs and downloads live (see the module doc)."""
     file = settings_file(home, config)  # the one rule (traymail.locations)
-    home = home or os.environ.get("TRAYMAIL_HOME") or None
-    if home:
-        root = Path(home).expanduser().resolve()
+    root = portable_home(home)
+    if root is not None:
         return Paths(file, root / "state", root / "logs", root / "downloads", portable=True)
     import platformdirs
 
