@@ -244,6 +244,17 @@ def test_a_slow_server_costs_one_timeout(web: Web) -> None:
     assert time.monotonic() - started < 2.5  # the other steps answer at once
 
 
+@pytest.mark.parametrize("bad", ["\u202egro.elpmaxe@me", "me\n%EMAILLOCALPART%",
+                                 "me\t@x.example"])
+def test_a_user_name_with_controls_or_bidi_is_not_taken(bad: str) -> None:
+    doc = ('<clientConfig version="1.1"><emailProvider id="x.example">'
+           '<incomingServer type="pop3"><hostname>pop.x.example</hostname><port>995</port>'
+           '<socketType>SSL</socketType><authentication>password-cleartext</authentication>'
+           f'<username>{bad}</username></incomingServer></emailProvider></clientConfig>')
+    found = parse_autoconfig(doc.encode(), "me", "x.example", "autoconfig")
+    assert found is not None and found.username == "me@x.example"
+
+
 @given(st.binary(max_size=400))
 @settings(max_examples=60, deadline=None)
 def test_parse_autoconfig_never_crashes(data: bytes) -> None:

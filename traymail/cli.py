@@ -139,7 +139,7 @@ def cmd_fetch(ctx: Context) -> int:
     except DownloadFailed as exc:  # the others were saved: name them, then the failures
         for f in exc.files:
             print(f)
-        print(_("traymail: error: {message}").format(message=exc), file=sys.stderr)
+        print(_("traymail: error: {message}").format(message=clean(str(exc))), file=sys.stderr)
         return 1
     if ctx.args.uids and len(files) < len(set(ctx.args.uids)):
         missing = len(set(ctx.args.uids)) - len(files)
@@ -261,7 +261,8 @@ def cmd_sign_in(ctx: Context) -> int:
         print(f"traymail: {exc}", file=sys.stderr)
         return 2
     except OAuth2Error as exc:
-        print(_("traymail: sign-in failed: {message}").format(message=exc), file=sys.stderr)
+        print(_("traymail: sign-in failed: {message}").format(message=clean(str(exc))),
+              file=sys.stderr)
         return 1
     print(_("signed in to {account}; the tokens are in the keyring").format(
         account=account.name))
@@ -352,7 +353,7 @@ def _gui_errors() -> tuple[type[Exception], ...]:
 def _no_display(exc: Exception) -> int:
     print(_("traymail: cannot open a window ({reason}). The tray app needs a desktop "
             "session; the console commands (traymail shell, check, headers...) work "
-            "without one.").format(reason=exc), file=sys.stderr)
+            "without one.").format(reason=clean(str(exc))), file=sys.stderr)
     return 1
 
 

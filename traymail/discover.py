@@ -204,6 +204,8 @@ def parse_autoconfig(data: bytes, local: str, domain: str, source: str) -> Found
             continue  # CRAM-MD5, NTLM, GSSAPI... not supported
         username = _fill((server.findtext("username") or "%EMAILADDRESS%").strip(),
                          local, domain)
+        if not username.isprintable() or len(username) > 254:  # escapes, controls: not
+            username = f"{local}@{domain}"  # a user name; the address is the usual one
         notes = tuple(
             _clean(f"{(d.findtext('descr') or 'Instructions').strip()[:200]}: {d.get('url')}")
             for d in provider.findall("documentation")
