@@ -23,6 +23,13 @@ HEAVY = ("tkinter", "PIL", "pystray", "gi", "authlib", "requests", "urllib3", "d
          "traymail.ui", "traymail.tray", "traymail.notify", "traymail.download",
          "traymail.discover", "concurrent.futures")
 
+#: nor by a check: the encrypted Secret Service session (cryptography; its
+#: ``plain`` transfer is enough, see traymail.secret_service), the rules and
+#: the e-mail package when no rule is set, logging.handlers (and pickle),
+#: shutil/tempfile (only to save settings), getpass
+NOT_FOR_A_CHECK = ("secretstorage", "cryptography", "keyring", "traymail.rules", "email",
+                   "logging.handlers", "pickle", "shutil", "tempfile", "getpass")
+
 #: runs traymail's entry point in-process, then reports what got imported
 PROBE = """
 import json, sys
@@ -84,9 +91,12 @@ def test_check_loads_no_decoder_gui_oauth_or_keyring_discovery(
         assert entry["state"] == "ok" and entry["total_count"] == 3
         assert len(entry["newly_arrived"]) == expected_new
         assert heavy_in(modules) == []
-        # the password came from the Secret Service directly: the keyring
-        # package (which imports every backend module) was not needed
-        assert "secretstorage" in modules and "keyring" not in modules
+        # the password came from the Secret Service directly (D-Bus via
+        # jeepney): neither the keyring package (which imports every backend
+        # module) nor secretstorage with cryptography was needed
+        assert "traymail.secret_service" in modules and "jeepney" in modules
+        assert sorted(m for m in modules for n in NOT_FOR_A_CHECK
+                      if m == n or m.startswith(n + ".")) == []
         assert "traymail.mailbox" in modules and "ssl" in modules  # it did run
 
 
@@ -105,3 +115,38 @@ def test_check_without_a_stored_password_still_says_so(
     assert status == 1 and "no password is stored" in out
     assert "keyring" in modules  # keyring's own discovery loads what it loads; ours stays out
     assert [m for m in heavy_in(modules) if m.startswith("traymail.")] == []
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    (["check", "--json"], "check"),
+    (["--home", "check", "headers"], "headers"),  # "check" is --home's value
+    (["--home=/x", "fetch", "--new"], "fetch"),
+    (["--acc", "shell", "check"], "check"),  # argparse takes --acc for --account
+    (["check", "--help"], None), (["-h"], None), (["--vers"], None), (["chek"], None),
+    ([], None), (["--demo"], None), (["--", "check"], None),
+])
+def test_the_command_a_run_names(argv: list[str], command: str | None) -> None:
+    from traymail.console import command_of
+
+    assert command_of(argv) == command
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "--json"], ["--home", "h", "delete", "a", "b", "--yes"], ["--acc", "shell", "check"],
+    ["fetch", "--new"], ["rules", "test", "--json"], ["sign-in", "--device"], ["accounts"],
+    ["delete"], ["check", "--bogus"], ["rules"], ["discover"],
+])
+def test_a_parser_with_one_command_parses_as_the_full_one(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Built for the command the run names (what a console call pays), the
+    parser gives the same arguments -- or the same usage error -- as the full one."""
+    from traymail.console import build_parser
+
+    def outcome(parser_argv: list[str] | None) -> tuple[object, str]:
+        try:
+            result: object = vars(build_parser(parser_argv).parse_args(argv))
+        except SystemExit as exc:
+            result = exc.code
+        return result, capsys.readouterr().err
+
+    assert outcome(argv) == outcome(None)

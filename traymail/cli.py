@@ -7,7 +7,6 @@ Exit status: 0 on success, 1 when an operation failed (one line on stderr),
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -215,6 +214,8 @@ def cmd_accounts(ctx: Context) -> int:
 def cmd_set_password(ctx: Context) -> int:
     account = ctx.settings.account(ctx.args.account)
     if sys.stdin.isatty():
+        import getpass
+
         password = getpass.getpass(_("Password for {user}: ").format(user=account.keyring_user))
     else:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -359,7 +360,8 @@ def _no_display(exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     apply_language(argv)
-    return run(build_parser().parse_args(argv))
+    argv = sys.argv[1:] if argv is None else argv
+    return run(build_parser(argv).parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,9 +4,7 @@ already masked lines only)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import logging.handlers
 import os
 import re
 import sys
@@ -127,6 +125,8 @@ def eml_path(target: Path, uid: str, header: StoredHeader | None, head: bytes) -
             if header.timestamp else "undated")
     sender = header.sender.split("<")[0].strip().strip('"') or header.sender
     name = safe_filename(f"{when} {sender} - {header.subject}", 100)
+    import hashlib
+
     tag = hashlib.sha256(uid.encode()).hexdigest()[:8]
     return target / fit_name(name, f" [{tag}].eml", os.path.abspath(target))
 

@@ -43,7 +43,7 @@ from .pop3 import (
 )
 from .private import private_dir
 from .results import CheckResult, DeleteReport, Header
-from .rules import RuleSet
+from .ruleset import RuleSet
 from .session import (
     AccountState,
     AccountStatus,

@@ -10,8 +10,8 @@ start).
 Start-up cost: ``import keyring`` alone costs ~50 ms (its backends' helpers
 pull urllib, tarfile, every backend module), which a ``traymail check`` run
 every minute from cron pays each time. So :meth:`KeyringStore.get` first asks
-the Secret Service directly (``secretstorage``, the module keyring's own
-Secret Service backend uses, with the same item attributes) when nothing
+the Secret Service directly (:mod:`traymail.secret_service`: four D-Bus calls,
+the item attributes keyring's own Secret Service backend uses) when nothing
 chooses another backend (no ``PYTHON_KEYRING_BACKEND``, no keyringrc, no
 backend set in this process); anything else -- no Secret Service, a locked
 collection, no such item -- goes the full keyring way. The backend keyring
@@ -149,32 +149,15 @@ def _secret_service_get(service: str, user: str) -> object:
     """The password from the Secret Service's default collection, read the way
     keyring's SecretService backend stores it (attributes ``service`` and
     ``username``), or _MISS when that cannot decide (not Linux, a configured
-    backend, no daemon, locked, no such item)."""
+    backend, no daemon, locked, no such item): :mod:`traymail.secret_service`."""
     if not sys.platform.startswith("linux") or _keyring_configured():
         return _MISS
     try:
-        import secretstorage
-    except ImportError:
+        from .secret_service import lookup
+    except ImportError:  # (jeepney missing)
         return _MISS
-    try:
-        connection = secretstorage.dbus_init()
-    except Exception:  # no session bus, ...: keyring says what is wrong
-        return _MISS
-    try:
-        if not secretstorage.check_service_availability(connection):
-            return _MISS
-        collection = secretstorage.get_default_collection(connection)
-        if collection.is_locked():
-            return _MISS  # keyring prompts to unlock it
-        for item in collection.search_items({"username": user, "service": service}):
-            if item.is_locked():
-                return _MISS
-            return item.get_secret().decode("utf-8")
-        return _MISS
-    except Exception:  # secretstorage / D-Bus errors: the full keyring path decides
-        return _MISS
-    finally:
-        connection.close()
+    found = lookup({"username": user, "service": service})
+    return _MISS if found is None else found
 
 
 class MemoryStore:

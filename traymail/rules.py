@@ -23,18 +23,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
 from .i18n import _, ngettext
+from .ruleset import BLOCKED, FRIEND, RuleSet
 from .settings import SettingsError, check_object
 
 if TYPE_CHECKING:  # imported by the first regex rule (1.5 MiB an app without one never needs)
     import regex
 
 __all__ = ["Field", "Op", "Join", "Action", "Condition", "Rule", "RuleSet", "Message",
-           "Match", "parse_rules", "parse_addresses", "rules_to_json", "message_from_head",
-           "MAX_TESTED", "MAX_PATTERN"]
+           "Match", "FRIEND", "BLOCKED", "parse_rules", "parse_addresses", "rules_to_json",
+           "message_from_head", "MAX_TESTED", "MAX_PATTERN"]
 
 #: characters of one header tested against a condition (bounds a regex's work)
 MAX_TESTED = 1000
@@ -156,10 +156,6 @@ class Message:
     headers: Mapping[str, str] = dc_field(default_factory=dict)
 
 
-#: the names of the reserved friend/block "rules" in matches and logs
-FRIEND, BLOCKED = "friends list", "block list"
-
-
 @dataclass(frozen=True)
 class Match:
     """The rule that matched a message (``rule`` is its name, or FRIEND/BLOCKED)."""
@@ -168,68 +164,6 @@ class Match:
     actions: frozenset[Action]
     delete_without_asking: bool = False
     sound: str | None = None
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    rules: tuple[Rule, ...] = ()
-    friends: tuple[str, ...] = ()
-    blocked: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.rules or self.friends or self.blocked)
-
-    def applies_to(self, account: str) -> bool:
-        return bool(self.friends or self.blocked
-                    or any(r.account in (None, account) for r in self.rules))
-
-    def header_names(self) -> tuple[str, ...]:
-        """The headers rules need: the usual ones and every header a rule names."""
-        names = {"from", "to", "cc", "subject", "content-type", "x-ms-has-attach"}
-        names.update((c.header or "").lower() for r in self.rules for c in r.conditions
-                     if c.field is Field.HEADER)
-        return tuple(sorted(n for n in names if n))
-
-    def evaluate(self, account: str, msg: Message) -> Match | None:
-        """The first match: the friends list, then the block list, then the rules in order."""
-        if any(_listed(a, self.friends) for a in msg.from_addresses):
-            return Match(FRIEND, frozenset())
-        if any(_listed(a, self.blocked) for a in msg.from_addresses):
-            return Match(BLOCKED, frozenset({Action.MARK}))
-        for rule in self.rules:
-            if rule.matches(account, msg):
-                return Match(rule.name, rule.actions, rule.delete_without_asking, rule.sound)
-        return None
-
-    def named(self, name: str | None) -> Match | None:
-        """The match a stored rule name stands for (None: no rule, or one since removed)."""
-        if name == FRIEND:
-            return Match(FRIEND, frozenset())
-        if name == BLOCKED:
-            return Match(BLOCKED, frozenset({Action.MARK}))
-        for rule in self.rules:
-            if rule.name == name:
-                return Match(rule.name, rule.actions, rule.delete_without_asking, rule.sound)
-        return None
-
-    def fingerprint(self) -> str:
-        """Changes whenever a rule or list does (stored results are then redone)."""
-        import hashlib
-        import json
-
-        text = json.dumps(rules_to_json(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _listed(address: str, entries: Sequence[str]) -> bool:
-    """``name@host`` matches itself; ``@host`` (or ``host``) matches the domain."""
-    a = address.casefold()
-    for e in entries:
-        e = e.casefold()
-        if a == e or (e.startswith("@") and a.endswith(e)) or ("@" not in e and
-                                                             a.endswith("@" + e)):
-            return True
-    return False
 
 
 def message_from_head(head: bytes, size: int | None, names: Sequence[str]) -> Message:
@@ -255,6 +189,8 @@ def message_from_head(head: bytes, size: int | None, names: Sequence[str]) -> Me
 
 def _addresses(text: str) -> tuple[str, ...]:
     try:
+        from email.utils import getaddresses  # (the e-mail package: only with rules)
+
         pairs = getaddresses([text[:MAX_TESTED * 4]])
     except Exception:  # a malformed header: no addresses, the text still counts
         return ()

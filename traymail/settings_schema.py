@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .i18n import AUTO, _, available_languages
 
 if TYPE_CHECKING:
-    from .rules import RuleSet
+    from .ruleset import RuleSet
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -172,7 +172,7 @@ _GLOBAL_FIELDS = {"schema_version", "accounts", "notifications", "start_with_sys
 
 
 def _empty_rules() -> RuleSet:
-    from .rules import RuleSet
+    from .ruleset import RuleSet
 
     return RuleSet()
 
@@ -358,12 +358,16 @@ def parse_settings(data: object) -> Settings:
     for key in ("notifications", "start_with_system"):
         if key in data and not isinstance(data[key], bool):
             raise SettingsError(key, _("must be true or false"))
-    from .rules import parse_rules
+    if any(key in data for key in ("rules", "friends", "blocked")):
+        from .rules import parse_rules
 
+        rules = parse_rules(data, names)
+    else:  # (no rules: traymail.rules is not even imported)
+        rules = _empty_rules()
     return Settings(accounts, bool(data.get("notifications", True)),
                     bool(data.get("start_with_system", False)),
                     language=_language(data.get("language", AUTO)),
-                    rules=parse_rules(data, names),
+                    rules=rules,
                     quiet_hours=check_quiet_hours(data.get("quiet_hours")))
 
 
