@@ -5,8 +5,10 @@ check --json`` over a bare ``python -c pass`` of the same interpreter.
 
 Starts its own Dovecot (generated config, loopback) with a ``--count``-message
 mailbox and a real Secret Service (gnome-keyring on a private D-Bus, the test
-helpers'), stores the password with ``traymail set-password``, checks once
-(the state knows every message), then runs the three commands interleaved,
+helpers'), writes the settings to that desktop's user config folder
+(``$XDG_CONFIG_HOME/traymail``: found with platformdirs, as in a real run),
+stores the password with ``traymail set-password``, checks once (the state
+knows every message), then runs the three commands interleaved,
 each as its own process, as cron or a status bar would: STARTTLS, password
 from the Secret Service, nothing new. CPU is the child's user + system time
 (wait4). ``--baseline DIR`` runs a second traymail package (DIR holds its
@@ -58,15 +60,19 @@ def main(argv: list[str] | None = None) -> int:
 
     server = start_dovecot()
     desktop = Desktop()
-    home = Path(tempfile.mkdtemp(prefix="traymail-coldstart-"))
+    home = Path(tempfile.mkdtemp(prefix="traymail-coldstart-"))  # (the children's cwd)
     try:
         desktop.start_secret_service()
         box = server.new_account()
         fill(box, 0, a.count)
         acc = {"name": "bench", "host": "127.0.0.1", "username": box.user,
                "security": "starttls", "port": server.port, "cafile": str(server.cert.cert)}
-        (home / "settings.json").write_text(json.dumps({"schema_version": 1,
-                                                        "accounts": [acc]}))
+        # the settings where a user's are (no --home: the user folders are
+        # found as in a real run, with platformdirs); the desktop's XDG folders
+        config = Path(desktop.env["XDG_CONFIG_HOME"]) / "traymail"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "settings.json").write_text(json.dumps({"schema_version": 1,
+                                                          "accounts": [acc]}))
         env = {**desktop.env, "PYTHONPATH": str(ROOT)}
         env.pop("TRAYMAIL_PASSWORD_IN_MEMORY", None)
         py = sys.executable
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         trees = [str(ROOT / "traymail")] + ([str(Path(a.baseline) / "traymail")]
                                              if a.baseline else [])
         subprocess.run([py, "-m", "compileall", "-q", *trees], check=True)
-        tm = [py, "-m", "traymail", "--home", str(home)]
+        tm = [py, "-m", "traymail"]
         subprocess.run([*tm, "set-password"], input=box.password + "\n", text=True,
                        env=env, check=True, capture_output=True, cwd=home)
         first = subprocess.run([*tm, "check", "--json"], env=env, capture_output=True,
