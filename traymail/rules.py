@@ -23,7 +23,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
 from .i18n import _, ngettext
@@ -254,6 +253,8 @@ def message_from_head(head: bytes, size: int | None, names: Sequence[str]) -> Me
 
 
 def _addresses(text: str) -> tuple[str, ...]:
+    from email.utils import getaddresses  # the email package: not before a message is tested
+
     try:
         pairs = getaddresses([text[:MAX_TESTED * 4]])
     except Exception:  # a malformed header: no addresses, the text still counts

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +127,8 @@ def save_settings(settings: Settings, path: Path) -> None:
     except (OSError, ValueError):
         pass  # no file yet (or not JSON: it was moved aside before this save)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    import tempfile  # with shutil, random, bz2, lzma: only when settings are saved
+
     fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
