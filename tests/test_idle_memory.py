@@ -269,10 +269,43 @@ def test_root_theme_and_window_icon_without_ttk_or_imagetk(root: Any) -> None:
     if sys.platform != "win32":
         assert root.tk.eval("return $ttk::currentTheme") == "clam"
     images = root._traymail_icons
-    assert [(i.width(), i.height()) for i in images] == [(16, 16), (32, 32), (64, 64)]
+    assert [(root.tk.call("image", "width", i), root.tk.call("image", "height", i))
+            for i in images] == [(16, 16), (32, 32), (64, 64)]
     drawn = draw_icon(64).convert("RGBA")
     opaque = [(x, y) for x in range(8, 56, 6) for y in range(20, 50, 6)
               if drawn.getpixel((x, y))[3] == 255]
     assert len(opaque) > 20  # the envelope's body
     for x, y in opaque:
-        assert tuple(int(v) for v in images[2].get(x, y)) == drawn.getpixel((x, y))[:3]
+        got = root.tk.splitlist(root.tk.call(images[2], "get", x, y))
+        assert tuple(int(v) for v in got) == drawn.getpixel((x, y))[:3]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="reads the X11 window property")
+def test_a_later_window_gets_the_envelope_icon(root: Any, x_display: str) -> None:
+    """``-default``: a window opened later carries the three icon sizes in
+    its _NET_WM_ICON property (EWMH; read back with python-xlib)."""
+    import tkinter as tk
+
+    import Xlib.display
+    import Xlib.X
+
+    top = tk.Toplevel(root)
+    top.deiconify()
+    root.update()
+    display = Xlib.display.Display(x_display)
+    try:
+        # Tk's wrapper window (the inner window's parent) carries the WM properties
+        inner = display.create_resource_object("window", top.winfo_id())
+        wrapper = inner.query_tree().parent
+        wait_for(lambda: wrapper.get_full_property(display.intern_atom("_NET_WM_ICON"),
+                                                   Xlib.X.AnyPropertyType), 5, "the icon")
+        data = list(wrapper.get_full_property(display.intern_atom("_NET_WM_ICON"),
+                                              Xlib.X.AnyPropertyType).value)
+    finally:
+        display.close()
+        top.destroy()
+    sizes, i = [], 0
+    while i + 1 < len(data):  # width, height, then width * height ARGB pixels
+        sizes.append((data[i], data[i + 1]))
+        i += 2 + data[i] * data[i + 1]
+    assert sorted(sizes) == [(16, 16), (32, 32), (64, 64)] and i == len(data)

@@ -43,15 +43,19 @@ def create_root(hidden: bool = True) -> tk.Tk:
 
 
 def set_window_icon(window: tk.Tk | tk.Toplevel) -> None:
-    """The envelope as the windows' icon: Tk reads the drawn icon's PNG
-    itself (Tk 8.6), so an idle app needs no ``PIL.ImageTk``."""
+    """The envelope as the windows' icon (``wm iconphoto -default``): Tk
+    reads the drawn icon's PNG itself (Tk 8.6), so an idle app needs no
+    ``PIL.ImageTk``. The photos are made in Tcl and live as long as its
+    interpreter: no Python image object whose ``__del__`` would call Tcl
+    from a collector in another thread or after tkinter's teardown."""
     try:
         from ..icons import draw_icon, png_bytes
 
-        images = [tk.PhotoImage(master=window, data=png_bytes(draw_icon(n)), format="png")
+        images = [str(window.tk.call("image", "create", "photo", "-format", "png",
+                                     "-data", png_bytes(draw_icon(n))))
                   for n in (16, 32, 64)]
-        window.iconphoto(True, *images)
-        window._traymail_icons = images  # type: ignore[union-attr]  # keep references
+        window.tk.call("wm", "iconphoto", window._w, "-default", *images)
+        window._traymail_icons = images  # type: ignore[union-attr]  # their Tcl names
     except Exception:  # an icon is never worth a crash
         log.debug("window icon not set", exc_info=True)
 
