@@ -10,8 +10,6 @@ process owner checked (:mod:`traymail.platform_support`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import re
@@ -93,6 +91,9 @@ class SocketConn:
 # -- names ------------------------------------------------------------------------
 
 def _tag(key: bytes, purpose: bytes) -> str:
+    import hashlib  # OpenSSL's libcrypto: only where an instance channel is made
+    import hmac
+
     return hmac.new(key, b"traymail name:" + purpose, hashlib.sha256).hexdigest()[:24]
 
 

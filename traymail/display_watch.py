@@ -11,7 +11,6 @@ runs a last cleanup and ends the process with status 0.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import sys
@@ -24,14 +23,31 @@ log = logging.getLogger("traymail.app")
 _KEEP: list[Any] = []  # the C callback must outlive the call that set it
 
 
+def _libx11() -> ctypes.CDLL | None:
+    """The libX11 that Tk already loaded (its soname has been libX11.so.6
+    since X11R6); ``ctypes.util`` only where that name is unknown: it pulls
+    in shutil, tempfile and subprocess (bz2, lzma, random) that an idle app
+    would keep for nothing."""
+    try:
+        return ctypes.CDLL("libX11.so.6")
+    except OSError:
+        pass
+    from ctypes.util import find_library
+
+    name = find_library("X11")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
 def install(on_lost: Callable[[], None]) -> bool:
     """Call ``on_lost`` (any thread, never Tk) when the X connection dies,
     then exit 0. False where there is no libX11 (Windows, Wayland-only)."""
     if not sys.platform.startswith("linux") or not os.environ.get("DISPLAY"):
         return False
-    try:
-        lib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
-    except OSError:
+    lib = _libx11()
+    if lib is None:
         return False
     handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 

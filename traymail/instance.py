@@ -31,11 +31,8 @@ Who can be at the other end (the transports are in :mod:`traymail.channel`):
 from __future__ import annotations
 
 import errno
-import hashlib
-import hmac
 import logging
 import os
-import secrets
 import stat
 import sys
 import threading
@@ -101,7 +98,7 @@ def _authkey(paths: Paths) -> bytes:
                 return key
             log.warning("%s is not a private key file of this user; replacing it", path)
             path.unlink()
-        key = secrets.token_bytes(32)
+        key = os.urandom(32)  # what secrets.token_bytes returns
         try:
             with os.fdopen(create_private(path), "wb") as f:
                 f.write(key)
@@ -114,6 +111,10 @@ def _authkey(paths: Paths) -> bytes:
 # -- the handshake ----------------------------------------------------------------
 
 def _mac(key: bytes, role: bytes, *parts: bytes) -> bytes:
+    # hmac and hashlib load OpenSSL's libcrypto: imported by a hand-off, not at rest
+    import hashlib
+    import hmac
+
     data = b"".join(len(p).to_bytes(2, "big") + p for p in (_MAGIC, role, *parts))
     return hmac.new(key, data, hashlib.sha256).digest()
 
@@ -130,7 +131,9 @@ def _client_exchange(conn: Conn, key: bytes, command: str, timeout: float) -> bo
     magic, _sep, server_nonce = hello.partition(b"\n")
     if magic != _MAGIC or len(server_nonce) != _NONCE:
         raise ValueError("not a traymail instance")
-    nonce = secrets.token_bytes(_NONCE)
+    import hmac
+
+    nonce = os.urandom(_NONCE)
     word = command.encode("ascii")
     conn.send_bytes(word + b"\n" + nonce + _mac(key, b"client", server_nonce, nonce, word))
     reply = _recv(conn, timeout)
@@ -140,7 +143,9 @@ def _client_exchange(conn: Conn, key: bytes, command: str, timeout: float) -> bo
 
 def _server_exchange(conn: Conn, key: bytes) -> str | None:
     """Challenge a client; its command when it proves the key, else None."""
-    nonce = secrets.token_bytes(_NONCE)
+    import hmac
+
+    nonce = os.urandom(_NONCE)
     conn.send_bytes(_MAGIC + b"\n" + nonce)
     request = _recv(conn, _STEP)
     word, _sep, rest = request.partition(b"\n")

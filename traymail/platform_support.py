@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import threading
@@ -331,7 +330,7 @@ def show_in_folder(path: Path) -> None:
 
 def autostart_command(executable: str, *, platform: str = sys.platform, frozen: bool = False,
                       exists: Callable[[str], bool] = os.path.exists,
-                      which: Callable[[str], str | None] = shutil.which) -> list[str]:
+                      which: Callable[[str], str | None] | None = None) -> list[str]:
     """What "Start with Windows / the system" runs: never a console window.
 
     Frozen (an installed ``traymail.exe``): the executable itself. Otherwise
@@ -346,6 +345,10 @@ def autostart_command(executable: str, *, platform: str = sys.platform, frozen: 
     for folder in (exe.parent, exe.parent / "Scripts"):
         if exists(str(folder / launcher)):
             return [str(folder / launcher)]
+    if which is None:
+        import shutil  # with bz2 and lzma: not kept by an idle app for this
+
+        which = shutil.which
     found = which("traymailw")
     if found:
         return [found]

@@ -189,7 +189,7 @@ def message_from_head(head: bytes, size: int | None, names: Sequence[str]) -> Me
 
 def _addresses(text: str) -> tuple[str, ...]:
     try:
-        from email.utils import getaddresses  # (the e-mail package: only with rules)
+        from email.utils import getaddresses  # the email package: not before a message is tested
 
         pairs = getaddresses([text[:MAX_TESTED * 4]])
     except Exception:  # a malformed header: no addresses, the text still counts

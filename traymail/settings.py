@@ -127,7 +127,7 @@ def save_settings(settings: Settings, path: Path) -> None:
     except (OSError, ValueError):
         pass  # no file yet (or not JSON: it was moved aside before this save)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    import tempfile  # (only to save: a console call only reads)
+    import tempfile  # with shutil, random, bz2, lzma: only when settings are saved
 
     fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
     try:

@@ -10,7 +10,6 @@ silence it. No GUI imports.
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +23,14 @@ log = logging.getLogger("traymail.sound")
 #: Linux players, the first found wins (argv before the file)
 PLAYERS: tuple[tuple[str, ...], ...] = (("canberra-gtk-play", "-f"), ("paplay",),
                                         ("aplay", "-q"))
+
+
+def _which(name: str) -> str | None:
+    """``shutil.which``, imported when a sound first plays (shutil brings bz2
+    and lzma, which an idle app does without)."""
+    import shutil
+
+    return shutil.which(name)
 
 
 def default_sound() -> Path:
@@ -49,9 +56,9 @@ class Player:
     """Plays one sound at a time; ``played`` records what was started (path, how)."""
 
     def __init__(self, *, platform: str = sys.platform,
-                 which: Callable[[str], str | None] = shutil.which) -> None:
+                 which: Callable[[str], str | None] | None = None) -> None:
         self.platform = platform
-        self.which = which
+        self.which = which or _which
         self.played: list[tuple[Path, str]] = []
         self._warned: set[str] = set()
         self._proc: subprocess.Popen[bytes] | None = None

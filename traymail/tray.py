@@ -66,6 +66,8 @@ def load_pystray() -> Any:
     for i, name in enumerate(order):
         os.environ["PYSTRAY_BACKEND"] = name
         try:
+            if name == "xorg":
+                _xlib_core_only()
             import pystray
         except Exception as exc:
             for mod in [m for m in sys.modules if m == "pystray" or m.startswith("pystray.")]:
@@ -84,6 +86,21 @@ def load_pystray() -> Any:
                         "; ".join(failures))
         return pystray
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _xlib_core_only() -> None:
+    """python-xlib's connections without its extension modules.
+
+    Every ``Xlib.display.Display`` imports and sets up a module for each X
+    extension the server offers (``Xlib.ext.__extensions__``: RANDR,
+    XInput, RECORD, ... -- 0.8 MiB an idle app keeps), and pystray's xorg
+    backend opens three of them (its module's, the icon's, ours in
+    ``ClickableXorgIcon``); none of them uses an extension: only core
+    requests (XEmbed docking, drawing, events). Python-xlib is used here
+    only for the tray."""
+    import Xlib.ext
+
+    Xlib.ext.__extensions__[:] = []
 
 
 def backend_name(module: str) -> str:

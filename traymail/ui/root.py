@@ -6,11 +6,13 @@ import gc
 import logging
 import sys
 import tkinter as tk
-from tkinter import font as tkfont
-from tkinter import ttk
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ..platform_support import platform_support
+
+if TYPE_CHECKING:  # tkinter.font and tkinter.ttk come with the first window
+    from tkinter import font as tkfont
 
 __all__ = ["create_root", "set_window_icon", "shared_font", "release", "Window"]
 
@@ -19,15 +21,18 @@ log = logging.getLogger("traymail.ui")
 
 def create_root(hidden: bool = True) -> tk.Tk:
     """Make the Tk root (on the main thread): DPI-aware on Windows *before* Tk
-    starts, native ttk theme, callback errors to the log, not to a dead window."""
+    starts, native ttk theme, callback errors to the log, not to a dead window.
+
+    The theme is chosen with Tcl's own ``ttk::setTheme`` (what
+    ``ttk.Style.theme_use`` calls): an idle app has no ttk widget, so it
+    does not import ``tkinter.ttk``."""
     platform_support().enable_dpi_awareness()
     root = tk.Tk(className="traymail")
     if hidden:
         root.withdraw()
-    style = ttk.Style(root)
     preferred = "vista" if sys.platform == "win32" else "clam"
-    if preferred in style.theme_names():
-        style.theme_use(preferred)
+    if preferred in root.tk.splitlist(root.tk.call("ttk::style", "theme", "names")):
+        root.tk.call("ttk::setTheme", preferred)
 
     def report(exc: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         log.error("error in a Tk callback", exc_info=(exc, value, tb))
@@ -38,14 +43,19 @@ def create_root(hidden: bool = True) -> tk.Tk:
 
 
 def set_window_icon(window: tk.Tk | tk.Toplevel) -> None:
+    """The envelope as the windows' icon (``wm iconphoto -default``): Tk
+    reads the drawn icon's PNG itself (Tk 8.6), so an idle app needs no
+    ``PIL.ImageTk``. The photos are made in Tcl and live as long as its
+    interpreter: no Python image object whose ``__del__`` would call Tcl
+    from a collector in another thread or after tkinter's teardown."""
     try:
-        from PIL import ImageTk
+        from ..icons import draw_icon, png_bytes
 
-        from ..icons import draw_icon
-
-        images = [ImageTk.PhotoImage(draw_icon(n)) for n in (16, 32, 64)]
-        window.iconphoto(True, *images)
-        window._traymail_icons = images  # type: ignore[union-attr]  # keep references
+        images = [str(window.tk.call("image", "create", "photo", "-format", "png",
+                                     "-data", png_bytes(draw_icon(n))))
+                  for n in (16, 32, 64)]
+        window.tk.call("wm", "iconphoto", window._w, "-default", *images)
+        window._traymail_icons = images  # type: ignore[union-attr]  # their Tcl names
     except Exception:  # an icon is never worth a crash
         log.debug("window icon not set", exc_info=True)
 
@@ -57,6 +67,8 @@ def shared_font(widget: tk.Misc, base: str, **options: object) -> tkfont.Font:
     freed by the garbage collector in a worker thread, that aborts the process
     (Tcl_AsyncDelete) or raises. Fonts that live as long as the root never are.
     """
+    from tkinter import font as tkfont
+
     root = widget._root()  # type: ignore[attr-defined]
     cache: dict[tuple[str, tuple[tuple[str, object], ...]], tkfont.Font] = \
         root.__dict__.setdefault("_traymail_fonts", {})
