@@ -396,6 +396,9 @@ class MailboxWindow(Downloads, Window):
 
     def close(self) -> None:
         self.cancel.set()
+        if self._preview_job is not None:  # (its command dies with the window: a
+            self.top.after_cancel(self._preview_job)  # timer firing into it is a Tcl error)
+            self._preview_job = None
         self.destroy_window()
 
 
