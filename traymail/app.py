@@ -181,9 +181,7 @@ class App(AppStatus):
             if stop is not None:
                 stop()
                 log.info("shutdown: %s stopped after %.1f s", name, time.monotonic() - t)
-        try:  # pending timers (the heap release, ...) would fire into deleted commands
-            for job in self.root.tk.splitlist(self.root.tk.call("after", "info")):
-                self.root.after_cancel(job)
+        try:
             self.root.destroy()
         except Exception:
             pass
