@@ -23,22 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: after tests.desktop.APP_CHILD_START (the app started in the child)
 CHILD = r"""
-import json, os, sys, threading, time
-from pathlib import Path
-from traymail.accounts import Accounts
-from traymail.app import App
-from traymail.passwords import MemoryStore
-from traymail.platform_support import LinuxSupport
-from traymail.settings import Account, Security, Settings, resolve_paths
-
-port, home = int(sys.argv[1]), Path(sys.argv[2])
-account = Account("Bench", "127.0.0.1", "user", security=Security.NONE, port=port,
-                  allow_insecure=True)
-store = MemoryStore(); store.set(account, "pass")
-paths = resolve_paths(home=home)
-app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
-          platform=LinuxSupport(home / "xdg"), single_instance=False)
 
 def ready():
     # the first check done and its toast handed over: the notifier starts at
@@ -87,29 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--messages", type=int, default=1000)
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from tests.desktop import (
-        Desktop,
-        start_notification_daemon,
-        start_tray_host,
-        start_xvfb,
-        tray_icons,
-    )
+    from tests.desktop import APP_CHILD_START, start_xvfb, tray_desktop, tray_icons
     from traymail.devserver import DevServer, MemoryMailbox
     from traymail.samples import sample_messages
 
     xvfb, display = start_xvfb()
-    desktop = Desktop()
+    desktop = tray_desktop(display, notifications=True)
     try:
-        desktop.start_bus()
-        start_notification_daemon(desktop, display)
-        start_tray_host(desktop, display)
-        env = {**desktop.env, "DISPLAY": display, "PYSTRAY_BACKEND": "xorg",
-               "PYTHONPATH": str(ROOT)}
+        env = {**desktop.env, "PYTHONPATH": str(ROOT)}
         home = tempfile.mkdtemp(prefix="traymail-idle-")
         with DevServer(MemoryMailbox(sample_messages(a.messages)), {"user": "pass"}) as srv:
             t_start = time.perf_counter()
-            child = subprocess.Popen([sys.executable, "-c", CHILD, str(srv.port), home], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            child = subprocess.Popen(
+                [sys.executable, "-c", APP_CHILD_START + CHILD, str(srv.port), home], env=env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             dock_ms = None  # until an XEmbed window of ours is reparented into the tray
             while child.poll() is None and time.perf_counter() - t_start < 30:
                 if tray_icons(display):

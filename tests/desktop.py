@@ -187,14 +187,39 @@ def start_tray_host(desktop: Desktop, display: str) -> None:
     wait_for(lambda: tray_owner(display), 10, "the tray host")
 
 
-def tray_desktop(display: str, **env: str) -> Desktop:
-    """A session bus and a tray host on ``display``; ``env`` runs traymail's
-    pystray there (xorg backend) with these variables added."""
+def tray_desktop(display: str, *, notifications: bool = False, **env: str) -> Desktop:
+    """A session bus and a tray host on ``display`` (and dunst with
+    ``notifications``); ``env`` runs traymail's pystray there (xorg backend)
+    with these variables added."""
     d = Desktop()
     d.start_bus()
+    if notifications:
+        start_notification_daemon(d, display)
     start_tray_host(d, display)
     d.env.update(DISPLAY=display, PYSTRAY_BACKEND="xorg", **env)
     return d
+
+
+#: the start of a child process running the real app (``python -c``, argv:
+#: a devserver's port, the home folder): one plain account "Idle" with its
+#: password in memory, portable paths, no single-instance channel
+APP_CHILD_START = r"""
+import json, os, sys, threading, time
+from pathlib import Path
+from traymail.accounts import Accounts
+from traymail.app import App
+from traymail.passwords import MemoryStore
+from traymail.platform_support import LinuxSupport
+from traymail.settings import Account, Security, Settings, resolve_paths
+
+port, home = int(sys.argv[1]), Path(sys.argv[2])
+account = Account("Idle", "127.0.0.1", "user", security=Security.NONE, port=port,
+                  allow_insecure=True)
+store = MemoryStore(); store.set(account, "pass")
+paths = resolve_paths(home=home)
+app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
+          platform=LinuxSupport(home / "xdg"), single_instance=False)
+"""
 
 
 def start_notification_daemon(desktop: Desktop, display: str, dunstrc: str = DUNSTRC) -> None:

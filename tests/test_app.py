@@ -29,11 +29,11 @@ from .desktop import (
     dunst_displayed,
     dunst_history,
     start_notification_daemon,
-    start_tray_host,
     tray_icons,
     wait_for,
     xdotool,
 )
+from .desktop import tray_desktop as start_tray_desktop
 from .uitools import pump
 
 MakeServer = Callable[..., DevServer]
@@ -44,10 +44,7 @@ def tray_desktop(x_display: str) -> Iterator[Desktop]:
     # the plain-venv path: pystray's xorg backend (tests/test_tray_gtk.py runs
     # the gtk backend in its own process); pystray reads this at import
     os.environ["PYSTRAY_BACKEND"] = "xorg"
-    desktop = Desktop()
-    desktop.start_bus()
-    start_notification_daemon(desktop, x_display)
-    start_tray_host(desktop, x_display)
+    desktop = start_tray_desktop(x_display, notifications=True)
     yield desktop
     desktop.stop()
 

@@ -26,33 +26,12 @@ import pytest
 from traymail.devserver import DevServer, MemoryMailbox
 from traymail.samples import sample_message
 
-from .desktop import (
-    Desktop,
-    dunst_displayed,
-    start_notification_daemon,
-    start_tray_host,
-    wait_for,
-)
+from .desktop import APP_CHILD_START, Desktop, dunst_displayed, tray_desktop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CHILD = r"""
-import json, sys, threading
-from pathlib import Path
+CHILD = APP_CHILD_START + r"""
 import traymail.heap
-from traymail.accounts import Accounts
-from traymail.app import App
-from traymail.passwords import MemoryStore
-from traymail.platform_support import LinuxSupport
-from traymail.settings import Account, Security, Settings, resolve_paths
-
-port, home = int(sys.argv[1]), Path(sys.argv[2])
-account = Account("Idle", "127.0.0.1", "user", security=Security.NONE, port=port,
-                  allow_insecure=True)
-store = MemoryStore(); store.set(account, "pass")
-paths = resolve_paths(home=home)
-app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
-          platform=LinuxSupport(home / "xdg"), single_instance=False)
 released = []
 real_release = traymail.heap.release
 def counting_release():
@@ -114,18 +93,14 @@ TOAST_COST_MIB = 11
 
 @pytest.fixture(scope="module")
 def idle_desktop(x_display: str) -> Iterator[Desktop]:
-    desktop = Desktop()
-    desktop.start_bus()
-    start_notification_daemon(desktop, x_display)
-    start_tray_host(desktop, x_display)
+    desktop = tray_desktop(x_display, notifications=True)
     yield desktop
     desktop.stop()
 
 
 class Child:
     def __init__(self, desktop: Desktop, display: str, port: int) -> None:
-        env = {**desktop.env, "DISPLAY": display, "PYSTRAY_BACKEND": "xorg",
-               "PYTHONPATH": str(ROOT)}
+        env = {**desktop.env, "DISPLAY": display, "PYTHONPATH": str(ROOT)}
         self.home = tempfile.mkdtemp(prefix="traymail-idle-test-")
         self.proc = subprocess.Popen([sys.executable, "-c", CHILD, str(port), self.home],
                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
