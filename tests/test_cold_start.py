@@ -123,6 +123,7 @@ def test_check_without_a_stored_password_still_says_so(
     (["--home=/x", "fetch", "--new"], "fetch"),
     (["--acc", "shell", "check"], "check"),  # argparse takes --acc for --account
     (["check", "--help"], None), (["-h"], None), (["--vers"], None), (["chek"], None),
+    (["--he", "check"], None),  # argparse takes --he for --help
     ([], None), (["--demo"], None), (["--", "check"], None),
 ])
 def test_the_command_a_run_names(argv: list[str], command: str | None) -> None:
@@ -134,7 +135,7 @@ def test_the_command_a_run_names(argv: list[str], command: str | None) -> None:
 @pytest.mark.parametrize("argv", [
     ["check", "--json"], ["--home", "h", "delete", "a", "b", "--yes"], ["--acc", "shell", "check"],
     ["fetch", "--new"], ["rules", "test", "--json"], ["sign-in", "--device"], ["accounts"],
-    ["delete"], ["check", "--bogus"], ["rules"], ["discover"],
+    ["delete"], ["check", "--bogus"], ["rules"], ["discover"], ["--he", "check"],
 ])
 def test_a_parser_with_one_command_parses_as_the_full_one(
         argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

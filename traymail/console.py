@@ -187,6 +187,14 @@ _COMMANDS: dict[str, Callable[[_SubParsers, argparse.ArgumentParser], None]] = {
 }
 #: the options before a command that take a value (as ``--home X`` or ``--home=X``)
 _VALUED = ("--home", "--config", "--account")
+#: options that need every command in the parser
+_FULL = ("--help", "--version")
+
+
+def _abbreviates(arg: str, options: Sequence[str]) -> bool:
+    """Is ``arg`` one of ``options`` or a prefix argparse would take for one
+    ("--acc" for "--account")?"""
+    return len(arg) > 2 and arg.startswith("--") and any(o.startswith(arg) for o in options)
 
 
 def command_of(argv: Sequence[str]) -> str | None:
@@ -194,15 +202,14 @@ def command_of(argv: Sequence[str]) -> str | None:
     the first word that is no option or option value, if it is a command
     and no ``-h``/``--help``/``--version`` is in ``argv`` (those need every
     command in the parser). Else None."""
-    if any(a in ("-h", "--help", "--version") or a.startswith("--v") for a in argv):
+    if any(a == "-h" or _abbreviates(a, _FULL) for a in argv):
         return None
     it = iter(argv)
     for arg in it:
         if arg == "--":
             return None
         if arg.startswith("-"):
-            # argparse takes any unambiguous prefix: "--acc X" is "--account X"
-            if "=" not in arg and len(arg) > 2 and any(o.startswith(arg) for o in _VALUED):
+            if _abbreviates(arg, _VALUED):  # (not "--home=X": its value is in it)
                 next(it, None)
             continue
         return arg if arg in _COMMANDS else None

@@ -119,6 +119,13 @@ def _mac(key: bytes, role: bytes, *parts: bytes) -> bytes:
     return hmac.new(key, data, hashlib.sha256).digest()
 
 
+def _equal(a: bytes, b: bytes) -> bool:
+    """A constant-time comparison (imported with the hand-off, as :func:`_mac`)."""
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
 def _recv(conn: Conn, timeout: float) -> bytes:
     if not conn.poll(timeout):
         raise TimeoutError("the other side did not answer")
@@ -131,27 +138,23 @@ def _client_exchange(conn: Conn, key: bytes, command: str, timeout: float) -> bo
     magic, _sep, server_nonce = hello.partition(b"\n")
     if magic != _MAGIC or len(server_nonce) != _NONCE:
         raise ValueError("not a traymail instance")
-    import hmac
-
     nonce = os.urandom(_NONCE)
     word = command.encode("ascii")
     conn.send_bytes(word + b"\n" + nonce + _mac(key, b"client", server_nonce, nonce, word))
     reply = _recv(conn, timeout)
     expected = b"ok\n" + _mac(key, b"server", server_nonce, nonce, word, b"ok")
-    return hmac.compare_digest(reply, expected)
+    return _equal(reply, expected)
 
 
 def _server_exchange(conn: Conn, key: bytes) -> str | None:
     """Challenge a client; its command when it proves the key, else None."""
-    import hmac
-
     nonce = os.urandom(_NONCE)
     conn.send_bytes(_MAGIC + b"\n" + nonce)
     request = _recv(conn, _STEP)
     word, _sep, rest = request.partition(b"\n")
     client_nonce, mac = rest[:_NONCE], rest[_NONCE:]
-    if len(client_nonce) != _NONCE or not hmac.compare_digest(
-            mac, _mac(key, b"client", nonce, client_nonce, word)):
+    if len(client_nonce) != _NONCE or not _equal(mac, _mac(key, b"client", nonce,
+                                                           client_nonce, word)):
         conn.send_bytes(b"refused\n")
         log.warning("refused an instance connection: it does not hold the key")
         return None

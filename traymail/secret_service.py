@@ -55,8 +55,8 @@ def lookup(attributes: dict[str, str], timeout: float = TIMEOUT) -> str | None:
         if not isinstance(collection, str) or collection == "/":
             return None
         unlocked, _locked = call(_SERVICE, "SearchItems", "a{ss}", (attributes,))
-        items = [p for p in unlocked if isinstance(p, str) and p.startswith(collection + "/")] \
-            if isinstance(unlocked, list) else []
+        # (locked ones are keyring's: it prompts to unlock them)
+        items = [p for p in unlocked if p.startswith(collection + "/")]  # type: ignore[attr-defined]
         if not items:
             return None
         _output, session = call(_SERVICE, "OpenSession", "sv", ("plain", ("s", "")))
