@@ -33,7 +33,7 @@ def ready():
     if app.results and len(toasts) >= len(app.toasts):
         print("READY", flush=True)
     else:
-        app.root.after(100, ready)
+        app.bridge.after(100, ready)
 
 def commands():
     for line in sys.stdin:
@@ -49,7 +49,7 @@ def open_window():
     n = len(win.tree.get_children())
     print(json.dumps({"window_ms": (time.perf_counter() - t0) * 1000, "rows": n}), flush=True)
 
-app.root.after(100, ready)
+app.bridge.after(100, ready)
 threading.Thread(target=commands, daemon=True).start()
 app.run()
 """

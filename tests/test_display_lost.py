@@ -1,6 +1,8 @@
 """Issue 13: when the X display goes away, traymail exits cleanly (status 0),
 says so in logs/traymail.log and removes its single-instance socket -- not
-Xlib's "X connection broken" and exit(1) with the socket left behind."""
+Xlib's "X connection broken" and exit(1) with the socket left behind. With a
+window open Tk's connection notices (display_watch); an idle app has no Tk,
+and its tray icon's connection does (issue 15)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from traymail.settings import resolve_paths
 
@@ -32,25 +36,30 @@ with DevServer(MemoryMailbox(sample_messages(2)), {"user": "pass"}) as srv:
     store.set(account, "pass")
     paths = resolve_paths(home=home)
     app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
-              platform=LinuxSupport(home / "xdg"), use_tray=False, use_notifier=False)
-    app.show_mailbox()
+              platform=LinuxSupport(home / "xdg"), use_tray=sys.argv[2] == "tray",
+              use_notifier=False)
+    if sys.argv[2] == "window":
+        app.show_mailbox()
     address = app.instance.address if app.instance is not None else None
-    app.root.after(1500, lambda: print("ready", address, flush=True))
+    app.bridge.after(1500, lambda: print("ready", address, app._root is not None, flush=True))
     sys.exit(app.run())
 """
 
 
-def test_display_lost_exits_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", ["window", "tray"])
+def test_display_lost_exits_cleanly(tmp_path: Path, case: str) -> None:
     xvfb, display = start_xvfb("800x600x24")
     home = tmp_path / "home"
     paths = resolve_paths(home=home)
     try:
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(home)], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env={**os.environ, "DISPLAY": display})
+            [sys.executable, "-c", CHILD, str(home), case], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "DISPLAY": display, "PYSTRAY_BACKEND": "xorg"})
         assert child.stdout is not None
-        word, _, address = child.stdout.readline().strip().partition(" ")
-        assert word == "ready" and address not in ("", "None")
+        word, address, has_tk = child.stdout.readline().split()
+        assert word == "ready" and address != "None"
+        assert has_tk == str(case == "window")  # an idle tray app has no Tk
         socket = Path(address)
         assert socket.exists()
     finally:

@@ -1,7 +1,7 @@
 """What an idle tray app keeps in memory (issue 15, item 4): the real app in
 its own process under Xvfb, with a tray host, a private D-Bus and dunst,
 checking a devserver mailbox. At rest it has not imported what it does not
-use yet -- asyncio, ssl, desktop-notifier and dbus-fast (the first toast),
+use yet -- Tk (the first window), asyncio, ssl, desktop-notifier and dbus-fast (the first toast),
 the windows, multiprocessing, regex, Pillow's codec plugins and ImageTk,
 tkinter.ttk, shutil/tempfile (bz2, lzma), python-xlib's extension modules,
 the e-mail package -- and the first toast still reaches the notification
@@ -43,7 +43,7 @@ def ready():
     if app.results:
         print("READY", flush=True)
     else:
-        app.root.after(100, ready)
+        app.bridge.after(100, ready)
 
 def commands():
     for line in sys.stdin:
@@ -59,13 +59,15 @@ def commands():
         elif word == "quit":
             app.bridge.post(app.quit)
 
-app.root.after(100, ready)
+app.bridge.after(100, ready)
 threading.Thread(target=commands, daemon=True).start()
 app.run()
 """
 
 #: imported only when a feature is first used; none of them at rest
-NOT_AT_REST = ("asyncio", "ssl", "desktop_notifier", "dbus_fast", "multiprocessing",
+NOT_AT_REST = (# no Tk until the first window, menu or tooltip (traymail.app.App.root)
+               "tkinter", "_tkinter", "traymail.ui.root", "traymail.ui.tooltip",
+               "asyncio", "ssl", "desktop_notifier", "dbus_fast", "multiprocessing",
                "multiprocessing.connection", "regex", "html", "importlib.resources",
                "PIL.PngImagePlugin", "traymail.ui.mailbox_window", "traymail.ui.log_window",
                "traymail.ui.settings_dialog", "traymail.discover", "traymail.oauth_flows",
@@ -80,8 +82,9 @@ NOT_AT_REST = ("asyncio", "ssl", "desktop_notifier", "dbus_fast", "multiprocessi
                # nothing was tested by a rule or decoded yet
                "email", "traymail.decode")
 #: not even the first toast needs them: the MIME parser is the preview's
-NOT_AFTER_TOAST = ("email.parser", "email.policy", "email._header_value_parser",
-                   "email.headerregistry", "email.message", "PIL.ImageTk", "tkinter.ttk")
+NOT_AFTER_TOAST = ("tkinter", "_tkinter", "email.parser", "email.policy",
+                   "email._header_value_parser", "email.headerregistry", "email.message",
+                   "PIL.ImageTk", "tkinter.ttk")
 #: MiB of RSS (VmRSS) at rest before any toast, and idle after the first one:
 #: 40.6 and 49.8 measured here (Python 3.11, Xvfb), 43.5 and 53 before issue
 #: 15's second round; about 1.5 MiB of room

@@ -1,11 +1,13 @@
 """The desktop app: tray icon, poller, toasts and the Tk windows.
 
-Threads: Tk's main loop owns the main thread (root hidden); pystray runs in
+Threads: the main thread runs the bridge's queue (:meth:`TkBridge.run`) and,
+from the first window on, Tk's main loop (root hidden; an app that never
+opened a window has no Tk, ~10 MiB less at rest); pystray runs in
 a daemon thread, the poller and its checks in theirs, desktop-notifier in an
 asyncio loop thread (from the first toast on), the single-instance listener in
-another. Every one of them only *posts* to the Tk thread
+another. Every one of them only *posts* to the main thread
 (:class:`~traymail.ui.worker.TkBridge`);
-the Tk thread owns the windows, the state shown, and stops everything.
+the main thread owns the windows, the state shown, and stops everything.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ from .poller import Poller
 from .settings import Paths
 from .sound import Player
 from .tray import SEPARATOR, MenuEntry, Tray
-from .ui.root import create_root
-from .ui.tooltip import Tooltip
 from .ui.worker import TkBridge
 
 if TYPE_CHECKING:  # the windows are imported when first opened (an idle app has none)
+    import tkinter as tk
+
     from .ui.log_window import LogWindow
     from .ui.mailbox_window import MailboxWindow
     from .ui.settings_dialog import SettingsDialog
+    from .ui.tooltip import Tooltip
 
 __all__ = ["App", "Toast", "toast_text", "cut_words", "setup_logging", "close_logging"]
 
@@ -54,8 +57,13 @@ class App(AppStatus):
         self.paths = paths
         #: the demo never touches the real autostart (its home is thrown away)
         self.demo = demo
-        self.root = create_root(hidden=True)
-        self.bridge = TkBridge(self.root)
+        # before any window (pystray's on Windows), as Tk used to do first
+        platform_support().enable_dpi_awareness()
+        #: Tk's root, made by the first window (:attr:`root`)
+        self._root: tk.Tk | None = None
+        #: the real app's process (run()): a lost display ends it (display_watch)
+        self._watch_display = False
+        self.bridge = TkBridge()
         self.accounts = accounts or Accounts(paths)
         self.platform = platform or platform_support()
         self.title_note = title_note
@@ -77,8 +85,9 @@ class App(AppStatus):
         self.poller = Poller(self.accounts, self._result_in_worker,
                              on_start=lambda mb: self.bridge.post(lambda: self._started(mb)))
         self.tray = Tray(self.menu_entries(), self.bridge.post, self.popup_menu,
-                         hover=self.hover) if use_tray else None
-        self.tooltip = Tooltip(self.root)
+                         hover=self.hover, on_lost=self._tray_display_lost) \
+            if use_tray else None
+        self._tooltip: Tooltip | None = None
         self.notifier = Notifier(lambda: self.bridge.post(self.show_mailbox),
                                  icon_path=self._icon_file(), fallback=self._balloon) \
             if use_notifier else None
@@ -87,6 +96,32 @@ class App(AppStatus):
         self.internal_error = ""
         self.log_file = setup_logging(paths.log_dir)
         self._install_crash_handlers()
+
+    @property
+    def root(self) -> tk.Tk:
+        """Tk's hidden root, made on first use (main thread only): the first
+        window, the tray's popup menu or tooltip. Until then the app has no
+        Tk and the bridge's own loop runs the main thread."""
+        if self._root is None:
+            from .ui.root import create_root
+
+            root = self._root = create_root(hidden=True)
+            root.report_callback_exception = (  # type: ignore[assignment]
+                lambda exc, value, tb: self._crashed(value, "Tk"))
+            self.bridge.attach(root)
+            if self._watch_display:
+                display_watch.install(self._display_lost)
+            log.info("Tk started (the first window)")
+        return self._root
+
+    @property
+    def tooltip(self) -> Tooltip:
+        """The tray icon's tooltip (made, with Tk, at the first hover)."""
+        if self._tooltip is None:
+            from .ui.tooltip import Tooltip
+
+            self._tooltip = Tooltip(self.root)
+        return self._tooltip
 
     def _display_lost(self) -> None:
         """The X display is gone (display_watch; not the Tk thread, Tk is
@@ -100,6 +135,14 @@ class App(AppStatus):
                 log.exception("could not remove the instance socket")
         close_logging(self.log_file)
 
+    def _tray_display_lost(self) -> None:
+        """The tray's X connection died (tray thread). With Tk running,
+        display_watch ends the process; without it, a normal Quit does."""
+        if self._root is not None and self._watch_display:
+            return
+        log.error("the display is gone (X connection lost); traymail exits")
+        self.bridge.post(self.quit)
+
     # -- crash safety ----------------------------------------------------------
     def _install_crash_handlers(self) -> None:
         """An unexpected exception in any thread: logged with its traceback, the
@@ -110,8 +153,6 @@ class App(AppStatus):
             self._crashed(args.exc_value, args.thread.name if args.thread else "?")
 
         threading.excepthook = thread_hook
-        self.root.report_callback_exception = (  # type: ignore[assignment]
-            lambda exc, value, tb: self._crashed(value, "Tk"))
 
     def _crashed(self, exc: BaseException, where: str) -> None:
         log.error("unexpected error in %s", where, exc_info=(type(exc), exc, exc.__traceback__))
@@ -149,12 +190,17 @@ class App(AppStatus):
 
         self.start()
         # only the real app's process (run()), never a test process hosting apps
-        display_watch.install(self._display_lost)
-        # SIGTERM (logout, kill, tests): the handler runs between Tk events, and
-        # the bridge's after() tick guarantees there are some
+        self._watch_display = True
+        if self._root is not None:
+            display_watch.install(self._display_lost)
+        # SIGTERM (logout, kill, tests): the handler runs between events; the
+        # bridge's wait and its after() tick under Tk guarantee there are some
         signal.signal(signal.SIGTERM, lambda *_: self.bridge.post(self.quit))
         try:
-            self.root.mainloop()
+            # no Tk until a window is needed; then Tk's loop until Quit
+            self.bridge.run(until=lambda: self.stopped.is_set() or self._root is not None)
+            if self._root is not None and not self.stopped.is_set():
+                self._root.mainloop()
         finally:
             from . import exit_watch
 
@@ -166,7 +212,8 @@ class App(AppStatus):
         """From the menu: end the main loop; shutdown() follows on the Tk thread."""
         log.info("quit")
         self.stopped.set()
-        self.root.quit()
+        if self._root is not None:
+            self._root.quit()
 
     def shutdown(self) -> None:
         log.info("shutting down")
@@ -181,11 +228,12 @@ class App(AppStatus):
             if stop is not None:
                 stop()
                 log.info("shutdown: %s stopped after %.1f s", name, time.monotonic() - t)
-        try:
-            self.root.destroy()
-        except Exception:
-            pass
-        gc.collect()  # free Tk objects here, on the Tk thread
+        if self._root is not None:
+            try:
+                self._root.destroy()
+            except Exception:
+                pass
+        gc.collect()  # free Tk objects here, on the main thread
         self.accounts.close()  # the state DB and the transcript logs
         close_logging(self.log_file)
         self.log_file = None
@@ -263,8 +311,8 @@ class App(AppStatus):
         """The pointer over the icon (xorg backend): show the tooltip there."""
         if inside:
             self.tooltip.show(self.icon_and_title()[1], x, y)
-        else:
-            self.tooltip.hide()
+        elif self._tooltip is not None:
+            self._tooltip.hide()
 
     # -- actions -----------------------------------------------------------------
     def show_mailbox(self) -> MailboxWindow:

@@ -20,7 +20,6 @@ from .private import create_private, private_dir
 from .session import AccountState
 
 if TYPE_CHECKING:
-    import tkinter as tk
 
     from .accounts import Accounts
     from .settings import Paths
@@ -56,7 +55,6 @@ class AppStatus:
         paths: Paths
         accounts: Accounts
         bridge: TkBridge
-        root: tk.Tk
         title_note: str
         results: dict[str, CheckResult]
         errors: dict[str, MailboxError]
@@ -66,7 +64,7 @@ class AppStatus:
         important: dict[str, set[str]]
         mailbox_window: MailboxWindow | None
         tray: Tray | None
-        tooltip: Tooltip
+        _tooltip: Tooltip | None
         notifier: Notifier | None
         internal_error: str
         paused: Callable[[], bool]
@@ -130,7 +128,7 @@ class AppStatus:
             self.mailbox_window.refresh()
         self.refresh_icon()
         # once the check's follow-ups (toast, icon) are done: what it freed goes back
-        self.root.after(_RELEASE_AFTER_MS, heap.release)
+        self.bridge.after(_RELEASE_AFTER_MS, heap.release)
 
     def icon_and_title(self) -> tuple[Any, str]:
         new = sum(r.new_count for r in self.results.values())
@@ -170,8 +168,9 @@ class AppStatus:
         if self.tray is not None:
             image, title = self.icon_and_title()
             self.tray.update(image, title)
-            if self.tooltip.visible:  # shown while a poll ends: it follows
-                self.tooltip.label.configure(text=title)  # type: ignore[union-attr]
+            tip = self._tooltip
+            if tip is not None and tip.visible:  # shown while a poll ends: it follows
+                tip.label.configure(text=title)  # type: ignore[union-attr]
 
     def _icon_file(self) -> Path | None:
         try:

@@ -111,8 +111,12 @@ def backend_name(module: str) -> str:
 class Tray:
     def __init__(self, entries: list[MenuEntry], post: Post,
                  popup: Callable[[int, int], Any],
-                 hover: Callable[[int, int, bool], Any] | None = None) -> None:
+                 hover: Callable[[int, int, bool], Any] | None = None,
+                 on_lost: Callable[[], Any] | None = None) -> None:
         self.entries = entries
+        #: the X display went away under the icon (xorg backend; tray thread)
+        self.on_lost = on_lost
+        self.display_lost = False
         self.post = post
         self.popup = popup
         #: (x, y, inside): the pointer entered/left the icon (backends without tooltips)
@@ -365,6 +369,17 @@ class Tray:
                         raise result[1]
                 return inner
 
+            def _events(self) -> Any:
+                """pystray's event stream, ended quietly when the X server
+                goes away (told to ``on_lost``, not logged as a crash)."""
+                import Xlib.error
+
+                try:
+                    yield from super()._events()
+                except Xlib.error.ConnectionClosedError:
+                    if not tray._stopping.is_set():
+                        tray.display_lost = True
+
             def traymail_close(self) -> None:
                 if getattr(self, "_traymail_display", None) is not None:
                     self._traymail_display.close()
@@ -405,6 +420,8 @@ class Tray:
                 self.icon.run(setup=setup)
             except Exception:
                 log.exception("the tray icon stopped")
+            if self.display_lost and self.on_lost is not None:
+                self.on_lost()
 
         self._thread = threading.Thread(target=run, name="traymail-tray", daemon=True)
         self._thread.start()
@@ -461,7 +478,10 @@ class Tray:
             self._thread.join(timeout)
         closer = getattr(self.icon, "traymail_close", None)
         if closer is not None:
-            closer()
+            try:
+                closer()
+            except Exception:  # the X server is gone already
+                log.debug("closing the tray's second connection failed", exc_info=True)
             if self._thread.is_alive():  # pystray xorg: stop() can hang in next_event()
                 log.warning("the tray thread did not stop; leaving it to process exit")
 

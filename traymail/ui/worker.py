@@ -1,7 +1,12 @@
-"""Run engine calls off the Tk thread; deliver results on it.
+"""Run engine calls off the main thread; deliver results on it.
 
-Worker threads put callables on a queue; the Tk thread drains it (the
-porcupine pattern). Nothing but the Tk thread ever touches a widget.
+Worker threads put callables on a queue; the main thread drains it (the
+porcupine pattern). Nothing but the main thread ever touches a widget.
+
+Until the first window opens there is no Tk at all (an idle tray app does
+not need its ~10 MiB): :meth:`TkBridge.run` is then the main thread's loop,
+a blocking wait on the queue and on the timers of :meth:`TkBridge.after`.
+From :meth:`TkBridge.attach` on, Tk's main loop drains the queue instead.
 
 Waking the Tk thread costs CPU when idle, so: on Unix a posting thread also
 writes one byte to a pipe that Tk watches (``createfilehandler``), which
@@ -12,15 +17,18 @@ after two quiet seconds.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import os
 import queue
 import threading
 import time
-import tkinter as tk
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # tkinter is imported with the first window (attach)
+    import tkinter as tk
 
 log = logging.getLogger("traymail.ui")
 T = TypeVar("T")
@@ -28,13 +36,16 @@ POLL_MS = 50
 IDLE_POLL_MS = 250
 WATCHED_POLL_MS = 1000
 QUIET_SECONDS = 2.0
+#: the longest wait of :meth:`TkBridge.run` (a signal delivered to another
+#: thread does not interrupt the main thread's wait)
+RUN_WAKE_SECONDS = 1.0
 
 
 class TkBridge:
-    """The one queue from any thread to the Tk thread."""
+    """The one queue from any thread to the main (Tk) thread."""
 
-    def __init__(self, root: tk.Misc) -> None:
-        self.root = root
+    def __init__(self, root: tk.Misc | None = None) -> None:
+        self.root: tk.Misc | None = None
         self._queue: queue.SimpleQueue[Callable[[], Any]] = queue.SimpleQueue()
         self._tk_thread = threading.get_ident()
         self._closed = False
@@ -43,6 +54,17 @@ class TkBridge:
         self.running = 0
         self._last_work = time.monotonic()
         self._pipe: tuple[int, int] | None = None
+        self._after: str | None = None
+        #: (due, order, fn) of after() calls made before Tk (a heap)
+        self._timers: list[tuple[float, int, Callable[[], Any]]] = []
+        if root is not None:
+            self.attach(root)
+
+    def attach(self, root: tk.Misc) -> None:
+        """From now on Tk's main loop drains the queue; pending timers move to Tk."""
+        import tkinter as tk
+
+        self.root = root
         if hasattr(root.tk, "createfilehandler") and os.name == "posix":
             try:
                 r, w = os.pipe()
@@ -52,7 +74,42 @@ class TkBridge:
                 self._pipe = (r, w)
             except (OSError, tk.TclError, AttributeError):
                 self._pipe = None
-        self._after: str | None = root.after(POLL_MS, self._poll)
+        self._after = root.after(POLL_MS, self._poll)
+        now = time.monotonic()
+        for due, _, fn in sorted(self._timers):
+            root.after(max(0, int((due - now) * 1000)), fn)
+        self._timers.clear()
+
+    def after(self, ms: int, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the main thread in ``ms`` milliseconds (main thread only)."""
+        if self.root is not None:
+            self.root.after(ms, fn)
+        else:
+            heapq.heappush(self._timers, (time.monotonic() + ms / 1000, next(self._tokens), fn))
+
+    def run(self, until: Callable[[], bool]) -> None:
+        """The main thread's loop while there is no Tk: run what is posted and
+        the timers that are due, until ``until()`` is true (checked after each)."""
+        while not self._closed and not until():
+            wait = RUN_WAKE_SECONDS
+            if self._timers:
+                wait = min(wait, max(0.0, self._timers[0][0] - time.monotonic()))
+            try:
+                fn: Callable[[], Any] | None = self._queue.get(timeout=wait)
+            except queue.Empty:
+                fn = None
+            if fn is not None:
+                self._call(fn)
+            while self._timers and self._timers[0][0] <= time.monotonic() \
+                    and self.root is None:
+                self._call(heapq.heappop(self._timers)[2])
+
+    def _call(self, fn: Callable[[], Any]) -> None:
+        self._last_work = time.monotonic()
+        try:
+            fn()
+        except Exception:
+            log.exception("a UI callback failed")
 
     def post(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on the Tk thread soon (callable from any thread)."""
@@ -79,14 +136,10 @@ class TkBridge:
                 fn = self._queue.get_nowait()
             except queue.Empty:
                 break
-            self._last_work = time.monotonic()
-            try:
-                fn()
-            except Exception:
-                log.exception("a UI callback failed")
+            self._call(fn)
 
     def _poll(self) -> None:
-        if self._closed:
+        if self._closed or self.root is None:
             return
         self._drain()
         if self._pipe is not None:
@@ -97,7 +150,7 @@ class TkBridge:
             delay = IDLE_POLL_MS
         try:
             self._after = self.root.after(delay, self._poll)
-        except tk.TclError:  # the root is gone
+        except Exception:  # the root is gone (TclError)
             self._closed = True
 
     def submit(self, fn: Callable[[], T], on_done: Callable[[T], Any] | None = None,
@@ -139,18 +192,24 @@ class TkBridge:
 
     def close(self) -> None:
         self._closed = True
+        self._timers.clear()
+        root = self.root
+        if root is None:
+            return
+        import tkinter as tk
+
         if self._pipe is not None:
             r, w = self._pipe
             self._pipe = None
             try:
-                self.root.tk.deletefilehandler(r)
+                root.tk.deletefilehandler(r)
             except (tk.TclError, AttributeError):
                 pass
             os.close(r)
             os.close(w)
         if self._after is not None:
             try:
-                self.root.after_cancel(self._after)
+                root.after_cancel(self._after)
             except tk.TclError:
                 pass
             self._after = None
