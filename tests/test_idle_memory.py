@@ -26,7 +26,15 @@ import pytest
 from traymail.devserver import DevServer, MemoryMailbox
 from traymail.samples import sample_message
 
-from .desktop import APP_CHILD_START, Desktop, dunst_displayed, tray_desktop, wait_for
+from .desktop import (
+    APP_CHILD_START,
+    Desktop,
+    dunst_displayed,
+    tray_desktop,
+    tray_icons,
+    wait_for,
+    xdotool,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +61,9 @@ def commands():
                               "threads": [t.name for t in threading.enumerate()],
                               "released": released,
                               "toasts": [t.title for t in app.toasts],
-                              "history": app.notifier.history}), flush=True)
+                              "history": app.notifier.history,
+                              "tooltip": app._tooltip is not None and app._tooltip.visible}),
+                  flush=True)
         elif word == "check":
             app.poller.check_now()
         elif word == "quit":
@@ -145,6 +155,7 @@ def test_idle_app_imports_nothing_it_does_not_use_and_the_first_toast_still_show
         idle_desktop: Desktop, x_display: str) -> None:
     mailbox = MemoryMailbox()  # nothing waiting: the first check has nothing to say
     subprocess.run(["dunstctl", "close-all"], env=idle_desktop.env, timeout=10)
+    xdotool(x_display, "mousemove", "5", "400")  # off the tray: a hover would make Tk
     with DevServer(mailbox, {"user": "pass"}) as srv:
         child = Child(idle_desktop, x_display, srv.port)
         try:
@@ -175,6 +186,12 @@ def test_idle_app_imports_nothing_it_does_not_use_and_the_first_toast_still_show
             toast = child.rss_mib()
             assert toast <= TOAST_RSS_MIB, f"{toast:.1f} MiB idle after the first toast"
             assert toast - rest <= TOAST_COST_MIB, f"the first toast added {toast - rest:.1f} MiB"
+            # the first hover over the icon makes Tk, for its tooltip
+            icon = tray_icons(x_display)[0]
+            xdotool(x_display, "mousemove", str(icon["x"] + icon["width"] // 2),
+                    str(icon["y"] + icon["height"] // 2))
+            wait_for(lambda: child.state()["tooltip"], 15, "the tooltip on hover")
+            assert "tkinter" in child.state()["modules"]
         finally:
             child.close()
     assert child.proc.returncode == 0
