@@ -71,6 +71,26 @@ def test_headers_decoded_and_cached(engine: Engine, make_devserver: MakeServer) 
     assert [h.subject for h in mb.cached_headers()] == subjects  # no network at all
 
 
+def test_headers_for_a_toast_fill_the_cache_but_return_only_the_wanted(
+        engine: Engine, make_devserver: MakeServer) -> None:
+    """The toast names three messages: their headers come back, all 250 new
+    ones go to the cache (TOP, stored 100 at a time) for the window, and
+    none of the others is held in memory as a Header."""
+    srv = make_devserver(MemoryMailbox(sample_messages(250)))
+    mb = engine.mailbox(srv.port)
+    result = mb.check()
+    wanted = result.newly_arrived[:3]
+    heads = mb.headers(want=wanted)
+    assert [h.uid for h in heads] == list(wanted)
+    assert all(h.subject and h.sender for h in heads)
+    assert count(srv, "TOP") == 250
+    assert mb.store.header_uids(mb.name) == set(result.newly_arrived)
+    full = mb.headers()
+    assert count(srv, "TOP") == 250 and len(full) == 250  # the window: all from the cache
+    assert {h.uid: h.subject for h in full if h.uid in wanted} == {h.uid: h.subject
+                                                                  for h in heads}
+
+
 def test_preview(engine: Engine, make_devserver: MakeServer) -> None:
     srv = make_devserver(MemoryMailbox(sample_messages(3)))
     mb = engine.mailbox(srv.port)

@@ -15,7 +15,7 @@ from . import heap
 from .i18n import _, format_size, format_time, ngettext
 from .icons import IconState, draw_icon, png_bytes
 from .mailbox import CheckResult, Header, Mailbox, MailboxError
-from .notify import Notifier, Toast, toast_text
+from .notify import TOAST_LINES, Notifier, Toast, toast_text
 from .private import create_private, private_dir
 from .session import AccountState
 
@@ -87,10 +87,13 @@ class AppStatus:
         if result is not None and result.newly_arrived:
             sizes = mb.store.sizes(mb.name)
             size = sum(sizes.get(u) or 0 for u in result.newly_arrived)
+            # senders/subjects for the toast's lines; the other new ones' headers
+            # go to the cache (TOP) for the mailbox window, not into memory
+            shown = result.newly_arrived[:TOAST_LINES]
             try:
-                headers = mb.headers()  # senders/subjects for the toast (TOP, cached)
+                headers = mb.headers(want=shown)
             except MailboxError:
-                headers = mb.cached_headers()
+                headers = mb.cached_headers(dict.fromkeys(shown, 0))
         self.bridge.post(lambda: self._on_result(mb, result, error, size, headers))
 
     def _on_result(self, mb: Mailbox, result: CheckResult | None, error: MailboxError | None,

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -335,10 +335,12 @@ class Mailbox(Deleting):
                 attachments=h.attachments))
         return out
 
-    def headers(self, new_only: bool = False) -> list[Header]:
+    def headers(self, new_only: bool = False, want: Collection[str] | None = None
+                ) -> list[Header]:
         """All messages' headers (``new_only``: the new ones); only those missing
-        from the cache are fetched (pipelined ``TOP n 0``). Without TOP: a
-        clear error, never a RETR."""
+        from the cache are fetched (pipelined ``TOP n 0``, stored 100 at a
+        time). ``want``: the cache is filled all the same, but only these are
+        returned (a toast's few). Without TOP: a clear error, never a RETR."""
         with self._session() as pop:
             if new_only:  # only the new ones: synced as a check does, fetched, shown
                 ids = self._scan(pop, stat=False, listing=False)[1]
@@ -356,8 +358,9 @@ class Mailbox(Deleting):
                 from . import ruling
 
                 ruling.fetch_heads(self, pop, ids, sizes)
-            cache = self.store.headers(self.name, [u for _, u in ids] if new_only else None)
-            missing = [(n, uid) for n, uid in ids if uid not in cache]
+            cached = self.store.header_uids(self.name)
+            missing = [(n, uid) for n, uid in ids if uid not in cached]
+            del cached
             if missing:
                 caps = pop.capabilities
                 if caps is not None and caps.supported and not caps.has("TOP"):
@@ -371,13 +374,13 @@ class Mailbox(Deleting):
                 for n, data in pop.top_many([n for n, _ in missing], 0):
                     uid = by_number[n]
                     batch.append(parse_headers(uid, sizes.get(uid), data))
-                    if len(batch) >= 500:
+                    if len(batch) >= 100:
                         self.store.put_headers(self.name, batch)
                         batch = []
                 self.store.put_headers(self.name, batch)
         if ruled:
             ruling.apply_rules(self, [u for _, u in ids], sizes)
-        result = self.cached_headers({uid: n for n, uid in ids})
+        result = self.cached_headers({uid: n for n, uid in ids if want is None or uid in want})
         return [h for h in result if h.new] if new_only else result
 
     def preview(self, uid: str, lines: int = 20) -> str:

@@ -44,13 +44,17 @@ if TYPE_CHECKING:
 
     from .mailbox import CheckResult, Header
 
-__all__ = ["Notifier", "Toast", "toast_text"]
+__all__ = ["TOAST_LINES", "Notifier", "Toast", "toast_text"]
 
 log = logging.getLogger("traymail.notify")
 _T = TypeVar("_T")
 
 #: notification servers whose left click only closes a toast (stock settings)
 DISMISS_IS_CLICK = frozenset({"dunst", "Xfce Notify Daemon"})
+
+
+#: new messages named in a toast, one line each ("and N more" after them)
+TOAST_LINES = 3
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def toast_text(account: str, result: CheckResult, arrived_size: int,
     title = title.format(n=n, size=size, where=where)
     by_uid = {h.uid: h for h in headers}
     lines = []
-    for uid in result.newly_arrived[:3]:
+    for uid in result.newly_arrived[:TOAST_LINES]:
         h = by_uid.get(uid)
         if h is not None:
             sender = h.sender.split("<")[0].strip().strip('"') or h.sender

@@ -272,6 +272,11 @@ class Store:
                 [(account, h.uid, h.size, h.sender, h.recipients, h.subject, h.date,
                   h.timestamp, h.message_id, now, int(h.attachments)) for h in headers])
 
+    def header_uids(self, account: str) -> set[str]:
+        """The uids whose headers are cached (no header text read)."""
+        return {str(r[0]) for r in self._all(
+            "SELECT uid FROM headers WHERE account=?", (account,))}
+
     def headers(self, account: str, uids: list[str] | None = None
                 ) -> dict[str, StoredHeader]:
         rows = self._all("SELECT uid, size, sender, recipients, subject, date, timestamp, "
