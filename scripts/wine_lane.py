@@ -60,6 +60,7 @@ WINDOWS_TEST_MODULES = [
     "tests/test_ui_settings.py", "tests/test_ui_log.py", "tests/test_ui_rules.py",
     "tests/test_mailbox_ru.py", "tests/test_ui_settings_ru.py", "tests/test_ui_discover.py",
     "tests/test_hostile_text.py", "tests/test_bulk_listing.py", "tests/test_log_rotation.py",
+    "tests/test_tray_art.py", "tests/test_bridge.py",
 ]
 
 #: more checks run after ours, with the lane's environment (TRAYMAIL_WINE_LANE,

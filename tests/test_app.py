@@ -225,7 +225,7 @@ def check_menu_items(app: App, srv: DevServer, box: MemoryMailbox) -> None:
 
 def test_icon_states(session_env: Desktop, make_devserver: MakeServer, tmp_path: Path) -> None:
     from traymail.devserver import Faults
-    from traymail.icons import draw_icon
+    from traymail.icons import draw_icon, tray_icon
 
     srv = make_devserver(faults=Faults(errors={"PASS": "-ERR [AUTH] bad password"}))
     app = make_app(tmp_path / "home", srv, use_tray=False, single_instance=False)
@@ -233,7 +233,7 @@ def test_icon_states(session_env: Desktop, make_devserver: MakeServer, tmp_path:
     try:
         assert app_pump(app, lambda: "Home" in app.errors)
         image, title = app.icon_and_title()
-        assert image.tobytes() == draw_icon(64, IconState.ERROR).tobytes()
+        assert image.tobytes() == tray_icon(IconState.ERROR).tobytes()
         assert "Home: login to 127.0.0.1 failed" in title and len(title) <= 127
         # said once, as a notice toast; not at every poll
         assert app.notifier is not None
@@ -243,9 +243,9 @@ def test_icon_states(session_env: Desktop, make_devserver: MakeServer, tmp_path:
         app_pump(app, lambda: False, timeout=1.0)
         assert len(app.notifier.history) == n
         app.pause(60)  # the error still wins over "paused"
-        assert app.icon_and_title()[0].tobytes() == draw_icon(64, IconState.ERROR).tobytes()
+        assert app.icon_and_title()[0].tobytes() == tray_icon(IconState.ERROR).tobytes()
         app.errors.clear()
-        assert app.icon_and_title()[0].tobytes() == draw_icon(64, IconState.PAUSED).tobytes()
+        assert app.icon_and_title()[0].tobytes() == tray_icon(IconState.PAUSED).tobytes()
     finally:
         app.shutdown()
     # the badge: a number while it fits, a dot beyond 99; states look different

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import heap
 from .i18n import _, format_size, format_time, ngettext
-from .icons import IconState, draw_icon, png_bytes
+from .icons import IconState, png_bytes, tray_icon
 from .mailbox import CheckResult, Header, Mailbox, MailboxError
 from .notify import TOAST_LINES, Notifier, Toast, toast_text
 from .private import create_private, private_dir
@@ -165,7 +165,7 @@ class AppStatus:
         if not self.accounts.names:
             parts = [_("traymail — no account: open Settings")]
         important = any(self.important.values())  # rules: the badge's colour
-        return draw_icon(64, state, new, important), cut_words(", ".join(parts), 127)
+        return tray_icon(state, new, important), cut_words(", ".join(parts), 127)
 
     def refresh_icon(self) -> None:
         if self.tray is not None:
@@ -182,7 +182,7 @@ class AppStatus:
                 private_dir(path.parent)
                 try:
                     with os.fdopen(create_private(path), "wb") as f:
-                        f.write(png_bytes(draw_icon(64)))
+                        f.write(png_bytes(tray_icon()))
                 except FileExistsError:  # another instance drew it meanwhile
                     pass
             return path

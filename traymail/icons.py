@@ -2,7 +2,9 @@
 badge for the count of new mail (a dot when the number does not fit), or a
 mark for checking / error / paused.
 
-``python -m traymail.icons DIR`` writes the PNG and .ico files kept in icons/.
+``python -m traymail.icons DIR`` writes the PNG and .ico files kept in icons/;
+``python -m traymail.icons --tray-art`` the tray's shipped pictures
+(traymail/tray_art.py, see :func:`tray_icon`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ if TYPE_CHECKING:
     from PIL.Image import Image
     from PIL.ImageFont import FreeTypeFont as ImageFont
 
-__all__ = ["IconState", "draw_icon", "png_bytes", "ICO_SIZES"]
+__all__ = ["IconState", "draw_icon", "tray_icon", "png_bytes", "ICO_SIZES", "TRAY_SIZE"]
 
 ICO_SIZES = (16, 20, 24, 32, 40, 48, 64, 128, 256)
+#: the tray's picture (pystray scales it to the tray)
+TRAY_SIZE = 64
 
 
 class IconState(enum.Enum):
@@ -37,9 +41,10 @@ _IMPORTANT = (245, 166, 35)
 
 
 def draw_icon(size: int = 64, state: IconState = IconState.IDLE, count: int = 0,
-              important: bool = False) -> Image:
-    """The tray icon at ``size`` pixels (RGBA)."""
-    from PIL import Image, ImageDraw, ImageFont
+              important: bool = False, *, digits: bool = True) -> Image:
+    """The tray icon at ``size`` pixels (RGBA), drawn (ImageDraw, FreeType).
+    ``digits=False``: the badge without its number (:func:`tray_art_layers`)."""
+    from PIL import Image, ImageDraw
 
     scale = 4  # draw large, then downsample: smooth edges at 16 px too
     s = size * scale
@@ -60,12 +65,9 @@ def draw_icon(size: int = 64, state: IconState = IconState.IDLE, count: int = 0,
                   outline=(255, 255, 255), width=max(scale, s // 40))
         text = str(count) if count < 100 and size >= 24 else ""
         if text:
-            font_size = int(r * (1.3 if len(text) == 1 else 1.0))
-            try:
-                font = ImageFont.load_default(size=font_size)
-            except TypeError:  # Pillow < 10.1
-                font = ImageFont.load_default()
-            d.text((cx, cy), text, fill="white", font=font, anchor="mm")
+            if digits:
+                d.text((cx, cy), text, fill="white", font=_badge_font(r, len(text)),
+                       anchor="mm")
         elif size >= 24:  # does not fit: a white dot
             q = r // 3
             d.ellipse((cx - q, cy - q, cx + q, cy + q), fill="white")
@@ -95,6 +97,17 @@ def draw_icon(size: int = 64, state: IconState = IconState.IDLE, count: int = 0,
     if state is IconState.NEW and count > 0 and size < 32:
         _small_badge(out, count)
     return out
+
+
+def _badge_font(r: int, length: int) -> ImageFont:
+    """Pillow's own font for the big badge's number (radius ``r``, drawn 4x)."""
+    from PIL import ImageFont
+
+    size = int(r * (1.3 if length == 1 else 1.0))
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()  # type: ignore[return-value]
 
 
 def _bold_font(px: int) -> ImageFont:
@@ -143,6 +156,126 @@ def _small_badge(img: Image, count: int) -> None:
         d.ellipse((c[0] - 2, c[1] - 2, c[0] + 2, c[1] + 2), fill="white")
 
 
+# -- the tray's picture from shipped layers ---------------------------------------
+#
+# The tray redraws its picture at every count; drawing needs ImageDraw, which
+# loads FreeType (Pillow's ImageFont), and the number a font face: 1.6 MiB an
+# idle app would keep for it. So the pictures are drawn once, by
+# ``python -m traymail.icons --tray-art`` (tray_art_layers, into
+# traymail/tray_art.py), and tray_icon() only pastes: a state's picture, or
+# the badge and the number's glyphs, white through their 64-px masks.
+
+_Layers = dict[str, tuple["Image", tuple[int, int]]]
+_layers: _Layers | None = None
+
+
+def tray_icon(state: IconState = IconState.IDLE, count: int = 0,
+              important: bool = False) -> Image:
+    """``draw_icon(TRAY_SIZE, state, count, important)`` composed from the
+    shipped layers (drawn when they are missing or damaged)."""
+    layers = _tray_layers()
+    if layers is None:
+        return draw_icon(TRAY_SIZE, state, count, important)
+    tag = "-important" if important else ""
+    if state is IconState.NEW and count >= 100:
+        return layers["dot" + tag][0].copy()
+    if state is IconState.NEW and count > 0:
+        image = layers["new" + tag][0].copy()
+        text = str(count)
+        for pos, digit in enumerate(text):
+            mask, corner = layers[f"digit{len(text)}{pos}{digit}"]
+            image.paste((255, 255, 255, 255), corner, mask)
+        return image
+    return layers[IconState.IDLE.value if state is IconState.NEW else state.value][0].copy()
+
+
+def _tray_layers() -> _Layers | None:
+    global _layers
+    if _layers is None:
+        try:
+            import base64
+            import zlib
+
+            from PIL import Image
+
+            from . import tray_art
+
+            raw = zlib.decompress(base64.b85decode(tray_art.DATA))
+            layers: _Layers = {}
+            for name, (offset, mode, left, top, width, height) in tray_art.INDEX.items():
+                size = width * height * (4 if mode == "RGBA" else 1)
+                layers[name] = (Image.frombytes(mode, (width, height),
+                                                raw[offset:offset + size]), (left, top))
+            _layers = layers
+        except Exception:  # never worth a crash: draw instead
+            import logging
+
+            logging.getLogger("traymail.icons").warning("tray art unusable; drawing",
+                                                        exc_info=True)
+            return None
+    return _layers
+
+
+def tray_art_layers() -> dict[str, tuple[Image, tuple[int, int]]]:
+    """What :func:`tray_icon` pastes, drawn by :func:`draw_icon`: each
+    state's picture, the NEW badge without its number (both colours; the dot
+    beyond 99), and each digit at each place of a 1- or 2-digit number as a
+    white mask, drawn 4x like the badge and scaled down the same way."""
+    from PIL import Image, ImageDraw
+
+    out: dict[str, tuple[Image, tuple[int, int]]] = {}
+    for state in (IconState.IDLE, IconState.CHECKING, IconState.ERROR, IconState.PAUSED):
+        out[state.value] = (draw_icon(TRAY_SIZE, state), (0, 0))
+    for tag, important in (("", False), ("-important", True)):
+        out["new" + tag] = (draw_icon(TRAY_SIZE, IconState.NEW, 1, important, digits=False),
+                            (0, 0))
+        out["dot" + tag] = (draw_icon(TRAY_SIZE, IconState.NEW, 100, important), (0, 0))
+    s = TRAY_SIZE * 4
+    r = s * 22 // 100  # as draw_icon's badge
+    cx, cy = s - r, r
+    for length in (1, 2):
+        font = _badge_font(r, length)
+        advances = {font.getlength(d) for d in "0123456789"}
+        assert len(advances) == 1, "the badge font's digits are not all one width"
+        advance = advances.pop()
+        for pos in range(length):
+            x = cx - advance * length / 2 + advance * pos
+            for digit in "0123456789":
+                big = Image.new("L", (s, s), 0)
+                ImageDraw.Draw(big).text((x, cy), digit, fill=255, font=font, anchor="lm")
+                mask = big.resize((TRAY_SIZE, TRAY_SIZE), Image.Resampling.LANCZOS)
+                box = mask.getbbox()
+                assert box is not None
+                out[f"digit{length}{pos}{digit}"] = (mask.crop(box), (box[0], box[1]))
+    return out
+
+
+def write_tray_art(path: Path) -> None:
+    """traymail/tray_art.py from :func:`tray_art_layers` (one zlib stream, base85)."""
+    import base64
+    import zlib
+
+    index: dict[str, tuple[str, int, int, int, int, int]] = {}
+    chunks: list[bytes] = []
+    offset = 0
+    for name, (image, (left, top)) in tray_art_layers().items():
+        data = image.tobytes()
+        index[name] = (image.mode, offset, left, top, image.width, image.height)
+        chunks.append(data)
+        offset += len(data)
+    blob = base64.b85encode(zlib.compress(b"".join(chunks), 9)).decode("ascii")
+    lines = [blob[i:i + 96] for i in range(0, len(blob), 96)]
+    entries = "".join(f"    {name!r}: ({offset}, {mode!r}, {left}, {top}, {w}, {h}),\n"
+                      for name, (mode, offset, left, top, w, h) in index.items())
+    path.write_text(
+        '"""The tray\'s pictures, drawn by traymail.icons.tray_art_layers (generated by\n'
+        '``python -m traymail.icons --tray-art``; do not edit)."""\n\n'
+        "#: name: (offset, mode, left, top, width, height) in the decompressed DATA\n"
+        f"INDEX = {{\n{entries}}}\n\n"
+        "DATA = (\n" + "".join(f'    "{line}"\n' for line in lines) + ")\n",
+        encoding="utf-8")
+
+
 def png_bytes(image: Image) -> bytes:
     """``image`` as a PNG file: 8-bit RGBA, one IDAT, no filtering (PNG
     specification, 3rd ed., §5.2 signature, §11.2 IHDR/IDAT/IEND). Pillow's
@@ -184,5 +317,10 @@ def write_icon_files(directory: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in write_icon_files(Path(sys.argv[1] if len(sys.argv) > 1 else "icons")):
-        print(path)
+    if sys.argv[1:] == ["--tray-art"]:
+        target = Path(__file__).with_name("tray_art.py")
+        write_tray_art(target)
+        print(target)
+    else:
+        for path in write_icon_files(Path(sys.argv[1] if len(sys.argv) > 1 else "icons")):
+            print(path)
