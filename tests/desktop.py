@@ -201,8 +201,9 @@ def tray_desktop(display: str, *, notifications: bool = False, **env: str) -> De
 
 
 #: the start of a child process running the real app (``python -c``, argv:
-#: a devserver's port, the home folder): one plain account "Idle" with its
-#: password in memory, portable paths, no single-instance channel
+#: a devserver's port, the home folder, optionally the CA file of a STARTTLS
+#: devserver): one account "Idle" (plain, or STARTTLS verified against that
+#: CA) with its password in memory, portable paths, no single-instance channel
 APP_CHILD_START = r"""
 import json, os, sys, threading, time
 from pathlib import Path
@@ -213,8 +214,11 @@ from traymail.platform_support import LinuxSupport
 from traymail.settings import Account, Security, Settings, resolve_paths
 
 port, home = int(sys.argv[1]), Path(sys.argv[2])
-account = Account("Idle", "127.0.0.1", "user", security=Security.NONE, port=port,
-                  allow_insecure=True)
+cafile = sys.argv[3] if len(sys.argv) > 3 else None
+account = (Account("Idle", "localhost", "user", security=Security.STARTTLS, port=port,
+                   cafile=cafile) if cafile else
+           Account("Idle", "127.0.0.1", "user", security=Security.NONE, port=port,
+                   allow_insecure=True))
 store = MemoryStore(); store.set(account, "pass")
 paths = resolve_paths(home=home)
 app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),

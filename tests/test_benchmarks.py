@@ -32,13 +32,15 @@ def test_benchmark_runner_smoke(dovecot: object, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_idle_benchmark_smoke(x_display: str) -> None:
+@pytest.mark.parametrize("tls", [False, True])
+def test_idle_benchmark_smoke(x_display: str, tls: bool) -> None:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.app_idle", "--seconds", "1",
-                           "--messages", "30"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=110)
+                           "--messages", "30", *(["--tls"] if tls else [])], cwd=ROOT,
+                          capture_output=True, text=True, timeout=110)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
-    assert result["window_rows"] == 30 and result["rss_mib"] > 0
+    # the first check worked (over STARTTLS too): its 30 headers are in the window
+    assert result["window_rows"] == 30 and result["rss_mib"] > 0 and result["tls"] is tls
     assert result["dock_ms"] is not None and result["dock_ms"] > 0  # the icon docked
 
 
