@@ -93,3 +93,23 @@ def test_close_without_tk_stops_the_loop_and_drops_timers() -> None:
     bridge.run(until=lambda: False)  # returns at once: closed
     bridge.post(lambda: ran.append(2))
     assert ran == []
+
+
+def test_close_cancels_the_tk_timers_it_set(root: tk.Tk) -> None:
+    """An app's shutdown leaves no after() of its bridge behind to fire into
+    the destroyed root's deleted commands ("invalid command name")."""
+    bridge = TkBridge(root)
+    ran: list[int] = []
+    bridge.after(60_000, lambda: ran.append(1))
+    bridge.after(10, lambda: ran.append(2))
+    pending = set(bridge._tk_timers) | {bridge._after}
+    assert len(pending) == 3 and pending <= set(root.tk.splitlist(root.tk.call("after", "info")))
+    deadline = time.monotonic() + 5
+    while 2 not in ran and time.monotonic() < deadline:
+        root.update()
+        time.sleep(0.01)
+    assert ran == [2] and len(bridge._tk_timers) == 1  # a timer that ran is forgotten
+    bridge.close()
+    assert not pending & set(root.tk.splitlist(root.tk.call("after", "info")))
+    bridge.after(10, lambda: ran.append(3))  # closed: nothing more is scheduled
+    assert not bridge._tk_timers

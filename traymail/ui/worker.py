@@ -57,6 +57,8 @@ class TkBridge:
         self._after: str | None = None
         #: (due, order, fn) of after() calls made before Tk (a heap)
         self._timers: list[tuple[float, int, Callable[[], Any]]] = []
+        #: Tk's ids of after() calls still pending (cancelled by close())
+        self._tk_timers: set[str] = set()
         if root is not None:
             self.attach(root)
 
@@ -77,15 +79,28 @@ class TkBridge:
         self._after = root.after(POLL_MS, self._poll)
         now = time.monotonic()
         for due, _, fn in sorted(self._timers):
-            root.after(max(0, int((due - now) * 1000)), fn)
+            self._tk_after(max(0, int((due - now) * 1000)), fn)
         self._timers.clear()
 
     def after(self, ms: int, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on the main thread in ``ms`` milliseconds (main thread only)."""
+        if self._closed:
+            return
         if self.root is not None:
-            self.root.after(ms, fn)
+            self._tk_after(ms, fn)
         else:
             heapq.heappush(self._timers, (time.monotonic() + ms / 1000, next(self._tokens), fn))
+
+    def _tk_after(self, ms: int, fn: Callable[[], Any]) -> None:
+        assert self.root is not None
+        ident = ""
+
+        def fire() -> None:
+            self._tk_timers.discard(ident)
+            self._call(fn)
+
+        ident = self.root.after(ms, fire)
+        self._tk_timers.add(ident)
 
     def run(self, until: Callable[[], bool]) -> None:
         """The main thread's loop while there is no Tk: run what is posted and
@@ -207,9 +222,10 @@ class TkBridge:
                 pass
             os.close(r)
             os.close(w)
-        if self._after is not None:
-            try:
-                root.after_cancel(self._after)
+        for ident in [*self._tk_timers, *([self._after] if self._after else [])]:
+            try:  # none is left to fire into a destroyed root's deleted commands
+                root.after_cancel(ident)
             except tk.TclError:
                 pass
-            self._after = None
+        self._tk_timers.clear()
+        self._after = None
