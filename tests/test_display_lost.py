@@ -2,7 +2,8 @@
 says so in logs/traymail.log and removes its single-instance socket -- not
 Xlib's "X connection broken" and exit(1) with the socket left behind. With a
 window open Tk's connection notices (display_watch); an idle app has no Tk,
-and its tray icon's connection does (issue 15)."""
+and its tray icon's connection does (issue 15) -- python-xlib's with the xorg
+backend, GDK's libX11 one with the gtk backend (display_watch again)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ import pytest
 
 from traymail.settings import resolve_paths
 
-from .desktop import start_xvfb
+from .desktop import Desktop, start_xvfb
+from .realservers import require_real
+
+
+def require_gtk() -> None:
+    probe = subprocess.run([sys.executable, "-c", "import gi; gi.require_version('Gtk', '3.0');"
+                            "from gi.repository import Gtk"], capture_output=True)
+    if probe.returncode != 0:
+        require_real("PyGObject + GTK 3", "install the gtk extra: pip install '.[gtk]'")
 
 CHILD = r"""
 import sys
@@ -36,30 +45,40 @@ with DevServer(MemoryMailbox(sample_messages(2)), {"user": "pass"}) as srv:
     store.set(account, "pass")
     paths = resolve_paths(home=home)
     app = App(paths, accounts=Accounts(paths, Settings((account,)), passwords=store),
-              platform=LinuxSupport(home / "xdg"), use_tray=sys.argv[2] == "tray",
+              platform=LinuxSupport(home / "xdg"), use_tray=sys.argv[2] != "window",
               use_notifier=False)
     if sys.argv[2] == "window":
         app.show_mailbox()
     address = app.instance.address if app.instance is not None else None
-    app.bridge.after(1500, lambda: print("ready", address, app._root is not None, flush=True))
+    # the gtk backend: display_watch is installed once GDK has loaded libX11
+    app.bridge.after(1500 if sys.argv[2] != "gtk" else 4000,
+                     lambda: print("ready", address, app._root is not None, flush=True))
     sys.exit(app.run())
 """
 
 
-@pytest.mark.parametrize("case", ["window", "tray"])
+@pytest.mark.parametrize("case", ["window", "tray", "gtk"])
 def test_display_lost_exits_cleanly(tmp_path: Path, case: str) -> None:
     xvfb, display = start_xvfb("800x600x24")
     home = tmp_path / "home"
     paths = resolve_paths(home=home)
+    desktop = Desktop()
+    env = {**os.environ, "DISPLAY": display, "PYSTRAY_BACKEND": "xorg"}
+    if case == "gtk":
+        require_gtk()
+        desktop.start_bus()  # pystray's gtk backend talks to D-Bus
+        env.update(desktop.env, DISPLAY=display, PYSTRAY_BACKEND="gtk")
     try:
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(home), case], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "DISPLAY": display, "PYSTRAY_BACKEND": "xorg"})
+            stderr=subprocess.PIPE, text=True, env=env)
         assert child.stdout is not None
         word, address, has_tk = child.stdout.readline().split()
         assert word == "ready" and address != "None"
         assert has_tk == str(case == "window")  # an idle tray app has no Tk
+        if case == "gtk":
+            log = (paths.log_dir / "traymail.log").read_text()
+            assert "tray backend: gtk" in log
         socket = Path(address)
         assert socket.exists()
     finally:
@@ -69,6 +88,7 @@ def test_display_lost_exits_cleanly(tmp_path: Path, case: str) -> None:
     finally:
         if child.poll() is None:
             child.kill()
+        desktop.stop()
     err = child.stderr.read() if child.stderr else ""
     assert rc == 0, err
     assert "X connection" not in err

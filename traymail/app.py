@@ -135,6 +135,11 @@ class App(AppStatus):
                 log.exception("could not remove the instance socket")
         close_logging(self.log_file)
 
+    def _watch_x11(self) -> bool:
+        """display_watch on libX11 where the process uses it: Tk's root, or a
+        GTK tray backend (GDK's own handler would exit(1) with no cleanup)."""
+        return display_watch.install(self._display_lost, only_if_loaded=self._root is None)
+
     def _tray_display_lost(self) -> None:
         """The tray's X connection died (tray thread). With Tk running,
         display_watch ends the process; without it, a normal Quit does."""
@@ -191,8 +196,8 @@ class App(AppStatus):
         self.start()
         # only the real app's process (run()), never a test process hosting apps
         self._watch_display = True
-        if self._root is not None:
-            display_watch.install(self._display_lost)
+        if not self._watch_x11():  # GTK's tray backend may load libX11 a moment later
+            self.bridge.after(3000, self._watch_x11)
         # SIGTERM (logout, kill, tests): the handler runs between events; the
         # bridge's wait and its after() tick under Tk guarantee there are some
         signal.signal(signal.SIGTERM, lambda *_: self.bridge.post(self.quit))

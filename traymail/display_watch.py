@@ -23,15 +23,18 @@ log = logging.getLogger("traymail.app")
 _KEEP: list[Any] = []  # the C callback must outlive the call that set it
 
 
-def _libx11() -> ctypes.CDLL | None:
-    """The libX11 that Tk already loaded (its soname has been libX11.so.6
-    since X11R6); ``ctypes.util`` only where that name is unknown: it pulls
-    in shutil, tempfile and subprocess (bz2, lzma, random) that an idle app
-    would keep for nothing."""
+def _libx11(only_if_loaded: bool = False) -> ctypes.CDLL | None:
+    """The libX11 that Tk (or GTK) already loaded (its soname has been
+    libX11.so.6 since X11R6); ``ctypes.util`` only where that name is
+    unknown: it pulls in shutil, tempfile and subprocess (bz2, lzma, random)
+    that an idle app would keep for nothing. ``only_if_loaded``: None unless
+    something in the process loaded it already (``RTLD_NOLOAD``)."""
     try:
-        return ctypes.CDLL("libX11.so.6")
+        return ctypes.CDLL("libX11.so.6",
+                           mode=os.RTLD_NOLOAD if only_if_loaded else ctypes.DEFAULT_MODE)
     except OSError:
-        pass
+        if only_if_loaded:
+            return None
     from ctypes.util import find_library
 
     name = find_library("X11")
@@ -41,12 +44,15 @@ def _libx11() -> ctypes.CDLL | None:
         return None
 
 
-def install(on_lost: Callable[[], None]) -> bool:
+def install(on_lost: Callable[[], None], only_if_loaded: bool = False) -> bool:
     """Call ``on_lost`` (any thread, never Tk) when the X connection dies,
-    then exit 0. False where there is no libX11 (Windows, Wayland-only)."""
+    then exit 0. False where there is no libX11 (Windows, Wayland-only) or,
+    with ``only_if_loaded``, where nothing in the process uses it yet (an
+    idle app with pystray's xorg backend: python-xlib speaks X itself, and
+    the tray notices a lost display)."""
     if not sys.platform.startswith("linux") or not os.environ.get("DISPLAY"):
         return False
-    lib = _libx11()
+    lib = _libx11(only_if_loaded)
     if lib is None:
         return False
     handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
