@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -185,6 +186,15 @@ def start_tray_host(desktop: Desktop, display: str) -> None:
                                "request", "--height", "32", "--SetDockType", "false",
                                "--transparent", "false"], env))
     wait_for(lambda: tray_owner(display), 10, "the tray host")
+
+
+def require_gtk() -> None:
+    """PyGObject with GTK 3 (pystray's gtk backend, the traymail[gtk] extra)."""
+    probe = subprocess.run([sys.executable, "-c", "import gi; gi.require_version('Gtk', '3.0');"
+                            "from gi.repository import Gtk"], capture_output=True)
+    if probe.returncode != 0:
+        require_real("PyGObject + GTK 3", "install the gtk extra: pip install '.[gtk]' "
+                     "(apt: libgirepository1.0-dev libcairo2-dev gir1.2-gtk-3.0)")
 
 
 def tray_desktop(display: str, *, notifications: bool = False, **env: str) -> Desktop:

@@ -16,15 +16,7 @@ import pytest
 
 from traymail.settings import resolve_paths
 
-from .desktop import Desktop, start_xvfb
-from .realservers import require_real
-
-
-def require_gtk() -> None:
-    probe = subprocess.run([sys.executable, "-c", "import gi; gi.require_version('Gtk', '3.0');"
-                            "from gi.repository import Gtk"], capture_output=True)
-    if probe.returncode != 0:
-        require_real("PyGObject + GTK 3", "install the gtk extra: pip install '.[gtk]'")
+from .desktop import Desktop, require_gtk, start_xvfb
 
 CHILD = r"""
 import sys

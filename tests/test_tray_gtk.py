@@ -17,22 +17,18 @@ from traymail.samples import sample_messages
 
 from .desktop import (
     Desktop,
+    require_gtk,
     start_notification_daemon,
     start_tray_host,
     tray_icons,
     wait_for,
     xdotool,
 )
-from .realservers import require_real
 
 
 @pytest.fixture(scope="module")
 def gtk_desktop(x_display: str) -> Iterator[Desktop]:
-    probe = subprocess.run([sys.executable, "-c", "import gi; gi.require_version('Gtk', '3.0');"
-                            "from gi.repository import Gtk"], capture_output=True)
-    if probe.returncode != 0:
-        require_real("PyGObject + GTK 3", "install the gtk extra: pip install '.[gtk]' "
-                     "(apt: libgirepository1.0-dev libcairo2-dev gir1.2-gtk-3.0)")
+    require_gtk()
     desktop = Desktop()
     desktop.start_secret_service()
     start_notification_daemon(desktop, x_display)

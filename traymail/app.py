@@ -110,7 +110,7 @@ class App(AppStatus):
                 lambda exc, value, tb: self._crashed(value, "Tk"))
             self.bridge.attach(root)
             if self._watch_display:
-                display_watch.install(self._display_lost)
+                self._watch_x11()
             log.info("Tk started (the first window)")
         return self._root
 

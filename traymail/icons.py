@@ -216,14 +216,14 @@ def _tray_layers() -> _Layers | None:
     return _layers
 
 
-def tray_art_layers() -> dict[str, tuple[Image, tuple[int, int]]]:
+def tray_art_layers() -> _Layers:
     """What :func:`tray_icon` pastes, drawn by :func:`draw_icon`: each
     state's picture, the NEW badge without its number (both colours; the dot
     beyond 99), and each digit at each place of a 1- or 2-digit number as a
     white mask, drawn 4x like the badge and scaled down the same way."""
     from PIL import Image, ImageDraw
 
-    out: dict[str, tuple[Image, tuple[int, int]]] = {}
+    out: _Layers = {}
     for state in (IconState.IDLE, IconState.CHECKING, IconState.ERROR, IconState.PAUSED):
         out[state.value] = (draw_icon(TRAY_SIZE, state), (0, 0))
     for tag, important in (("", False), ("-important", True)):

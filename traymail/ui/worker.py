@@ -127,7 +127,7 @@ class TkBridge:
             log.exception("a UI callback failed")
 
     def post(self, fn: Callable[[], Any]) -> None:
-        """Run ``fn`` on the Tk thread soon (callable from any thread)."""
+        """Run ``fn`` on the main thread soon (callable from any thread)."""
         if self._closed:
             return
         self._queue.put(fn)
